@@ -1,0 +1,37 @@
+# Two commands do everything: `make run` starts the app, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA_ROOT ?= $(or $(LATENT_EXPLORER_DATA),data)
+PORT ?= 8501
+
+.PHONY: run test lint bench install install-dev browser clean
+
+$(VENV)/.installed: requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	LATENT_EXPLORER_DATA=$(DATA_ROOT) $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: install-dev
+	$(VENV)/bin/ruff check .
+	LATENT_EXPLORER_DATA=$(DATA_ROOT) $(PY) -m pytest -q
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	LATENT_EXPLORER_DATA=$(DATA_ROOT) $(PY) bench/train_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

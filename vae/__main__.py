@@ -1,0 +1,97 @@
+"""Command line: `python -m vae {train,evaluate,atlas} ...`; `python -m vae CMD --help` for options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from vae.checkpoint import CheckpointError
+from vae.config import ACTIVATIONS, PRESETS
+from vae.data import BINARIZATIONS, MissingDataError
+from vae.train import TrainingDiverged
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a VAE and save best and last checkpoints")
+    p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or folder:PATH")
+    p.add_argument("--data-root", help="where datasets live (default: $LATENT_EXPLORER_DATA or ./data)")
+    p.add_argument("--size", type=int, help="image size for folder: datasets (default 28)")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="1 (greyscale) or 3 (RGB) for folder: datasets")
+    p.add_argument("--arch", default="conv", choices=sorted(PRESETS), help="architecture preset")
+    p.add_argument("--latent-dim", type=int, help="latent size (default: the preset's)")
+    p.add_argument("--hidden", type=int, help="MLP width, or the conv's base channel count")
+    p.add_argument("--hidden-layers", type=int, help="hidden layers on each side (mlp)")
+    p.add_argument("--activation", choices=ACTIVATIONS, help="activation (default: the preset's)")
+    p.add_argument("--beta", type=float, help="KL weight (default 1)")
+    p.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the class label")
+    p.add_argument("--binarize", default="none", choices=BINARIZATIONS, help="training-time binarization")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-min", type=float, help="final learning rate of a cosine decay (default: --lr, constant)")
+    p.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear KL warm-up from 0 to beta")
+    p.add_argument("--free-bits", type=float, default=0.0, help="minimum KL per latent dimension, in nats")
+    p.add_argument("--subset", type=int, help="train on the first N images only (quick runs and tests)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument("--out", required=True, help="checkpoint folder; the last state goes to OUT/last")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.train import train
+
+    if args.lr_min is None:
+        args.lr_min = args.lr
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        raise SystemExit("error: --epochs, --batch-size and --lr must be positive")
+    train(args, argv)
+
+
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="measure a checkpoint on its test set and store the metrics")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--k", type=int, default=1000, help="importance samples for the NLL estimate")
+    p.add_argument("--data-root", help="where datasets live")
+    p.add_argument("--subset", type=int, help="evaluate on the first N test images only")
+    p.add_argument("--no-save", action="store_true", help="print only; leave config.json alone")
+    p.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.checkpoint import load_checkpoint
+    from vae.data import load_dataset
+    from vae.evaluate import evaluate
+
+    ckpt = load_checkpoint(args.checkpoint)
+    train_args = ckpt.meta.get("train", {})
+    data = load_dataset(
+        ckpt.meta["dataset"], "test", args.data_root, train_args.get("size"), train_args.get("channels")
+    )
+    if args.subset:
+        data = data.subset(args.subset)
+    metrics = evaluate(ckpt, data, k=args.k, save=not args.no_save)
+    shown = {k: v for k, v in metrics.items() if k not in ("latent_variance", "kl_per_dim")}
+    print(json.dumps(shown, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train(sub)
+    add_evaluate(sub)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args, argv[1:])
+    except (MissingDataError, CheckpointError, TrainingDiverged, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

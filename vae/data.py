@@ -1,0 +1,155 @@
+"""Datasets by name, held in memory as uint8 tensors, and batching over them.
+
+Names: `mnist`, `fashion-mnist` (torchvision), and `folder:PATH` (a folder of images,
+with one subfolder per class or without). The data root comes from the `data_root`
+argument, else the LATENT_EXPLORER_DATA environment variable, else `./data`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+FOLDER_TEST_FRACTION = 0.1
+BINARIZATIONS = ("none", "dynamic")
+
+TORCHVISION_SETS = {
+    "mnist": ("MNIST", "MNIST"),
+    "fashion-mnist": ("FashionMNIST", "FashionMNIST"),
+}
+RAW_FILES = [
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+]
+
+
+class MissingDataError(RuntimeError):
+    """A dataset is not on disk and could not be downloaded."""
+
+
+@dataclass
+class ImageSet:
+    """Images as uint8 (N, C, H, W), integer labels (N,), and the names of the classes."""
+
+    name: str
+    images: Tensor
+    labels: Tensor
+    class_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def floats(self, index: Tensor | slice | None = None) -> Tensor:
+        """Images as float32 in [0, 1]."""
+        images = self.images if index is None else self.images[index]
+        return images.float().div_(255)
+
+    def subset(self, n: int) -> ImageSet:
+        return ImageSet(self.name, self.images[:n], self.labels[:n], self.class_names)
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    return Path(root or os.environ.get(DATA_ROOT_ENV) or "data")
+
+
+def load_dataset(
+    name: str,
+    split: str = "train",
+    root: str | os.PathLike | None = None,
+    size: int | None = None,
+    channels: int | None = None,
+) -> ImageSet:
+    """Load a dataset split ("train" or "test") by name; see the module docstring."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if name.startswith("folder:"):
+        return _load_folder(Path(name[len("folder:"):]), split, size or 28, channels or 1)
+    if name not in TORCHVISION_SETS:
+        raise ValueError(f"unknown dataset {name!r}: use mnist, fashion-mnist or folder:PATH")
+    return _load_torchvision(name, split, data_root(root))
+
+
+def _load_torchvision(name: str, split: str, root: Path) -> ImageSet:
+    import torchvision
+
+    cls_name, folder = TORCHVISION_SETS[name]
+    try:
+        ds = getattr(torchvision.datasets, cls_name)(root=str(root), train=split == "train", download=True)
+    except Exception as err:  # torchvision raises RuntimeError or URLError, depending on what failed
+        expected = ", ".join(RAW_FILES)
+        raise MissingDataError(
+            f"{name} is not in the data root {root.resolve()} and could not be downloaded ({err}).\n"
+            f"Expected the files {root / folder / 'raw'}/{{{expected}}} (gzipped or not).\n"
+            f"Connect to the internet once so torchvision can download them, copy them there, or "
+            f"point --data-root or ${DATA_ROOT_ENV} at a folder that has them."
+        ) from err
+    images = ds.data.unsqueeze(1).contiguous()
+    return ImageSet(name, images, ds.targets.long(), list(ds.classes))
+
+
+def _load_folder(path: Path, split: str, size: int, channels: int) -> ImageSet:
+    if not path.is_dir():
+        raise MissingDataError(f"image folder {path.resolve()} does not exist")
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir())
+    sources = [(c, i) for i, c in enumerate(classes)] if classes else [(".", 0)]
+    files = [
+        (f, label)
+        for sub, label in sources
+        for f in sorted((path / sub).iterdir())
+        if f.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not files:
+        raise MissingDataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {path.resolve()}")
+    order = np.random.default_rng(0).permutation(len(files))
+    n_test = max(1, int(len(files) * FOLDER_TEST_FRACTION)) if len(files) > 1 else 0
+    chosen = order[:n_test] if split == "test" else order[n_test:]
+    mode = "L" if channels == 1 else "RGB"
+    arrays, labels = [], []
+    for i in sorted(chosen):
+        f, label = files[i]
+        with Image.open(f) as im:
+            arr = np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        arrays.append(arr.reshape(size, size, channels).transpose(2, 0, 1))
+        labels.append(label)
+    images = torch.from_numpy(np.stack(arrays)) if arrays else torch.zeros(0, channels, size, size, dtype=torch.uint8)
+    return ImageSet(f"folder:{path}", images, torch.tensor(labels, dtype=torch.long), classes)
+
+
+def binarize(x: Tensor, mode: str, generator: torch.Generator | None = None) -> Tensor:
+    """`none` keeps intensities; `dynamic` draws each pixel from Bernoulli(intensity)."""
+    if mode == "none":
+        return x
+    if mode == "dynamic":
+        return torch.bernoulli(x, generator=generator)
+    raise ValueError(f"binarization must be one of {BINARIZATIONS}, got {mode!r}")
+
+
+def batches(
+    data: ImageSet,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Yield (float images, labels) batches; with world_size > 1, this rank's shard only."""
+    order = torch.randperm(len(data), generator=generator) if shuffle else torch.arange(len(data))
+    if world_size > 1:  # equal shards, so every rank runs the same number of steps
+        order = order[: len(order) - len(order) % world_size][rank::world_size]
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        yield data.floats(idx), data.labels[idx]
