@@ -35,10 +35,14 @@ class ModelConfig:
             raise ValueError(f"latent_dim must be in 1..1024, got {self.latent_dim}")
         if self.hidden < 1 or self.hidden_layers < 1:
             raise ValueError("hidden and hidden_layers must be positive")
-        if self.beta < 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
+        if not 0 <= self.beta < float("inf"):
+            raise ValueError(f"beta must be a finite number >= 0, got {self.beta}")
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"height and width must be positive, got {self.height}x{self.width}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.arch == "conv" and self.hidden < 2:
+            raise ValueError(f"conv needs hidden >= 2 (its last layers have hidden // 2 channels), got {self.hidden}")
         if self.arch == "conv" and (self.height % 4 or self.width % 4):
             raise ValueError(f"conv needs height and width divisible by 4, got {self.height}x{self.width}")
         if self.activation not in ACTIVATIONS:

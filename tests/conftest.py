@@ -1,0 +1,66 @@
+"""Shared fixtures: the data root, small slices of MNIST, and tiny models and checkpoints made in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae.checkpoint import save_checkpoint
+from vae.config import ModelConfig
+from vae.data import DATA_ROOT_ENV, ImageSet, load_dataset
+from vae.model import VAE
+
+ROOT = Path(__file__).resolve().parents[1]
+# `make test` and CI set the data root; a bare `pytest` in the repository finds the team's offline copy.
+os.environ.setdefault(DATA_ROOT_ENV, str(ROOT.parent / "shared" / "data"))
+# Small models run fastest on one thread, and the machine is shared: never oversubscribe its cores.
+torch.set_num_threads(1)
+
+TINY = {
+    "mlp": ModelConfig(arch="mlp", latent_dim=4, hidden=32, activation="relu"),
+    "conv": ModelConfig(arch="conv", latent_dim=4, hidden=4),
+}
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for child processes: the data root, one thread each, and this repository importable."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def python() -> str:
+    return sys.executable
+
+
+@pytest.fixture(scope="session")
+def mnist_test() -> ImageSet:
+    """The first 256 MNIST test images."""
+    return load_dataset("mnist", "test").subset(256)
+
+
+@pytest.fixture
+def tiny_model() -> Callable[..., VAE]:
+    """tiny_model("mlp"|"conv", **config overrides) -> an untrained VAE with seeded weights."""
+
+    def make(arch: str = "mlp", seed: int = 0, **overrides) -> VAE:
+        torch.manual_seed(seed)
+        cfg = ModelConfig(**{**TINY[arch].to_dict(), **overrides})
+        return VAE(cfg).eval()
+
+    return make
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path, tiny_model: Callable[..., VAE]) -> Callable[..., Path]:
+    """tiny_checkpoint(name, arch, **overrides) -> a checkpoint folder under tmp_path holding an untrained VAE."""
+
+    def make(name: str = "tiny", arch: str = "mlp", **overrides) -> Path:
+        model = tiny_model(arch, **overrides)
+        meta = {"dataset": "mnist", "class_names": [str(i) for i in range(10)], "binarize": "none", "history": []}
+        return save_checkpoint(tmp_path / name, model, meta)
+
+    return make
