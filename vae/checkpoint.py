@@ -56,9 +56,22 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable too (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -96,15 +109,16 @@ def read_tensors(path: Path) -> dict[str, Tensor]:
     """Load a safetensors file, refusing pickles and naming the file in every error."""
     if not path.is_file():
         raise CheckpointError(f"{path}: missing")
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80" or head == b"PK":
-        raise CheckpointError(
-            f"{path}: looks like a pickle or torch.save file; only safetensors are loaded, never pickles"
-        )
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
+        # Checked only after a failed load: a valid safetensors header length may start with these bytes too.
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head[:1] == b"\x80" or head == b"PK":
+            raise CheckpointError(
+                f"{path}: looks like a pickle or torch.save file; only safetensors are loaded, never pickles"
+            ) from err
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({err})") from err
 
 

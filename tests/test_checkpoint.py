@@ -1,0 +1,179 @@
+"""Checkpoints: bit-exact round trips, refusal of bad files with the file named, and atomic saves."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import vae.checkpoint as checkpoint
+from vae.checkpoint import (
+    CONFIG,
+    WEIGHTS,
+    CheckpointError,
+    find_checkpoints,
+    load_checkpoint,
+    read_meta,
+    read_tensors,
+    save_checkpoint,
+    update_meta,
+)
+
+
+@pytest.mark.parametrize(("arch", "num_classes"), [("mlp", 0), ("conv", 10)])
+def test_round_trip_is_bit_exact(tmp_path: Path, tiny_model, arch: str, num_classes: int) -> None:
+    model = tiny_model(arch, num_classes=num_classes)
+    save_checkpoint(tmp_path / "m", model, {"dataset": "mnist", "class_names": list("abcdefghij")})
+    ckpt = load_checkpoint(tmp_path / "m")
+    assert not ckpt.model.training
+    assert ckpt.model.cfg == model.cfg
+    saved, loaded = model.state_dict(), ckpt.model.state_dict()
+    assert saved.keys() == loaded.keys()
+    assert all(torch.equal(saved[k], loaded[k]) for k in saved)
+    z, y = torch.randn(3, 4), (torch.tensor([1, 2, 3]) if num_classes else None)
+    with torch.no_grad():
+        assert torch.equal(model.decode(z, y), ckpt.model.decode(z, y))
+    assert ckpt.meta["format"] == checkpoint.FORMAT and ckpt.meta["model"] == model.cfg.to_dict()
+    assert ckpt.class_names == list("abcdefghij") and ckpt.name == "m"
+
+
+def test_find_and_update(tmp_path: Path, tiny_checkpoint) -> None:
+    b, a = tiny_checkpoint("b"), tiny_checkpoint("a")
+    (tmp_path / "not-a-checkpoint").mkdir()
+    assert find_checkpoints(tmp_path) == [a, b]
+    assert find_checkpoints(tmp_path / "nowhere") == []
+    meta = update_meta(a, metrics={"nll": 90.0})
+    assert read_meta(a)["metrics"] == {"nll": 90.0} == meta["metrics"]
+    assert read_meta(a)["dataset"] == "mnist"
+
+
+def _refusal(folder: Path) -> str:
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(folder)
+    return str(info.value)
+
+
+def test_corrupt_weights_are_refused(tiny_checkpoint) -> None:
+    folder = tiny_checkpoint()
+    (folder / WEIGHTS).write_bytes(os.urandom(4096))
+    message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "corrupt" in message
+
+
+def test_truncated_weights_are_refused(tiny_checkpoint) -> None:
+    folder = tiny_checkpoint()
+    data = (folder / WEIGHTS).read_bytes()
+    (folder / WEIGHTS).write_bytes(data[: len(data) // 2])
+    message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "truncated" in message
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_pickles_are_refused_unopened(tiny_checkpoint, monkeypatch, zipped: bool) -> None:
+    folder = tiny_checkpoint()
+    model = load_checkpoint(folder).model
+    torch.save(model.state_dict(), folder / WEIGHTS, _use_new_zipfile_serialization=zipped)
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("tried to unpickle")
+
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "pickle" in message
+
+
+def test_safetensors_whose_header_looks_like_a_pickle_still_load(tmp_path: Path) -> None:
+    """Regression: a header length of 128 starts the file with 0x80, pickle's first byte."""
+    path = tmp_path / "t.safetensors"
+    for n in range(1, 200):
+        save_file({"w" * n: torch.arange(3.0)}, path)
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert torch.equal(next(iter(read_tensors(path).values())), torch.arange(3.0))
+
+
+def test_weights_that_do_not_match_the_config_are_refused(tiny_checkpoint) -> None:
+    folder = tiny_checkpoint()
+    meta = json.loads((folder / CONFIG).read_text())
+    meta["model"]["latent_dim"] = 5
+    (folder / CONFIG).write_text(json.dumps(meta))
+    message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "does not match" in message and "shape" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("{not json", "not valid JSON"), ('{"dataset": "mnist"}', "no 'model' section"),
+     ('{"model": {"arch": "rnn"}}', "invalid model config")],
+)
+def test_bad_config_is_refused(tiny_checkpoint, text: str, problem: str) -> None:
+    folder = tiny_checkpoint()
+    (folder / CONFIG).write_text(text)
+    message = _refusal(folder)
+    assert str(folder / CONFIG) in message and problem in message
+
+
+def test_missing_files_are_named(tmp_path: Path, tiny_checkpoint) -> None:
+    assert "missing" in _refusal(tmp_path / "nothing-here")
+    folder = tiny_checkpoint()
+    (folder / WEIGHTS).unlink()
+    assert str(folder / WEIGHTS) in _refusal(folder)
+
+
+class Crash(Exception):
+    pass
+
+
+def _assert_unchanged(folder: Path, before: dict[str, torch.Tensor]) -> None:
+    after = load_checkpoint(folder).model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")], "temporary files left behind"
+
+
+def test_crash_while_writing_weights_keeps_the_old_checkpoint(tiny_checkpoint, tiny_model, monkeypatch) -> None:
+    folder = tiny_checkpoint()
+    before = load_checkpoint(folder).model.state_dict()
+    real_save = checkpoint.save_file
+
+    def save_half_then_crash(tensors, path, *args, **kwargs):
+        real_save(tensors, path, *args, **kwargs)
+        data = Path(path).read_bytes()
+        Path(path).write_bytes(data[: len(data) // 2])
+        raise Crash
+
+    monkeypatch.setattr(checkpoint, "save_file", save_half_then_crash)
+    with pytest.raises(Crash):
+        save_checkpoint(folder, tiny_model("mlp", seed=1), {"dataset": "mnist"})
+    _assert_unchanged(folder, before)
+
+
+@pytest.mark.parametrize("crash_at", [1, 2])
+def test_crash_at_a_rename_keeps_a_loadable_checkpoint(tiny_checkpoint, tiny_model, monkeypatch, crash_at: int) -> None:
+    """Crashing at the weights' rename changes nothing; at config.json's, the new weights fit the old config."""
+    folder = tiny_checkpoint()
+    before = load_checkpoint(folder).model.state_dict()
+    renames = []
+    real_replace = os.replace
+
+    def replace_or_crash(src, dst):
+        renames.append(dst)
+        if len(renames) == crash_at:
+            raise Crash
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "replace", replace_or_crash)
+    newer = tiny_model("mlp", seed=1)
+    with pytest.raises(Crash):
+        save_checkpoint(folder, newer, {"dataset": "mnist", "note": "newer"})
+    monkeypatch.undo()
+    if crash_at == 1:
+        _assert_unchanged(folder, before)
+    else:
+        ckpt = load_checkpoint(folder)
+        assert "note" not in ckpt.meta
+        assert all(torch.equal(v, ckpt.model.state_dict()[k]) for k, v in newer.state_dict().items())
