@@ -8,7 +8,9 @@ argument, else the LATENT_EXPLORER_DATA environment variable, else `./data`.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 FOLDER_TEST_FRACTION = 0.1
 BINARIZATIONS = ("none", "dynamic")
+DOWNLOAD_TIMEOUT_S = 20  # per network operation, so a blocked network fails in seconds, not minutes
 
 TORCHVISION_SETS = {
     "mnist": ("MNIST", "MNIST"),
@@ -32,7 +35,11 @@ RAW_FILES = [
 ]
 
 
-class MissingDataError(RuntimeError):
+class DataError(RuntimeError):
+    """A dataset cannot be read: missing, empty, or holding unreadable files."""
+
+
+class MissingDataError(DataError):
     """A dataset is not on disk and could not be downloaded."""
 
 
@@ -79,6 +86,8 @@ def load_dataset(
         return _load_folder(Path(name[len("folder:"):]), split, size or 28, channels or 1)
     if name not in TORCHVISION_SETS:
         raise ValueError(f"unknown dataset {name!r}: use mnist, fashion-mnist or folder:PATH")
+    if size not in (None, 28) or channels not in (None, 1):
+        raise ValueError(f"{name} is 28x28 greyscale; size and channels apply to folder: datasets only")
     return _load_torchvision(name, split, data_root(root))
 
 
@@ -86,45 +95,72 @@ def _load_torchvision(name: str, split: str, root: Path) -> ImageSet:
     import torchvision
 
     cls_name, folder = TORCHVISION_SETS[name]
-    try:
-        ds = getattr(torchvision.datasets, cls_name)(root=str(root), train=split == "train", download=True)
-    except Exception as err:  # torchvision raises RuntimeError or URLError, depending on what failed
-        expected = ", ".join(RAW_FILES)
-        raise MissingDataError(
-            f"{name} is not in the data root {root.resolve()} and could not be downloaded ({err}).\n"
-            f"Expected the files {root / folder / 'raw'}/{{{expected}}} (gzipped or not).\n"
-            f"Connect to the internet once so torchvision can download them, copy them there, or "
-            f"point --data-root or ${DATA_ROOT_ENV} at a folder that has them."
-        ) from err
+    make, train, raw = getattr(torchvision.datasets, cls_name), split == "train", root / folder / "raw"
+    if all((raw / f).is_file() for f in RAW_FILES):  # never touch the network when the files are there
+        try:
+            ds = make(root=str(root), train=train)
+        except Exception as err:
+            raise DataError(f"{raw.resolve()}: could not read the {name} files ({err})") from err
+    else:
+        try:
+            with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+                ds = make(root=str(root), train=train, download=True)
+        except Exception as err:  # torchvision raises RuntimeError, URLError or OSError, depending on what failed
+            expected = ", ".join(RAW_FILES)
+            raise MissingDataError(
+                f"{name} is not in the data root {root.resolve()} and could not be downloaded ({err}).\n"
+                f"Expected the files {raw.resolve()}/{{{expected}}} (gzipped or not).\n"
+                f"Connect to the internet once so torchvision can download them, copy them there, or "
+                f"point --data-root or ${DATA_ROOT_ENV} at a folder that has them."
+            ) from err
     images = ds.data.unsqueeze(1).contiguous()
     return ImageSet(name, images, ds.targets.long(), list(ds.classes))
+
+
+@contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """torchvision's downloads set no timeout; bound them while this block runs."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def _load_folder(path: Path, split: str, size: int, channels: int) -> ImageSet:
     if not path.is_dir():
         raise MissingDataError(f"image folder {path.resolve()} does not exist")
-    classes = sorted(p.name for p in path.iterdir() if p.is_dir())
+    if size < 1 or channels not in (1, 3):
+        raise ValueError(f"folder datasets need size >= 1 and 1 or 3 channels, got size {size}, channels {channels}")
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     sources = [(c, i) for i, c in enumerate(classes)] if classes else [(".", 0)]
     files = [
         (f, label)
         for sub, label in sources
         for f in sorted((path / sub).iterdir())
-        if f.suffix.lower() in IMAGE_SUFFIXES
+        if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
     ]
-    if not files:
-        raise MissingDataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {path.resolve()}")
+    if len(files) < 2:
+        raise MissingDataError(
+            f"{path.resolve()}: found {len(files)} images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+            "need at least 2, one for the test split"
+        )
     order = np.random.default_rng(0).permutation(len(files))
-    n_test = max(1, int(len(files) * FOLDER_TEST_FRACTION)) if len(files) > 1 else 0
+    n_test = max(1, int(len(files) * FOLDER_TEST_FRACTION))
     chosen = order[:n_test] if split == "test" else order[n_test:]
     mode = "L" if channels == 1 else "RGB"
     arrays, labels = [], []
     for i in sorted(chosen):
         f, label = files[i]
-        with Image.open(f) as im:
-            arr = np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        try:
+            with Image.open(f) as im:
+                arr = np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
+            raise DataError(f"{f}: not a readable image ({err})") from err
         arrays.append(arr.reshape(size, size, channels).transpose(2, 0, 1))
         labels.append(label)
-    images = torch.from_numpy(np.stack(arrays)) if arrays else torch.zeros(0, channels, size, size, dtype=torch.uint8)
+    images = torch.from_numpy(np.stack(arrays))
     return ImageSet(f"folder:{path}", images, torch.tensor(labels, dtype=torch.long), classes)
 
 
