@@ -45,11 +45,14 @@ def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
-    """Spherical interpolation (Shoemake; White, 2016), falling back to lerp for parallel codes."""
+    """Spherical interpolation (Shoemake; White, 2016).
+
+    Falls back to lerp for parallel or opposite codes, where the great circle is undefined.
+    """
     t = t.reshape(-1, 1)
     cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12)
     omega = torch.arccos(cos.clamp(-1.0, 1.0))
-    if omega.abs() < 1e-4:
+    if torch.sin(omega) < 1e-4:
         return lerp(a, b, t)
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 

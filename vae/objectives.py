@@ -109,6 +109,8 @@ def nll_importance_sampling(
     Samples are drawn `chunk` at a time and combined with a running logsumexp,
     so memory stays bounded for any k.
     """
+    if k < 1 or chunk < 1:
+        raise ValueError(f"k and chunk must be >= 1, got k={k}, chunk={chunk}")
     total = torch.full((x.shape[0],), -math.inf, device=x.device)
     remaining = k
     while remaining > 0:

@@ -1,0 +1,123 @@
+"""The ELBO's parts, KL warm-up and free bits, the IWAE bound and the importance-sampled NLL."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import vae.objectives as objectives
+from vae.objectives import (
+    free_bits_kl,
+    iwae_bound,
+    kl_per_dim,
+    kl_warmup,
+    negative_elbo,
+    nll_importance_sampling,
+    reconstruction_nll,
+)
+
+
+def test_analytic_kl_matches_monte_carlo() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.tensor([[0.0, 1.5, -0.7], [2.0, 0.0, 0.3]])
+    logvar = torch.tensor([[0.0, -1.0, 0.8], [-2.0, 0.5, 0.0]])
+    std = torch.exp(0.5 * logvar)
+    z = mu + std * torch.randn((200_000, *mu.shape), generator=gen)
+    log_q = torch.distributions.Normal(mu, std).log_prob(z)
+    log_p = torch.distributions.Normal(0.0, 1.0).log_prob(z)
+    monte_carlo = (log_q - log_p).mean(0)
+    torch.testing.assert_close(kl_per_dim(mu, logvar), monte_carlo, atol=0.02, rtol=0.01)
+
+
+def test_kl_is_zero_at_the_prior() -> None:
+    assert torch.equal(kl_per_dim(torch.zeros(2, 3), torch.zeros(2, 3)), torch.zeros(2, 3))
+
+
+def test_reconstruction_nll_is_bce_summed_over_pixels() -> None:
+    logits, x = torch.randn(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
+    expected = torch.stack(
+        [F.binary_cross_entropy(torch.sigmoid(lg), xi, reduction="sum") for lg, xi in zip(logits, x, strict=True)]
+    )
+    torch.testing.assert_close(reconstruction_nll(logits, x), expected)
+
+
+def test_negative_elbo_is_recon_plus_beta_kl(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("mlp"), mnist_test.floats(slice(0, 32))
+    torch.manual_seed(1)
+    plain = negative_elbo(model, x)
+    torch.testing.assert_close(plain.loss, plain.recon + plain.kl)
+    assert plain.elbo.item() == pytest.approx(-(plain.recon + plain.kl).item())
+    torch.manual_seed(1)
+    weighted = negative_elbo(model, x, beta=0.25)
+    torch.testing.assert_close(weighted.loss, weighted.recon + 0.25 * weighted.kl)
+
+
+def test_free_bits_hold_each_dimension_at_the_floor() -> None:
+    kl_dims = torch.tensor([[0.1, 2.0], [0.3, 4.0]], requires_grad=True)
+    total = free_bits_kl(kl_dims, free_bits=0.5)
+    assert total.shape == (2,)
+    assert total[0].item() == pytest.approx(0.5 + 3.0)  # dim 0's mean 0.2 is lifted to 0.5
+    total.sum().backward()
+    assert torch.equal(kl_dims.grad[:, 0], torch.zeros(2))  # no push on a dimension below the floor
+    assert (kl_dims.grad[:, 1] > 0).all()
+    torch.testing.assert_close(free_bits_kl(kl_dims, 0.0), kl_dims.sum(1))
+
+
+def test_kl_warmup_rises_linearly_to_beta() -> None:
+    assert [kl_warmup(s, 10, 2.0) for s in (0, 5, 10, 50)] == [0.0, 1.0, 2.0, 2.0]
+    assert kl_warmup(0, 0, 2.0) == 2.0
+
+
+def _mean_bound(model, x, k: int, repeats: int) -> float:
+    torch.manual_seed(k)
+    with torch.no_grad():
+        return sum(iwae_bound(model, x, k).mean().item() for _ in range(repeats)) / repeats
+
+
+def test_iwae_bound_is_at_least_the_elbo_and_rises_with_k(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("mlp"), mnist_test.floats(slice(0, 64))
+    with torch.no_grad():  # a decoder that depends strongly on z leaves a wide gap between q(z|x) and p(z|x)
+        model.decoder[0].weight.mul_(5)
+        torch.manual_seed(0)
+        elbo = sum(negative_elbo(model, x).elbo.item() for _ in range(50)) / 50
+    l1 = _mean_bound(model, x, 1, repeats=50)
+    assert l1 == pytest.approx(elbo, abs=6.0)  # L_1 is the ELBO, estimated with a sampled KL
+    bounds = [_mean_bound(model, x, k, repeats=4) for k in (5, 50, 500)]
+    assert elbo + 20 < bounds[0] < bounds[1] < bounds[2], (elbo, bounds)
+
+
+def test_nll_with_one_chunk_is_minus_the_iwae_bound(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("conv"), mnist_test.floats(slice(0, 8))
+    torch.manual_seed(3)
+    nll = nll_importance_sampling(model, x, k=40, chunk=40)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        bound = iwae_bound(model, x, 40)
+    torch.testing.assert_close(nll, -bound)
+
+
+def test_nll_chunking_equals_one_shot(monkeypatch, tiny_model) -> None:
+    """Any chunk size combines the same log-weights into the same logsumexp."""
+    weights = torch.randn(23, 5, generator=torch.Generator().manual_seed(0)) * 30 - 200
+    drawn = []
+
+    def fake_weights(model, x, k, y=None):
+        start = sum(drawn)
+        drawn.append(k)
+        return weights[start:start + k]
+
+    monkeypatch.setattr(objectives, "log_importance_weights", fake_weights)
+    expected = -(torch.logsumexp(weights, 0) - math.log(23))
+    model, x = tiny_model("mlp"), torch.rand(5, 1, 28, 28)
+    for chunk in (1, 4, 23, 100):
+        drawn.clear()
+        torch.testing.assert_close(nll_importance_sampling(model, x, k=23, chunk=chunk), expected)
+        assert sum(drawn) == 23
+
+
+def test_nll_refuses_zero_samples(tiny_model) -> None:
+    with pytest.raises(ValueError, match="k"):
+        nll_importance_sampling(tiny_model("mlp"), torch.rand(1, 1, 28, 28), k=0)
