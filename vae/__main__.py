@@ -8,7 +8,7 @@ import sys
 
 from vae.checkpoint import CheckpointError
 from vae.config import ACTIVATIONS, PRESETS
-from vae.data import BINARIZATIONS, MissingDataError
+from vae.data import BINARIZATIONS, DataError
 from vae.train import TrainingDiverged
 
 
@@ -44,10 +44,6 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     from vae.train import train
 
-    if args.lr_min is None:
-        args.lr_min = args.lr
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        raise SystemExit("error: --epochs, --batch-size and --lr must be positive")
     train(args, argv)
 
 
@@ -58,15 +54,20 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", help="where datasets live")
     p.add_argument("--subset", type=int, help="evaluate on the first N test images only")
     p.add_argument("--no-save", action="store_true", help="print only; leave config.json alone")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
     p.set_defaults(func=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
     from vae.checkpoint import load_checkpoint
     from vae.data import load_dataset
-    from vae.evaluate import evaluate
+    from vae.evaluate import evaluate, format_metrics
 
+    if args.k < 1 or (args.subset is not None and args.subset < 1):
+        raise ValueError(f"--k and --subset must be >= 1, got --k {args.k}, --subset {args.subset}")
     ckpt = load_checkpoint(args.checkpoint)
+    if "dataset" not in ckpt.meta:
+        raise CheckpointError(f"{ckpt.folder / 'config.json'}: names no dataset to evaluate on")
     train_args = ckpt.meta.get("train", {})
     data = load_dataset(
         ckpt.meta["dataset"], "test", args.data_root, train_args.get("size"), train_args.get("channels")
@@ -74,8 +75,7 @@ def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
     if args.subset:
         data = data.subset(args.subset)
     metrics = evaluate(ckpt, data, k=args.k, save=not args.no_save)
-    shown = {k: v for k, v in metrics.items() if k not in ("latent_variance", "kl_per_dim")}
-    print(json.dumps(shown, indent=2))
+    print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args, argv[1:])
-    except (MissingDataError, CheckpointError, TrainingDiverged, ValueError) as err:
+    except (DataError, CheckpointError, TrainingDiverged, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +34,31 @@ def _labels(model: VAE, y: Tensor, device: torch.device) -> Tensor | None:
     return y.to(device) if model.cfg.conditional else None
 
 
+def _check_not_empty(data: ImageSet) -> None:
+    if len(data) == 0:
+        raise ValueError(f"{data.name}: no test images to evaluate on")
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed the global RNGs for a block, restoring them after, so callers' random streams are untouched."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 @torch.no_grad()
 def continuous_test_loss(model: VAE, data: ImageSet, batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
     """Mean BCE (vs intensities) + KL over the set, with one seeded sample per image."""
+    _check_not_empty(data)
     device = next(model.parameters()).device
-    torch.manual_seed(seed)
     recon = kl = 0.0
-    for x, y in batches(data, batch_size):
-        x = x.to(device)
-        logits, mu, logvar = model(x, _labels(model, y, device))
-        recon += reconstruction_nll(logits, x).sum().item()
-        kl += kl_per_dim(mu, logvar).sum().item()
+    with _seeded(seed, device):
+        for x, y in batches(data, batch_size):
+            x = x.to(device)
+            logits, mu, logvar = model(x, _labels(model, y, device))
+            recon += reconstruction_nll(logits, x).sum().item()
+            kl += kl_per_dim(mu, logvar).sum().item()
     n = len(data)
     return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n}
 
@@ -50,19 +66,21 @@ def continuous_test_loss(model: VAE, data: ImageSet, batch_size: int = 1000, see
 @torch.no_grad()
 def binarized_nll(model: VAE, data: ImageSet, k: int = 1000, batch_size: int = 100, seed: int = BINARIZE_SEED) -> float:
     """Mean -log p(x) over the set binarized once with `seed`, by k-sample importance sampling."""
+    _check_not_empty(data)
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     total = 0.0
-    for x, y in batches(data, batch_size):
-        xb = binarize(x, "dynamic", gen).to(device)
-        total += nll_importance_sampling(model, xb, k, _labels(model, y, device)).sum().item()
+    with _seeded(seed, device):
+        for x, y in batches(data, batch_size):
+            xb = binarize(x, "dynamic", gen).to(device)
+            total += nll_importance_sampling(model, xb, k, _labels(model, y, device)).sum().item()
     return total / len(data)
 
 
 @torch.no_grad()
 def latent_statistics(model: VAE, data: ImageSet, batch_size: int = 1000) -> dict[str, Any]:
     """Active units, mean KL per dimension and reconstruction MSE (of the mean code)."""
+    _check_not_empty(data)
     device = next(model.parameters()).device
     mus, kls, sq_err = [], [], 0.0
     for x, y in batches(data, batch_size):
@@ -97,6 +115,22 @@ def evaluate(ckpt: Checkpoint, data: ImageSet, k: int = 1000, save: bool = True)
         save_samples_png(model, data, ckpt.folder / SAMPLES_PNG)
         update_meta(ckpt.folder, metrics=metrics)
     return metrics
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """The metrics as an aligned two-column text table, for people (the JSON is for programs)."""
+    kl_dims = metrics.get("kl_per_dim", [])
+    rows = [
+        ("test images", f"{metrics['test_images']} ({metrics['dataset']})"),
+        ("continuous test loss", f"{metrics['continuous_test_loss']:.2f} nats (BCE vs intensities + KL, 1 sample)"),
+        (f"binarized NLL, k={metrics['nll_k']}", f"{metrics['nll_binarized']:.2f} nats (importance sampling)"),
+        ("active units", f"{metrics['active_units']} of {len(kl_dims)} (Cov_x E[z] > {ACTIVE_UNIT_THRESHOLD})"),
+        ("KL per dimension", " ".join(f"{v:.2f}" for v in kl_dims)),
+        ("reconstruction MSE", f"{metrics['recon_mse']:.5f} per pixel (mean code)"),
+        ("seconds", f"{metrics['seconds']}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 def save_samples_png(model: VAE, data: ImageSet, path: Path, n: int = 8) -> None:

@@ -22,7 +22,16 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from vae.checkpoint import WEIGHTS, load_checkpoint, read_tensors, save_checkpoint, update_meta, write_tensors
+from vae.checkpoint import (
+    WEIGHTS,
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    read_tensors,
+    save_checkpoint,
+    update_meta,
+    write_tensors,
+)
 from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
 from vae.evaluate import continuous_test_loss
@@ -31,6 +40,10 @@ from vae.objectives import kl_warmup, negative_elbo
 
 LAST = "last"
 OPTIMIZER = "optimizer.safetensors"
+# On --resume, these come from the new command line; --epochs may extend the run; all else is the saved run's.
+RESUME_CURRENT = ("device", "data_root", "out", "resume", "quiet")
+RESUME_MAY_CHANGE = ("epochs",)
+NOT_SETTINGS = ("command", "func", "resume", "quiet")  # argparse fields that are not recorded in config.json
 
 
 class TrainingDiverged(RuntimeError):
@@ -96,24 +109,158 @@ def command_line(argv: list[str]) -> str:
     return f"{launcher} train {shlex.join(argv)}"
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse settings that cannot train, with one message naming each bad flag."""
+    problems = []
+    if args.epochs < 1:
+        problems.append(f"--epochs must be >= 1, got {args.epochs}")
+    if args.batch_size < 1:
+        problems.append(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not 0 < args.lr < math.inf:
+        problems.append(f"--lr must be a positive number, got {args.lr}")
+    if not 0 <= args.lr_min < math.inf:
+        problems.append(f"--lr-min must be a number >= 0, got {args.lr_min}")
+    if args.warmup_epochs < 0:
+        problems.append(f"--warmup-epochs must be >= 0, got {args.warmup_epochs}")
+    if not 0 <= args.free_bits < math.inf:
+        problems.append(f"--free-bits must be a number >= 0, got {args.free_bits}")
+    if args.subset is not None and args.subset < 1:
+        problems.append(f"--subset must be >= 1, got {args.subset}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def apply_saved_settings(args: argparse.Namespace, saved: dict[str, Any], argv: list[str]) -> None:
+    """On --resume, continue with the settings of the run being resumed.
+
+    Only RESUME_MAY_CHANGE may be given anew; another flag given explicitly that contradicts a saved setting
+    is an error, rather than silently ignored or silently applied.
+    """
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    for key, value in saved.items():
+        flag = "--" + key.replace("_", "-")
+        if key in RESUME_CURRENT or not hasattr(args, key) or (key in RESUME_MAY_CHANGE and flag in given):
+            continue
+        if flag in given and getattr(args, key) != value:
+            raise ValueError(
+                f"{flag} {getattr(args, key)} differs from the run being resumed ({value}); "
+                "resume with the same settings, or train into a new --out"
+            )
+        setattr(args, key, value)
+
+
+def _all_finite(loss: torch.Tensor, ddp: Distributed) -> bool:
+    """Whether the loss is finite on every rank (so that all ranks stop together, none hangs)."""
+    finite = torch.isfinite(loss.detach()).float()
+    if ddp.world_size > 1:
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    return bool(finite.item())
+
+
+def train_epoch(
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    data: ImageSet,
+    args: argparse.Namespace,
+    epoch: int,
+    step: int,
+    device: torch.device,
+    ddp: Distributed | None = None,
+) -> tuple[int, dict[str, float]]:
+    """One pass over this rank's shard, seeded from (seed, epoch); returns the new step and mean loss and KL.
+
+    Uses args.{batch_size, epochs, lr, lr_min, warmup_epochs, free_bits, binarize, seed, quiet}: the learning
+    rate and KL weight follow their schedules over args.epochs. A NaN or infinite loss raises TrainingDiverged.
+    """
+    ddp = ddp or Distributed()
+    model: VAE = net.module if isinstance(net, DistributedDataParallel) else net  # type: ignore[assignment]
+    steps_per_epoch = math.ceil(len(data) // ddp.world_size / args.batch_size)
+    total_steps, warmup_steps = steps_per_epoch * args.epochs, args.warmup_epochs * steps_per_epoch
+    torch.manual_seed(args.seed * 100_003 + epoch * ddp.world_size + ddp.rank)
+    order = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
+    sums = torch.zeros(3, dtype=torch.float64)
+    shard = batches(data, args.batch_size, shuffle=True, generator=order, rank=ddp.rank, world_size=ddp.world_size)
+    bar = tqdm(
+        shard, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not ddp.main or args.quiet,
+        file=sys.stderr,
+    )
+    for x, y in bar:
+        x = binarize(x, args.binarize).to(device)
+        y = y.to(device) if model.cfg.conditional else None
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(args, step, total_steps)
+        beta = kl_warmup(step, warmup_steps, model.cfg.beta)
+        loss = negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
+        if not _all_finite(loss.loss, ddp):
+            raise TrainingDiverged(
+                f"the loss became NaN or infinite (here {loss.loss.item()}) at epoch {epoch + 1}, step {step}; "
+                f"stopped. Try a lower --lr (now {args.lr})."
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.loss.backward()
+        opt.step()
+        step += 1
+        sums += torch.tensor([loss.loss.item(), loss.kl.item(), 1.0], dtype=torch.float64)
+        bar.set_postfix(loss=f"{sums[0] / sums[2]:.2f}", kl=f"{sums[1] / sums[2]:.2f}")
+    if ddp.world_size > 1:  # nccl reduces only tensors on the GPU
+        reduced = sums.to(device)
+        dist.all_reduce(reduced)
+        sums = reduced.cpu()
+    return step, {"train_loss": sums[0].item() / sums[2].item(), "train_kl": sums[1].item() / sums[2].item()}
+
+
+def _resume_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> None:
+    """Load Adam's state, checking it was saved at the same step as the weights."""
+    path = folder / OPTIMIZER
+    tensors = read_tensors(path)
+    saved_steps = {int(v.item()) for k, v in tensors.items() if k.endswith(".step")}
+    if saved_steps != {step}:
+        raise CheckpointError(
+            f"{path}: optimizer state is from step {sorted(saved_steps)}, the weights in {folder} from step {step}; "
+            "the last save was interrupted, so the run cannot be resumed exactly. Train again into a new --out."
+        )
+    load_optimizer_tensors(opt, tensors)
+
+
 def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     """Run the training described by the parsed CLI arguments; returns the final metadata."""
+    out = Path(args.out)
+    command = command_line(argv)
+    last = load_checkpoint(out / LAST) if args.resume and (out / LAST / WEIGHTS).is_file() else None
+    if last:
+        apply_saved_settings(args, last.meta.get("train", {}), argv)
+    if args.lr_min is None:
+        args.lr_min = args.lr
+    check_args(args)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     ddp = setup_distributed(device)
-    if device.type == "cuda" and ddp.world_size > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    out = Path(args.out)
+    try:
+        if device.type == "cuda" and ddp.world_size > 1:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        meta = _train(args, out, command, last, device, ddp)
+        if ddp.world_size > 1:
+            dist.barrier()
+    finally:
+        if ddp.world_size > 1:
+            dist.destroy_process_group()
+    return meta
+
+
+def _train(
+    args: argparse.Namespace, out: Path, command: str, last: Checkpoint | None, device: torch.device, ddp: Distributed
+) -> dict[str, Any]:
     train_set = load_dataset(args.dataset, "train", args.data_root, args.size, args.channels)
     test_set = load_dataset(args.dataset, "test", args.data_root, args.size, args.channels)
     if args.subset:
         train_set, test_set = train_set.subset(args.subset), test_set.subset(max(1, args.subset // 6))
+    if len(train_set) < ddp.world_size:
+        raise ValueError(f"{len(train_set)} training images cannot be shared among {ddp.world_size} processes")
 
     torch.manual_seed(args.seed)
     history: list[dict[str, Any]] = []
     start_epoch, step = 0, 0
-    if args.resume and (out / LAST / WEIGHTS).is_file():
-        last = load_checkpoint(out / LAST)
+    if last:
         model = last.model
         history = list(last.meta.get("history", []))
         start_epoch, step = last.meta["train_state"]["epoch"], last.meta["train_state"]["step"]
@@ -121,62 +268,40 @@ def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         model = VAE(model_config(args, train_set))
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    if start_epoch:
-        load_optimizer_tensors(opt, read_tensors(out / LAST / OPTIMIZER))
+    if last:
+        _resume_optimizer(opt, out / LAST, step)
         if ddp.main:
             print(f"resuming from epoch {start_epoch}, step {step}", file=sys.stderr)
+    if start_epoch >= args.epochs and ddp.main:
+        print(f"{out} has trained {start_epoch} epochs already; pass a larger --epochs to go on", file=sys.stderr)
     net = DistributedDataParallel(model) if ddp.world_size > 1 else model
-    steps_per_epoch = math.ceil(len(train_set) // ddp.world_size / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
-    warmup_steps = args.warmup_epochs * steps_per_epoch
     best = min((h["test_loss"] for h in history), default=math.inf)
     meta: dict[str, Any] = {
         "dataset": args.dataset,
         "class_names": train_set.class_names,
         "binarize": args.binarize,
-        "train": {k: v for k, v in vars(args).items() if k not in ("command", "func")},
-        "command": command_line(argv),
+        "train": {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS},
+        "command": last.meta.get("command", command) if last else command,
     }
+    if last:  # the original command stays first; each resumption is recorded after it
+        meta["resumed_with"] = [*last.meta.get("resumed_with", []), command]
 
     for epoch in range(start_epoch, args.epochs):
         started = time.perf_counter()
-        torch.manual_seed(args.seed * 100_003 + epoch * ddp.world_size + ddp.rank)
-        order = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
-        sums = torch.zeros(3, dtype=torch.float64)
-        shard = batches(
-            train_set, args.batch_size, shuffle=True, generator=order, rank=ddp.rank, world_size=ddp.world_size
-        )
-        bar = tqdm(
-            shard, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not ddp.main or args.quiet,
-            file=sys.stderr,
-        )
-        for x, y in bar:
-            x = binarize(x, args.binarize).to(device)
-            y = y.to(device) if model.cfg.conditional else None
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(args, step, total_steps)
-            beta = kl_warmup(step, warmup_steps, model.cfg.beta)
-            loss = negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
-            if not torch.isfinite(loss.loss):
-                raise TrainingDiverged(
-                    f"loss became {loss.loss.item()} at epoch {epoch + 1}, step {step}; stopped. "
-                    f"The last good checkpoint is in {out / LAST}. Try a lower --lr (now {args.lr})."
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.loss.backward()
-            opt.step()
-            step += 1
-            sums += torch.tensor([loss.loss.item(), loss.kl.item(), 1.0], dtype=torch.float64)
-            bar.set_postfix(loss=f"{sums[0] / sums[2]:.2f}", kl=f"{sums[1] / sums[2]:.2f}")
-        if ddp.world_size > 1:
-            dist.all_reduce(sums)
+        try:
+            step, stats = train_epoch(net, opt, train_set, args, epoch, step, device, ddp)
+        except TrainingDiverged as err:
+            saved = (out / LAST / WEIGHTS).is_file()
+            kept = f"The last good state is in {out / LAST}." if saved else "Nothing was saved."
+            raise TrainingDiverged(f"{err} {kept}") from err
         model.eval()
         test = continuous_test_loss(model, test_set)
         model.train()
+        if not math.isfinite(test["loss"]):
+            raise TrainingDiverged(f"the test loss became {test['loss']} after epoch {epoch + 1}; stopped.")
         record = {
             "epoch": epoch + 1, "step": step,
-            "train_loss": round(sums[0].item() / sums[2].item(), 4),
-            "train_kl": round(sums[1].item() / sums[2].item(), 4),
+            "train_loss": round(stats["train_loss"], 4), "train_kl": round(stats["train_kl"], 4),
             "test_loss": round(test["loss"], 4), "test_kl": round(test["kl"], 4),
             "seconds": round(time.perf_counter() - started, 2),
         }
@@ -188,14 +313,12 @@ def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                 file=sys.stderr,
             )
             meta = {**meta, "history": history}
-            save_checkpoint(out / LAST, model, {**meta, "train_state": {"epoch": epoch + 1, "step": step}})
+            # Optimizer first, config.json (holding train_state) last: an interrupted save is detected on resume.
             write_tensors(out / LAST / OPTIMIZER, optimizer_tensors(opt))
+            save_checkpoint(out / LAST, model, {**meta, "train_state": {"epoch": epoch + 1, "step": step}})
             if record["test_loss"] < best:
                 best = record["test_loss"]
                 save_checkpoint(out, model, {**meta, "best_epoch": epoch + 1})
             else:  # the best weights stay; their metadata learns the newer history
-                update_meta(out, history=history)
-    if ddp.world_size > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+                update_meta(out, **meta)
     return meta

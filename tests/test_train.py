@@ -1,0 +1,173 @@
+"""The train command: a tiny run learns, --resume continues exactly, bad input stops cleanly, DDP on two CPUs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import vae.train
+from tests.conftest import ROOT, subprocess_env
+from vae.__main__ import main
+from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta, update_meta
+from vae.objectives import Loss
+
+TINY_RUN = ["--dataset", "mnist", "--arch", "mlp", "--latent-dim", "4", "--hidden", "32", "--subset", "512",
+            "--batch-size", "64", "--seed", "3", "--quiet"]
+
+
+def train(out: Path, *extra: str) -> int:
+    return main(["train", *TINY_RUN, "--out", str(out), *extra])
+
+
+def _history(folder: Path) -> list[dict]:
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in read_meta(folder)["history"]]
+
+
+def _same_weights(a: Path, b: Path) -> bool:
+    sa, sb = load_checkpoint(a).model.state_dict(), load_checkpoint(b).model.state_dict()
+    return all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_a_tiny_run_improves_the_elbo(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "3", "--lr", "3e-3") == 0
+    meta = read_meta(out)
+    losses = [h["test_loss"] for h in meta["history"]]
+    assert len(losses) == 3 and losses[2] < losses[1] < losses[0]
+    assert losses[0] - losses[2] > 20, losses
+    assert [h["step"] for h in meta["history"]] == [8, 16, 24]
+    assert meta["best_epoch"] == 3
+    assert meta["command"].startswith("python -m vae train --dataset mnist")
+    assert meta["train"]["latent_dim"] == 4 and meta["model"]["latent_dim"] == 4
+    for name in (WEIGHTS, "config.json", "optimizer.safetensors"):
+        assert (out / "last" / name).is_file()
+    assert _same_weights(out, out / "last")  # the best epoch was the last one
+
+
+def test_resume_continues_as_if_never_interrupted(tmp_path: Path, monkeypatch, capsys) -> None:
+    assert train(tmp_path / "whole", "--epochs", "3", "--lr-min", "1e-4") == 0
+
+    real_epoch, calls = vae.train.train_epoch, []
+
+    def interrupted_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(vae.train, "train_epoch", interrupted_in_epoch_two)
+    out = tmp_path / "resumed"
+    assert train(out, "--epochs", "3", "--lr-min", "1e-4") == 130
+    assert [h["epoch"] for h in read_meta(out)["history"]] == [1]
+    monkeypatch.undo()
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0  # the saved settings are used
+    assert "resuming from epoch 1, step 8" in capsys.readouterr().err
+
+    assert _history(out) == _history(tmp_path / "whole")
+    assert [h["step"] for h in _history(out)] == [8, 16, 24]
+    assert _same_weights(out / "last", tmp_path / "whole" / "last")
+    meta = read_meta(out)
+    assert meta["command"] == read_meta(tmp_path / "whole")["command"].replace("whole", "resumed")
+    assert meta["resumed_with"] == [f"python -m vae train --out {out} --resume --quiet"]
+    assert meta["train"] == {**read_meta(tmp_path / "whole")["train"], "out": str(out)}
+
+
+def test_resume_can_extend_but_not_contradict(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "1") == 0
+    assert train(out, "--epochs", "1", "--resume", "--lr", "0.5") == 2
+    assert "--lr 0.5 differs from the run being resumed (0.001)" in capsys.readouterr().err
+    assert train(out, "--epochs", "2", "--resume") == 0
+    meta = read_meta(out)
+    assert [h["step"] for h in meta["history"]] == [8, 16]
+    assert meta["train"]["epochs"] == 2 and len(meta["resumed_with"]) == 1
+    assert train(out, "--epochs", "2", "--resume") == 0
+    assert "trained 2 epochs already" in capsys.readouterr().err
+
+
+def test_resume_refuses_state_from_an_interrupted_save(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "1") == 0
+    update_meta(out / "last", train_state={"epoch": 1, "step": 5})  # as if config.json were older than the rest
+    assert train(out, "--epochs", "2", "--resume") == 2
+    err = capsys.readouterr().err
+    assert "optimizer.safetensors" in err and "interrupted" in err and "Traceback" not in err
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path: Path, monkeypatch, capsys) -> None:
+    real_elbo, calls = vae.train.negative_elbo, []
+
+    def nan_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        loss = real_elbo(*args, **kwargs)
+        return Loss(loss.loss * float("nan"), loss.recon, loss.kl) if len(calls) > 8 else loss
+
+    monkeypatch.setattr(vae.train, "negative_elbo", nan_in_epoch_two)
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "3") == 2
+    err = capsys.readouterr().err
+    assert "error: the loss became NaN or infinite (here nan) at epoch 2, step 8" in err
+    assert f"The last good state is in {out / 'last'}" in err and "Traceback" not in err
+    assert [h["epoch"] for h in read_meta(out)["history"]] == [1]
+
+
+def test_absurd_learning_rate_diverges_cleanly(tmp_path: Path, capsys) -> None:
+    assert train(tmp_path / "run", "--epochs", "1", "--lr", "1e30") == 2
+    assert "NaN or infinite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--latent-dim", "0"], "latent_dim must be in 1..1024"),
+        (["--epochs", "-1"], "--epochs must be >= 1"),
+        (["--batch-size", "0"], "--batch-size must be >= 1"),
+        (["--lr", "0"], "--lr must be a positive number"),
+        (["--lr", "nan"], "--lr must be a positive number"),
+        (["--subset", "0"], "--subset must be >= 1"),
+        (["--free-bits", "-1"], "--free-bits must be a number >= 0"),
+        (["--warmup-epochs", "-2"], "--warmup-epochs must be >= 0"),
+        (["--beta", "-1"], "beta must be a finite number >= 0"),
+        (["--hidden", "0"], "hidden and hidden_layers must be positive"),
+        (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
+        (["--dataset", "folder:/nonexistent/images"], "image folder /nonexistent/images does not exist"),
+    ],
+)
+def test_absurd_settings_get_a_clear_message(tmp_path: Path, capsys, flags: list[str], message: str) -> None:
+    assert train(tmp_path / "run", *flags) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "vae", "train", "--dataset", "nope", "--out", str(tmp_path / "x")],
+        cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: unknown dataset 'nope': use mnist, fashion-mnist or folder:PATH"
+
+
+def test_two_process_ddp_run(tmp_path: Path) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+    out = tmp_path / "ddp"
+    proc = subprocess.run(
+        [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "vae", "train", "--dataset", "mnist",
+         "--arch", "mlp", "--latent-dim", "4", "--hidden", "32", "--subset", "256", "--batch-size", "64",
+         "--epochs", "2", "--device", "cpu", "--quiet", "--out", str(out)],
+        cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["command"].startswith("torchrun --nproc-per-node 2 -m vae train --dataset mnist")
+    assert [h["step"] for h in meta["history"]] == [2, 4]  # each rank takes 128 images: 2 steps of 64 per epoch
+    assert proc.stderr.count("epoch 2: train loss") == 1  # rank 0 alone reports and saves
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "last", "model.safetensors"]
+    load_checkpoint(out)
