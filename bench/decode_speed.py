@@ -1,0 +1,73 @@
+"""Time decoding one image (batch of 1, no grad, sigmoid included) with a checkpoint on the CPU.
+
+This is what the app does for every slider move. After a warm-up, each call is timed on its own; the table
+gives the median and the 95th percentile, with torch's default thread count and with 1 and 2 threads.
+
+    python bench/decode_speed.py [CHECKPOINT] [--calls 1000] [--warmup 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vae.checkpoint import load_checkpoint  # noqa: E402
+from vae.latent import decode  # noqa: E402
+from vae.model import VAE, count_parameters  # noqa: E402
+
+
+def time_decode(model: VAE, calls: int, warmup: int) -> list[float]:
+    """Milliseconds taken by each of `calls` single-image decodes, after `warmup` untimed ones."""
+    z = torch.randn(1, model.cfg.latent_dim, generator=torch.Generator().manual_seed(0))
+    y = torch.zeros(1, dtype=torch.long) if model.cfg.conditional else None
+    for _ in range(warmup):
+        decode(model, z, y)
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        decode(model, z, y)
+        times.append((time.perf_counter_ns() - started) / 1e6)
+    return times
+
+
+def p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20, method="inclusive")[-1]
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", nargs="?", default=str(ROOT / "checkpoints" / "mnist"), help="checkpoint folder")
+    parser.add_argument("--calls", type=int, default=1000, help="timed calls per row (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed calls first (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.calls < 2 or args.warmup < 0:
+        parser.error("--calls must be >= 2 and --warmup >= 0")
+    model = load_checkpoint(args.checkpoint).model
+    default_threads = torch.get_num_threads()
+    rows = []
+    try:
+        for label, threads in ((f"default ({default_threads})", default_threads), ("1", 1), ("2", 2)):
+            torch.set_num_threads(threads)
+            times = time_decode(model, args.calls, args.warmup)
+            rows.append({"threads": label, "median_ms": statistics.median(times), "p95_ms": p95(times)})
+    finally:
+        torch.set_num_threads(default_threads)
+    cfg = model.cfg
+    print(f"# decoding 1 image: {args.checkpoint} ({cfg.arch}, latent {cfg.latent_dim}, "
+          f"{count_parameters(model.decoder):,} decoder parameters); {args.calls} calls after {args.warmup} warm-up")
+    print("| threads | median ms | p95 ms |\n|---|---:|---:|")
+    for row in rows:
+        print(f"| {row['threads']} | {row['median_ms']:.3f} | {row['p95_ms']:.3f} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The benchmarks run end to end in their quick modes (their timings are never checked here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+import torch
+
+from tests.conftest import ROOT
+from vae.checkpoint import update_meta
+
+
+def _bench(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_speed_quick(tiny_checkpoint, capsys) -> None:
+    folder = tiny_checkpoint(arch="conv")  # stands in for the shipped model: its config, with a cosine schedule
+    update_meta(folder, train={"lr": 2e-3, "lr_min": 1e-4, "epochs": 5, "binarize": "dynamic", "batch_size": 256})
+    results = _bench("train_speed").main(["--quick", "--shipped", str(folder)])
+    assert [r.contestant for r in results] == ["mlp preset", "shipped conv", "classic (reimplemented)"]
+    assert all(r.epochs == 1 and r.seconds > 0 and 100 < r.test_loss < 600 and not r.reached for r in results)
+    out = capsys.readouterr().out
+    assert "| contestant | epochs | seconds | final test loss | reached 105.6? |" in out
+    assert "'latent_dim': 4" in out and "'binarize': 'dynamic'" in out and "'batch_size': 256" in out
+    assert torch.get_num_threads() == 1  # conftest's setting, untouched without --threads
+
+
+def test_train_speed_stops_at_the_target(capsys) -> None:
+    results = _bench("train_speed").main(["--quick", "--only", "classic", "--target", "1000"])
+    assert results[0].reached and results[0].epochs == 1
+    assert "| yes |" in capsys.readouterr().out
+
+
+def test_classic_model_has_the_classic_shape() -> None:
+    model = _bench("train_speed").ClassicVAE()
+    expected = (784 * 400 + 400) + 2 * (400 * 20 + 20) + (20 * 400 + 400) + (400 * 784 + 784)
+    assert sum(p.numel() for p in model.parameters()) == expected
+    recon, mu, logvar = model(torch.rand(3, 1, 28, 28))
+    assert recon.shape == (3, 784) and mu.shape == logvar.shape == (3, 20)
+
+
+def test_decode_speed_quick(tiny_checkpoint, capsys) -> None:
+    rows = _bench("decode_speed").main([str(tiny_checkpoint(arch="conv", num_classes=10)), "--calls", "20",
+                                        "--warmup", "2"])
+    assert [r["threads"] for r in rows] == ["default (1)", "1", "2"]
+    assert all(0 < r["median_ms"] <= r["p95_ms"] for r in rows)
+    assert "| threads | median ms | p95 ms |" in capsys.readouterr().out
+    assert torch.get_num_threads() == 1
