@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import vae.train
 from tests.conftest import ROOT, subprocess_env
@@ -98,6 +99,25 @@ def test_resume_refuses_state_from_an_interrupted_save(tmp_path: Path, capsys) -
     assert train(out, "--epochs", "2", "--resume") == 2
     err = capsys.readouterr().err
     assert "optimizer.safetensors" in err and "interrupted" in err and "Traceback" not in err
+
+
+def test_resume_refuses_a_last_state_without_train_state(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "1") == 0
+    meta = read_meta(out / "last")
+    del meta["train_state"]
+    (out / "last" / "config.json").write_text(json.dumps(meta))
+    assert train(out, "--epochs", "2", "--resume") == 2
+    assert "has no train_state" in capsys.readouterr().err
+
+
+def test_conditional_training_needs_labels(tmp_path: Path, capsys) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(12):
+        Image.new("L", (8, 8), color=i * 20).save(images / f"{i}.png")
+    assert train(tmp_path / "run", "--dataset", f"folder:{images}", "--size", "8", "--conditional") == 2
+    assert "--conditional needs class labels" in capsys.readouterr().err
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path: Path, monkeypatch, capsys) -> None:

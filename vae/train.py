@@ -76,6 +76,8 @@ def model_config(args: argparse.Namespace, data: ImageSet) -> ModelConfig:
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.activation:
         overrides["activation"] = args.activation
+    if args.conditional and not data.class_names:
+        raise ValueError(f"--conditional needs class labels, and {data.name} has none (no class subfolders)")
     num_classes = len(data.class_names) if args.conditional else 0
     return replace(PRESETS[args.arch], channels=c, height=h, width=w, num_classes=num_classes, **overrides)
 
@@ -263,7 +265,10 @@ def _train(
     if last:
         model = last.model
         history = list(last.meta.get("history", []))
-        start_epoch, step = last.meta["train_state"]["epoch"], last.meta["train_state"]["step"]
+        state = last.meta.get("train_state")
+        if not isinstance(state, dict) or not {"epoch", "step"} <= state.keys():
+            raise CheckpointError(f"{last.folder / 'config.json'}: has no train_state (epoch, step) to resume from")
+        start_epoch, step = state["epoch"], state["step"]
     else:
         model = VAE(model_config(args, train_set))
     model.to(device).train()
