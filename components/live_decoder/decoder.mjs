@@ -1,0 +1,259 @@
+// The VAE decoder in plain JavaScript: runs the layer list of vae.export.decoder_spec on typed arrays.
+//
+// Everything is laid out once per model. Activations are kept channels-last (H, W, C); the Linear
+// whose output an Unflatten reshapes gets its rows permuted from PyTorch's (C, H, W) order, so the
+// reshape is free. Every layer is a bank of kernels applied as dot products: a Linear row over the
+// input, a convolution's kernel over the patch of input pixels that reach one output pixel. Banks
+// are packed eight kernels interleaved, so one pass over the input feeds eight sums held in
+// registers. Sums are taken in float64; each layer owns its output buffer, and decoding allocates nothing.
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const GROUP = 8;
+
+export function base64ToFloat32(b64) {
+  if (!LITTLE_ENDIAN) throw new Error("the live decoder needs a little-endian platform");
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}
+
+function weights(layer, expected) {
+  const w = base64ToFloat32(layer.weight);
+  const b = base64ToFloat32(layer.bias);
+  if (w.length !== expected || b.length !== layer.out) {
+    throw new Error(`${layer.type}: expected ${expected} weights and ${layer.out} biases, got ${w.length}, ${b.length}`);
+  }
+  return { w, b };
+}
+
+// `co` kernels of length n, kernel o's element i being weightAt(o, i): whole groups of eight
+// interleaved element by element, the remaining kernels one after another.
+function packKernels(co, n, weightAt) {
+  const groups = Math.floor(co / GROUP), packed = new Float32Array(co * n);
+  for (let o = 0; o < co; o++) {
+    const g = Math.floor(o / GROUP);
+    for (let i = 0; i < n; i++) {
+      packed[g < groups ? (g * n + i) * GROUP + (o % GROUP) : o * n + i] = weightAt(o, i);
+    }
+  }
+  return { packed, groups, co, n };
+}
+
+// y[yb + o] = bias[o] + kernel_o . x[0 .. n) for every kernel of the bank.
+function matvec(bank, bias, x, y, yb) {
+  const { packed: k, groups, co, n } = bank;
+  for (let g = 0; g < groups; g++) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (let i = 0, a = g * n * GROUP; i < n; i++, a += GROUP) {
+      const v = x[i];
+      s0 += k[a] * v; s1 += k[a + 1] * v; s2 += k[a + 2] * v; s3 += k[a + 3] * v;
+      s4 += k[a + 4] * v; s5 += k[a + 5] * v; s6 += k[a + 6] * v; s7 += k[a + 7] * v;
+    }
+    const o = yb + g * GROUP, b = g * GROUP;
+    y[o] = bias[b] + s0; y[o + 1] = bias[b + 1] + s1; y[o + 2] = bias[b + 2] + s2; y[o + 3] = bias[b + 3] + s3;
+    y[o + 4] = bias[b + 4] + s4; y[o + 5] = bias[b + 5] + s5; y[o + 6] = bias[b + 6] + s6; y[o + 7] = bias[b + 7] + s7;
+  }
+  for (let o = groups * GROUP; o < co; o++) {
+    let s = 0;
+    for (let i = 0, a = o * n; i < n; i++, a++) s += k[a] * x[i];
+    y[yb + o] = bias[o] + s;
+  }
+}
+
+// Linear weights stay in PyTorch's (out, in) layout until `pack`, so an Unflatten can permute rows first.
+function linear(layer, size) {
+  if (size.flat !== layer.in) throw new Error(`linear expects ${layer.in} inputs, gets ${JSON.stringify(size)}`);
+  const { w, b } = weights(layer, layer.in * layer.out);
+  const nin = layer.in, nout = layer.out, y = new Float64Array(nout);
+  let bank = null;
+  const op = {
+    kind: "linear", w, b,
+    pack() {
+      bank = packKernels(nout, nin, (o, i) => op.w[o * nin + i]);
+    },
+    run(x) {
+      matvec(bank, op.b, x, y, 0);
+      return y;
+    },
+  };
+  return [op, { flat: nout }];
+}
+
+function relu() {
+  return {
+    kind: "elementwise",
+    run(x) {
+      for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
+      return x;
+    },
+  };
+}
+
+function silu() {
+  return {
+    kind: "elementwise",
+    run(x) {
+      for (let i = 0; i < x.length; i++) {
+        const v = x[i];
+        x[i] = v / (1 + Math.exp(-v));
+      }
+      return x;
+    },
+  };
+}
+
+// Permute the rows of the Linear feeding this Unflatten from (C, H, W) to (H, W, C) order.
+function unflatten(layer, size, ops) {
+  const [c, h, w] = layer.shape;
+  if (size.flat !== c * h * w) throw new Error(`unflatten to ${layer.shape} gets ${JSON.stringify(size)}`);
+  let i = ops.length - 1;
+  while (i >= 0 && ops[i].kind === "elementwise") i--;
+  if (i < 0 || ops[i].kind !== "linear") throw new Error("unflatten must follow a linear layer");
+  const lin = ops[i], nin = lin.w.length / lin.b.length;
+  const weight = new Float32Array(lin.w.length), bias = new Float32Array(lin.b.length);
+  for (let ch = 0; ch < c; ch++) {
+    for (let p = 0; p < h * w; p++) {
+      const src = ch * h * w + p, dst = p * c + ch;
+      bias[dst] = lin.b[src];
+      weight.set(lin.w.subarray(src * nin, (src + 1) * nin), dst * nin);
+    }
+  }
+  lin.w = weight;
+  lin.b = bias;
+  return { c, h, w };
+}
+
+// Copy input pixel (iy, ix)'s channels into the patch at p0, or zeros when it lies off the edge.
+function gather(x, h, w, ci, iy, ix, patch, p0) {
+  if (iy < 0 || iy >= h || ix < 0 || ix >= w) patch.fill(0, p0, p0 + ci);
+  else for (let c = 0, xb = (iy * w + ix) * ci; c < ci; c++) patch[p0 + c] = x[xb + c];
+}
+
+// ConvTranspose2d(kernel 4, stride 2, padding 1): output row oy = 2 iy - 1 + ky, so an even row 2m
+// takes kernel rows 1, 3 from input rows m, m - 1 and an odd row 2m + 1 kernel rows 0, 2 from input
+// rows m + 1, m; likewise for columns. Each of the four output parities has its own 2 x 2 sub-kernel.
+const TAP_KERNEL = [[1, 3], [0, 2]];
+const TAP_OFFSET = [[0, -1], [1, 0]];
+
+function convTranspose2d(layer, size) {
+  if (layer.kernel !== 4 || layer.stride !== 2 || layer.padding !== 1) throw new Error("conv_transpose2d must be k4 s2 p1");
+  if (size.c !== layer.in) throw new Error(`conv_transpose2d expects ${layer.in} channels, gets ${JSON.stringify(size)}`);
+  const ci = layer.in, co = layer.out, h = size.h, w = size.w, H = 2 * h, W = 2 * w, n = 4 * ci;
+  const { w: raw, b } = weights(layer, ci * co * 16);  // PyTorch layout (ci, co, 4, 4)
+  const banks = [];  // by parity py * 2 + px; patch element i = ((a * 2 + bb) * ci + c)
+  for (let py = 0; py < 2; py++) {
+    for (let px = 0; px < 2; px++) {
+      banks.push(packKernels(co, n, (o, i) => {
+        const c = i % ci, tap = (i - c) / ci, ky = TAP_KERNEL[py][tap >> 1], kx = TAP_KERNEL[px][tap & 1];
+        return raw[((c * co + o) * 4 + ky) * 4 + kx];
+      }));
+    }
+  }
+  const patch = new Float64Array(n), y = new Float64Array(H * W * co);
+  const op = {
+    kind: "conv",
+    run(x) {
+      for (let oy = 0; oy < H; oy++) {
+        const py = oy & 1, m = oy >> 1;
+        for (let ox = 0; ox < W; ox++) {
+          const px = ox & 1, q = ox >> 1;
+          gather(x, h, w, ci, m + TAP_OFFSET[py][0], q + TAP_OFFSET[px][0], patch, 0);
+          gather(x, h, w, ci, m + TAP_OFFSET[py][0], q + TAP_OFFSET[px][1], patch, ci);
+          gather(x, h, w, ci, m + TAP_OFFSET[py][1], q + TAP_OFFSET[px][0], patch, 2 * ci);
+          gather(x, h, w, ci, m + TAP_OFFSET[py][1], q + TAP_OFFSET[px][1], patch, 3 * ci);
+          matvec(banks[py * 2 + px], b, patch, y, (oy * W + ox) * co);
+        }
+      }
+      return y;
+    },
+  };
+  return [op, { c: co, h: H, w: W }];
+}
+
+// Conv2d(kernel 3, padding 1): the patch is the 3 x 3 neighbourhood, element i = ((ky * 3 + kx) * ci + c).
+function conv2d(layer, size) {
+  if (layer.kernel !== 3 || layer.stride !== 1 || layer.padding !== 1) throw new Error("conv2d must be k3 s1 p1");
+  if (size.c !== layer.in) throw new Error(`conv2d expects ${layer.in} channels, gets ${JSON.stringify(size)}`);
+  const ci = layer.in, co = layer.out, h = size.h, w = size.w, n = 9 * ci;
+  const { w: raw, b } = weights(layer, ci * co * 9);  // PyTorch layout (co, ci, 3, 3)
+  const bank = packKernels(co, n, (o, i) => {
+    const c = i % ci, tap = (i - c) / ci;
+    return raw[(o * ci + c) * 9 + tap];
+  });
+  const patch = new Float64Array(n), y = new Float64Array(h * w * co);
+  const op = {
+    kind: "conv",
+    run(x) {
+      for (let oy = 0; oy < h; oy++) {
+        for (let ox = 0; ox < w; ox++) {
+          for (let t = 0; t < 9; t++) gather(x, h, w, ci, oy + ((t / 3) | 0) - 1, ox + (t % 3) - 1, patch, t * ci);
+          matvec(bank, b, patch, y, (oy * w + ox) * co);
+        }
+      }
+      return y;
+    },
+  };
+  return [op, { c: co, h, w }];
+}
+
+/**
+ * Build a decoder from a spec. Returns { id, latentDim, numClasses, shape: [C, H, W], decode(z, label) },
+ * where decode returns the Bernoulli logits channels-last (H, W, C) in a buffer reused by the next call.
+ * Throws on a layer or shape it cannot run, so the caller can fall back to the server.
+ */
+export function loadDecoder(spec) {
+  if (spec.format !== "latent-explorer-decoder/1") throw new Error(`unknown decoder format ${spec.format}`);
+  const latentDim = spec.latent_dim, numClasses = spec.num_classes || 0;
+  const input = new Float64Array(latentDim + numClasses);
+  const ops = [];
+  let size = { flat: input.length };
+  for (const layer of spec.layers) {
+    let op;
+    if (layer.type === "linear") [op, size] = linear(layer, size);
+    else if (layer.type === "relu") op = relu();
+    else if (layer.type === "silu") op = silu();
+    else if (layer.type === "unflatten") size = unflatten(layer, size, ops);
+    else if (layer.type === "conv_transpose2d") [op, size] = convTranspose2d(layer, size);
+    else if (layer.type === "conv2d") [op, size] = conv2d(layer, size);
+    else throw new Error(`the live decoder has no ${layer.type} layer`);
+    if (op) ops.push(op);
+  }
+  const [c, h, w] = spec.image_shape;
+  if (size.c !== c || size.h !== h || size.w !== w) {
+    throw new Error(`decoder ends in ${JSON.stringify(size)}, not the image shape ${spec.image_shape}`);
+  }
+  for (const op of ops) if (op.pack) op.pack();
+  return {
+    id: spec.id,
+    latentDim,
+    numClasses,
+    shape: [c, h, w],
+    decode(z, label = 0) {
+      for (let i = 0; i < latentDim; i++) input[i] = z[i];
+      if (numClasses > 0) {
+        input.fill(0, latentDim);
+        input[latentDim + Math.max(0, Math.min(numClasses - 1, label | 0))] = 1;
+      }
+      let x = input;
+      for (const op of ops) x = op.run(x);
+      return x;
+    },
+  };
+}
+
+/** Write channels-last logits as RGBA pixels: sigmoid, then 0..255 (greyscale when there is one channel). */
+export function logitsToRGBA(logits, channels, rgba) {
+  const n = rgba.length >> 2;
+  for (let p = 0; p < n; p++) {
+    const q = p * 4;
+    if (channels === 1) {
+      const v = Math.round(255 / (1 + Math.exp(-logits[p])));
+      rgba[q] = rgba[q + 1] = rgba[q + 2] = v;
+    } else {
+      for (let c = 0; c < 3; c++) rgba[q + c] = Math.round(255 / (1 + Math.exp(-logits[p * 3 + c])));
+    }
+    rgba[q + 3] = 255;
+  }
+  return rgba;
+}

@@ -1,0 +1,54 @@
+// The JavaScript decoder against PyTorch's logits. The fixtures are written by
+// tests/test_live_decoder_js.py, which sets LATENT_EXPLORER_JS_FIXTURES and runs `node --test tests/js`.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { base64ToFloat32, loadDecoder, logitsToRGBA } from "../../components/live_decoder/decoder.mjs";
+
+const TOLERANCE = 1e-4;
+const dir = process.env.LATENT_EXPLORER_JS_FIXTURES;
+const files = dir ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort() : [];
+
+for (const file of files) {
+  const name = file.replace(/\.json$/, "");
+  test(`decodes ${name} like PyTorch`, () => {
+    const fixture = JSON.parse(readFileSync(join(dir, file), "utf8"));
+    const decoder = loadDecoder(fixture.spec);
+    const [c, h, w] = decoder.shape;
+    const z = base64ToFloat32(fixture.z);
+    const expected = base64ToFloat32(fixture.logits);
+    const n = z.length / decoder.latentDim;
+    assert.equal(n, 100);
+    let worst = 0, worstPixel = 0;
+    for (let s = 0; s < n; s++) {
+      const out = decoder.decode(z.subarray(s * decoder.latentDim, (s + 1) * decoder.latentDim), fixture.labels[s] ?? 0);
+      for (let ch = 0; ch < c; ch++) {
+        for (let p = 0; p < h * w; p++) {
+          const want = expected[((s * c + ch) * h * w) + p];
+          const got = out[p * c + ch];
+          worst = Math.max(worst, Math.abs(got - want));
+          worstPixel = Math.max(worstPixel, Math.abs(1 / (1 + Math.exp(-got)) - 1 / (1 + Math.exp(-want))));
+        }
+      }
+    }
+    assert.ok(worst <= TOLERANCE, `largest logit difference ${worst}`);
+    assert.ok(worstPixel <= TOLERANCE, `largest pixel difference ${worstPixel}`);
+  });
+}
+
+test("fixtures are present", { skip: dir ? false : "run through pytest tests/test_live_decoder_js.py" }, () => {
+  assert.ok(files.length > 0, `no fixtures in ${dir}`);
+});
+
+test("rejects a layer it has no code for", () => {
+  const spec = { format: "latent-explorer-decoder/1", latent_dim: 2, num_classes: 0, image_shape: [1, 1, 1],
+    layers: [{ type: "tanh" }] };
+  assert.throws(() => loadDecoder(spec), /no tanh layer/);
+});
+
+test("writes greyscale pixels through a sigmoid", () => {
+  const rgba = logitsToRGBA(new Float32Array([0, 100, -100]), 1, new Uint8ClampedArray(12));
+  assert.deepEqual([...rgba], [128, 128, 128, 255, 255, 255, 255, 255, 0, 0, 0, 255]);
+});
