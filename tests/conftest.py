@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,13 +26,15 @@ TINY = {
 }
 
 
-def subprocess_env() -> dict[str, str]:
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def child_env() -> dict[str, str]:
     """Environment for child processes: the data root, one thread each, and this repository importable."""
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-
-
-def python() -> str:
-    return sys.executable
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import torch
 
-from tests.conftest import ROOT
 from vae.checkpoint import update_meta
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bench(name: str) -> ModuleType:

@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 
 import vae.train
-from tests.conftest import ROOT, subprocess_env
 from vae.__main__ import main
 from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta, update_meta
 from vae.objectives import Loss
@@ -166,23 +165,23 @@ def test_absurd_settings_get_a_clear_message(tmp_path: Path, capsys, flags: list
     assert not (tmp_path / "run").exists()
 
 
-def test_cli_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:
+def test_cli_errors_exit_2_without_a_traceback(tmp_path: Path, repo_root: Path, child_env: dict) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "vae", "train", "--dataset", "nope", "--out", str(tmp_path / "x")],
-        cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=120,
+        cwd=repo_root, env=child_env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: unknown dataset 'nope': use mnist, fashion-mnist or folder:PATH"
 
 
-def test_two_process_ddp_run(tmp_path: Path) -> None:
+def test_two_process_ddp_run(tmp_path: Path, repo_root: Path, child_env: dict) -> None:
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
     out = tmp_path / "ddp"
     proc = subprocess.run(
         [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "vae", "train", "--dataset", "mnist",
          "--arch", "mlp", "--latent-dim", "4", "--hidden", "32", "--subset", "256", "--batch-size", "64",
          "--epochs", "2", "--device", "cpu", "--quiet", "--out", str(out)],
-        cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+        cwd=repo_root, env=child_env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((out / "config.json").read_text())

@@ -23,7 +23,7 @@ DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 FOLDER_TEST_FRACTION = 0.1
 BINARIZATIONS = ("none", "dynamic")
-DOWNLOAD_TIMEOUT_S = 20  # per network operation, so a blocked network fails in seconds, not minutes
+DOWNLOAD_TIMEOUT_S = 10  # per network operation, so a blocked network fails in seconds, not minutes
 
 TORCHVISION_SETS = {
     "mnist": ("MNIST", "MNIST"),
