@@ -1,0 +1,129 @@
+"""The live decoder in real Chromium: the image follows a drag before release, the map decodes under the
+pointer and pins on click, the scrubber decodes live, and the page falls back when told to or when
+the JavaScript fails. Screenshots go to test-artifacts/live_decoder/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.helpers import CHROMIUM, ROOT, canvas_pixels, chromium, streamlit_server, wait_for_app
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+APP = Path(__file__).with_name("live_decoder_app.py")
+SHOTS = ROOT / "test-artifacts" / "live_decoder"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, Browser]]:
+    with streamlit_server(APP) as url, chromium() as browser:
+        yield url, browser
+
+
+@pytest.fixture
+def page(server: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterator[Page]:
+    url, browser = server
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.base_url = url  # type: ignore[attr-defined]
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{request.node.name}.png", full_page=True)
+    page.close()
+    assert not errors, errors
+
+
+def open_mode(page: Page, query: str) -> None:
+    page.goto(f"{page.base_url}/?{query}")  # type: ignore[attr-defined]
+    wait_for_app(page)
+
+
+def committed(page: Page) -> dict | None:
+    text = page.get_by_text("committed:").inner_text()
+    return json.loads(text.removeprefix("committed:").strip())
+
+
+def test_slider_drag_redraws_before_release_and_commits_on_release(page: Page) -> None:
+    open_mode(page, "mode=sliders")
+    image = page.locator("canvas.led-image")
+    slider = page.locator(".led-slider input").first
+    slider.wait_for()
+    assert page.locator(".led-slider.led-inactive").count() == 1
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.wait_for_timeout(100)
+    before = canvas_pixels(image)
+    page.mouse.move(box["x"] + box["width"] * 0.95, y, steps=5)
+    page.wait_for_timeout(100)
+    during = canvas_pixels(image)
+    assert during != before, "the image did not change while the slider was held"
+    assert committed(page) is None, "values reached Python before release"
+    page.mouse.up()
+    wait_for_app(page)
+    page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
+    z = committed(page)["z"]
+    assert z[0] > 2 and z[1:] == [0.0, 0.0, 0.0]
+
+
+def test_map_hover_decodes_distant_places_differently_and_click_pins(page: Page) -> None:
+    open_mode(page, "mode=map")
+    overlay, image = page.locator("canvas.led-overlay"), page.locator("canvas.led-image")
+    overlay.wait_for()
+    box = overlay.bounding_box()
+    images = []
+    for fx, fy in [(0.15, 0.8), (0.85, 0.8), (0.5, 0.45)]:  # two clusters and the gap between all three
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        page.wait_for_timeout(150)
+        images.append(canvas_pixels(image))
+    assert images[0] != images[1] and images[1] != images[2]
+    assert page.get_by_text("Off the data").is_visible()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.45)
+    wait_for_app(page)
+    page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
+    pinned = committed(page)
+    assert len(pinned["z"]) == 4 and len(pinned["xy"]) == 2
+
+
+def test_path_scrubber_decodes_live(page: Page) -> None:
+    open_mode(page, "mode=path")
+    image = page.locator("canvas.led-image").first
+    scrubber = page.locator(".led-scrub input")
+    scrubber.wait_for()
+    page.wait_for_timeout(100)
+    before = canvas_pixels(image)
+    box = scrubber.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.25, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.9, y, steps=4)
+    page.wait_for_timeout(100)
+    assert canvas_pixels(image) != before
+    page.mouse.up()
+    wait_for_app(page)
+    page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
+    assert committed(page)["t"] > 0.8
+
+
+def test_forced_fallback_draws_no_browser_decoder(page: Page) -> None:
+    open_mode(page, "mode=sliders&decoder=server")
+    assert page.get_by_text("Browser decoding is switched off").is_visible()
+    assert page.locator("canvas.led-image").count() == 0
+
+
+def test_javascript_failure_falls_back_with_a_notice(page: Page) -> None:
+    open_mode(page, "mode=sliders&broken=1")
+    page.get_by_text("Browser decoding failed").wait_for()
+    assert "no tanh layer" in page.get_by_text("Browser decoding failed").inner_text()
+    wait_for_app(page)
+    assert page.locator("canvas.led-image").count() == 0
