@@ -78,12 +78,49 @@ def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
 
 
+def add_atlas(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("atlas", help="encode the test set and store the latent map (UMAP, PCA) beside the checkpoint")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--data-root", help="where datasets live")
+    p.add_argument("--subset", type=int, help="the first N test images only (quick runs and tests)")
+    p.add_argument("--no-umap", action="store_true", help="PCA only: no umap import, done in seconds")
+    p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors")
+    p.add_argument("--min-dist", type=float, default=0.1, help="UMAP min_dist")
+    p.add_argument("--seed", type=int, default=0, help="UMAP random state")
+    p.set_defaults(func=run_atlas)
+
+
+def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.atlas import AtlasError, build_atlas, load_test_set, save_atlas
+    from vae.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = load_test_set(ckpt.meta, args.data_root)
+    if args.subset:
+        data = data.subset(args.subset)
+    last = [-1.0]
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction - last[0] >= 0.1 or fraction >= 1.0:
+            last[0] = fraction
+            print(f"{fraction:4.0%}  {message}", file=sys.stderr)
+
+    try:
+        umap_params = {"n_neighbors": args.neighbors, "min_dist": args.min_dist}
+        atlas = build_atlas(ckpt, data, progress, not args.no_umap, args.seed, umap_params)
+    except AtlasError as err:
+        raise ValueError(str(err)) from err
+    save_atlas(ckpt.folder, atlas)
+    print(json.dumps(atlas.meta, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_train(sub)
     add_evaluate(sub)
+    add_atlas(sub)
     args = parser.parse_args(argv)
     try:
         args.func(args, argv[1:])

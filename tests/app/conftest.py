@@ -1,0 +1,107 @@
+"""Fixtures for the explorer's tests: tiny checkpoints made once per session, and an AppTest opener.
+
+The app is pointed at a temporary checkpoint folder (never at the shipped checkpoints),
+builds PCA-only atlases (no umap import, seconds), and every test gets fresh copies when it
+needs to write.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from vae.atlas import build_atlas, save_atlas
+from vae.checkpoint import load_checkpoint, save_checkpoint
+from vae.config import ModelConfig
+from vae.data import load_dataset
+from vae.model import VAE
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+ATLAS_SUBSET = 400  # test images in the tiny models' atlases
+MNIST_CLASSES = load_dataset("mnist", "test").class_names
+
+
+def make_checkpoint(folder: Path, cfg: ModelConfig, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    history = [
+        {"epoch": e, "step": 10 * e, "train_loss": 200.0 - e, "train_kl": 5.0 + e, "test_loss": 199.0 - e,
+         "test_kl": 5.5 + e, "seconds": 1.0}
+        for e in (1, 2, 3)
+    ]
+    meta = {"dataset": "mnist", "class_names": MNIST_CLASSES, "binarize": "none", "history": history,
+            "command": "python -m vae train --tiny", "best_epoch": 3}
+    return save_checkpoint(folder, VAE(cfg).eval(), meta)
+
+
+@pytest.fixture(scope="session")
+def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoints folder: two working tiny models (one conditional) with PCA atlases, and two broken ones."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    make_checkpoint(root / "tiny", ModelConfig(arch="conv", latent_dim=4, hidden=4))
+    make_checkpoint(root / "tiny-cond", ModelConfig(arch="mlp", latent_dim=3, hidden=16, num_classes=10), seed=1)
+    data = load_dataset("mnist", "test").subset(ATLAS_SUBSET)
+    for name in ("tiny", "tiny-cond"):
+        ckpt = load_checkpoint(root / name)
+        save_atlas(ckpt.folder, build_atlas(ckpt, data, use_umap=False))
+    (root / "no-model").mkdir()
+    (root / "no-model" / "config.json").write_text(json.dumps({"dataset": "mnist"}))
+    make_checkpoint(root / "wrong-shape", ModelConfig(arch="mlp", latent_dim=2, hidden=8))
+    meta = json.loads((root / "wrong-shape" / "config.json").read_text())
+    meta["model"]["latent_dim"] = 5
+    (root / "wrong-shape" / "config.json").write_text(json.dumps(meta))
+    return root
+
+
+@pytest.fixture
+def fresh_root(model_root: Path, tmp_path: Path) -> Path:
+    """A writable copy of the model root, for tests that change files."""
+    return Path(shutil.copytree(model_root, tmp_path / "checkpoints"))
+
+
+@pytest.fixture
+def use_root(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """use_root(folder): the app's project checkpoint folder becomes `folder` (extra roots cleared)."""
+
+    import ui.models
+
+    def use(folder: Path) -> None:
+        monkeypatch.setattr(ui.models, "PROJECT_CHECKPOINTS", folder)
+
+    monkeypatch.delenv(ui.models.ENV, raising=False)
+    monkeypatch.setenv("LATENT_EXPLORER_ATLAS_UMAP", "0")
+    return use
+
+
+@pytest.fixture
+def open_app(model_root: Path, use_root: Callable[[Path], None]) -> Iterator[Callable[..., AppTest]]:
+    """open_app(page=None, root=None, **query) -> AppTest after its first run on that page."""
+
+    def open_(page: str | None = None, root: Path | None = None, **query: str) -> AppTest:
+        use_root(root or model_root)
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params.update(query)
+        at.run()
+        if page:
+            at.query_params = dict(query, **({"model": at.query_params["model"]} if "model" not in query else {}))
+            at.switch_page(page).run()
+        return at
+
+    yield open_
+
+
+def image_urls(at: AppTest) -> list[str]:
+    """Media URLs of every image on the page; they name the image's bytes, so new pixels give a new URL."""
+    return [img.url for element in at.get("imgs") for img in element.proto.imgs]
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception reached the page, and the last-resort error message did not show."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error if "Something went wrong" in e.value]

@@ -1,0 +1,232 @@
+"""The atlas: everything the latent map needs, computed once per checkpoint and stored beside it.
+
+`FOLDER/atlas.safetensors` holds, for every test image, the 2-D coordinates (`umap`, `pca`),
+the posterior mean and log-variance (`mu`, `logvar`), the per-pixel mean squared error of the
+mean code's reconstruction (`recon_error`) and the label (`labels`), plus the PCA basis
+(`pca_mean`, `pca_basis`) so that any latent code can be projected exactly.
+`FOLDER/atlas.json` records the dataset, split, size, projections, the sha256 of the weights
+it was built from (so a stale atlas is detected) and the seconds it took.
+
+umap is imported only while building, never while loading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
+from vae.data import ImageSet, load_dataset
+from vae.latent import decode
+
+ATLAS_TENSORS = "atlas.safetensors"
+ATLAS_META = "atlas.json"
+PROJECTIONS = ("umap", "pca")
+NEIGHBOURS_FOR_PLACEMENT = 8
+
+Progress = Callable[[float, str], None]
+
+
+class AtlasError(RuntimeError):
+    """An atlas is missing, corrupt or inconsistent."""
+
+
+class AtlasMissing(AtlasError):
+    """The checkpoint folder has no atlas yet."""
+
+
+@dataclass
+class Atlas:
+    """Per-image latent statistics of a test set and their 2-D projections.
+
+    `coords` maps a projection name ("umap", "pca") to (N, 2) coordinates; an atlas built
+    without umap has only "pca".
+    """
+
+    coords: dict[str, Tensor]
+    mu: Tensor
+    logvar: Tensor
+    recon_error: Tensor
+    labels: Tensor
+    pca_mean: Tensor
+    pca_basis: Tensor
+    meta: dict[str, Any] = field(default_factory=dict)
+    stale: bool = False
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def projections(self) -> list[str]:
+        return [p for p in PROJECTIONS if p in self.coords]
+
+    def project(self, codes: Tensor, projection: str) -> Tensor:
+        """Place latent codes (M, D) on the map: (M, 2).
+
+        PCA is linear, so this is exact. UMAP has no cheap inverse-free transform without
+        the fitted reducer, so a code goes to the inverse-distance-weighted mean of the map
+        positions of its nearest atlas codes (exactly onto a point it coincides with).
+        """
+        codes = codes.reshape(-1, self.mu.shape[1]).float()
+        if projection == "pca":
+            return (codes - self.pca_mean) @ self.pca_basis.T
+        dist = torch.cdist(codes, self.mu, compute_mode="donot_use_mm_for_euclid_dist")  # exact near zero
+        k = min(NEIGHBOURS_FOR_PLACEMENT, len(self.mu))
+        d, idx = dist.topk(k, dim=1, largest=False)
+        weights = 1.0 / d.clamp_min(1e-6) ** 2
+        weights = weights / weights.sum(dim=1, keepdim=True)
+        return (weights.unsqueeze(2) * self.coords[projection][idx]).sum(dim=1)
+
+
+def weights_sha256(folder: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(Path(folder) / WEIGHTS, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None) -> ImageSet:
+    """The test split of the dataset a checkpoint was trained on, at its size and channels."""
+    train = meta.get("train") or {}
+    return load_dataset(meta["dataset"], "test", root, train.get("size"), train.get("channels"))
+
+
+def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean (D,) and the top two principal directions (2, D), signs fixed so results are repeatable."""
+    mean = mu.mean(dim=0)
+    centred = mu - mean
+    if mu.shape[1] == 1:  # a 1-D latent: the second axis carries nothing
+        return mean, torch.tensor([[1.0], [0.0]])
+    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    basis = vh[:2].clone()
+    signs = torch.sign(basis.gather(1, basis.abs().argmax(dim=1, keepdim=True)))
+    return mean, basis * signs
+
+
+def fit_umap(mu: Tensor, seed: int = 0, **params: Any) -> Tensor:
+    """UMAP of the latent means (umap imported here only: it takes seconds to import)."""
+    import umap
+
+    n = len(mu)
+    params.setdefault("n_neighbors", min(15, max(2, n - 1)))
+    params.setdefault("min_dist", 0.1)
+    reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **params)
+    return torch.from_numpy(reducer.fit_transform(mu.numpy())).float()
+
+
+@torch.no_grad()
+def encode_with_errors(
+    ckpt: Checkpoint, data: ImageSet, batch_size: int = 500, progress: Progress | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Posterior means, log-variances and each image's reconstruction MSE (of its mean code)."""
+    model = ckpt.model
+    device = next(model.parameters()).device
+    mus, logvars, errors = [], [], []
+    for start in range(0, len(data), batch_size):
+        sl = slice(start, start + batch_size)
+        x = data.floats(sl)
+        y = data.labels[sl] if model.cfg.conditional else None
+        mu, logvar = model.encode(x.to(device), None if y is None else y.to(device))
+        recon = decode(model, mu, y)
+        mus.append(mu.cpu())
+        logvars.append(logvar.cpu())
+        errors.append((recon - x).pow(2).flatten(1).mean(dim=1))
+        if progress:
+            done = min(len(data), start + batch_size)
+            progress(0.3 * done / len(data), f"Encoding test images: {done:,} of {len(data):,}")
+    return torch.cat(mus), torch.cat(logvars), torch.cat(errors)
+
+
+def build_atlas(
+    ckpt: Checkpoint,
+    data: ImageSet,
+    progress: Progress | None = None,
+    use_umap: bool = True,
+    seed: int = 0,
+    umap_params: dict[str, Any] | None = None,
+) -> Atlas:
+    """Encode `data` with the checkpoint's model and project the means to 2-D (PCA, and UMAP unless told not to)."""
+    if len(data) < 3:
+        raise AtlasError(f"an atlas needs at least 3 images, the test set has {len(data)}")
+    started = time.perf_counter()
+    sha = weights_sha256(ckpt.folder)
+    mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=progress)
+    pca_mean, pca_basis = pca_2d(mu)
+    coords = {"pca": (mu - pca_mean) @ pca_basis.T}
+    if use_umap:
+        if progress:
+            progress(0.35, f"Fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")
+        coords["umap"] = fit_umap(mu, seed, **(umap_params or {}))
+    if progress:
+        progress(1.0, "Atlas ready")
+    meta = {
+        "dataset": data.name,
+        "split": "test",
+        "n": len(mu),
+        "latent_dim": mu.shape[1],
+        "projections": [p for p in PROJECTIONS if p in coords],
+        "umap": {"seed": seed, **(umap_params or {})} if use_umap else None,
+        "recon_error": "per-pixel mean squared error of the mean code's reconstruction",
+        "weights_sha256": sha,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return Atlas(coords, mu, logvar, recon_error, data.labels.clone().long(), pca_mean, pca_basis, meta)
+
+
+def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
+    """Write the tensors, then the JSON, each atomically."""
+    folder = Path(folder)
+    tensors = {
+        **atlas.coords,
+        "mu": atlas.mu, "logvar": atlas.logvar, "recon_error": atlas.recon_error,
+        "labels": atlas.labels, "pca_mean": atlas.pca_mean, "pca_basis": atlas.pca_basis,
+    }
+    write_tensors(folder / ATLAS_TENSORS, {k: v.contiguous() for k, v in tensors.items()})
+    write_json(folder / ATLAS_META, atlas.meta)
+
+
+def load_atlas(folder: str | os.PathLike) -> Atlas:
+    """Read and check a stored atlas; `stale` is set when the weights changed since it was built."""
+    folder = Path(folder)
+    tensors_path, meta_path = folder / ATLAS_TENSORS, folder / ATLAS_META
+    if not tensors_path.is_file() or not meta_path.is_file():
+        raise AtlasMissing(f"{folder}: no atlas yet (build it with `python -m vae atlas {folder}`)")
+    try:
+        meta = json.loads(meta_path.read_text())
+        t = read_tensors(tensors_path)
+    except (json.JSONDecodeError, UnicodeDecodeError, CheckpointError) as err:
+        raise AtlasError(f"{folder}: unreadable atlas ({err})") from err
+    required = ("pca", "mu", "logvar", "recon_error", "labels", "pca_mean", "pca_basis")
+    missing = [k for k in required if k not in t]
+    if missing or not isinstance(meta, dict):
+        raise AtlasError(f"{tensors_path}: incomplete atlas (missing {', '.join(missing) or 'metadata'})")
+    n, d = t["mu"].shape
+    coords = {p: t[p].float() for p in PROJECTIONS if p in t}
+    shapes_ok = (
+        all(c.shape == (n, 2) for c in coords.values())
+        and t["logvar"].shape == (n, d)
+        and t["recon_error"].shape == (n,)
+        and t["labels"].shape == (n,)
+        and t["pca_mean"].shape == (d,)
+        and t["pca_basis"].shape == (2, d)
+    )
+    if not shapes_ok:
+        raise AtlasError(f"{tensors_path}: tensors disagree in shape; rebuild it")
+    try:
+        stale = meta.get("weights_sha256") != weights_sha256(folder)
+    except OSError:
+        stale = True
+    return Atlas(
+        coords, t["mu"].float(), t["logvar"].float(), t["recon_error"].float(), t["labels"].long(),
+        t["pca_mean"].float(), t["pca_basis"].float(), meta, stale,
+    )
