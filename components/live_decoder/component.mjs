@@ -42,13 +42,14 @@ function loaded(id) {
   return new Promise((resolve, reject) => entry.waiting.push([resolve, reject]));
 }
 
-// For bench/live_decode.py: per drawn frame, when the oldest input it shows arrived and when the
-// image was written (performance.now() milliseconds).
+// For bench/live_decode.py: per drawn frame, the oldest input event it shows (`created`: the event's
+// timeStamp; `handled`: performance.now() in its handler) and `painted`, performance.now() right after
+// the image was written, all on the performance.now() clock.
 const timings = (globalThis.__liveDecoderTimings ??= []);
 
 function recordTiming(mode, input, painted) {
   if (timings.length >= TIMINGS_KEPT) timings.splice(0, timings.length - TIMINGS_KEPT + 1);
-  timings.push({ mode, input, painted });
+  timings.push({ mode, created: input.created, handled: input.handled, painted });
 }
 
 /** The code at position t in [0, 1] along a polyline of codes, written into out. */
@@ -139,8 +140,9 @@ class View {
     else this.syncPath(data, newModel);
   }
 
-  request(inputTime) {
-    if (inputTime !== null && this.pendingInput === null) this.pendingInput = inputTime;
+  // Draw on the next animation frame; `event` is the input that asked for it (null for other reasons).
+  request(event) {
+    if (event && this.pendingInput === null) this.pendingInput = { created: event.timeStamp, handled: performance.now() };
     if (!this.raf) this.raf = requestAnimationFrame(() => this.frame());
   }
 
@@ -215,11 +217,10 @@ class View {
       Object.assign(input, { type: "range", min: data.bounds[0], max: data.bounds[1], step: data.step });
       input.dataset.dim = dim;
       const output = el("output", "", row);
-      input.addEventListener("input", () => {
-        const t = performance.now();
+      input.addEventListener("input", (event) => {
         this.z[dim] = Number(input.value);
         output.textContent = format(this.z[dim]);
-        this.request(t);
+        this.request(event);
       });
       input.addEventListener("change", () => this.commit({ z: Array.from(this.z), dim }));
       return { dim, input, output };
@@ -239,8 +240,8 @@ class View {
     this.overlay = el("canvas", "led-overlay", stage);
     const side = el("div", "led-side", box);
     this.image = imageCanvas(side, data.size);
-    this.readout = el("div", "led-readout", side);
     this.legend = el("div", "led-legend", side);
+    this.readout = this.buildReadout(el("div", "led-readout", side));
     this.hover = null;
     this.pinned = null;
     this.appliedPin = undefined;
@@ -250,9 +251,8 @@ class View {
       return this.toData(event.clientX - r.left, event.clientY - r.top);
     };
     this.overlay.addEventListener("pointermove", (event) => {
-      const t = performance.now();
       this.hover = place(event);
-      this.request(t);
+      this.request(event);
     });
     this.overlay.addEventListener("pointerleave", () => {
       this.hover = null;
@@ -341,7 +341,7 @@ class View {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
     if (!place) {
-      this.readout.replaceChildren(el("div", "led-hint", null, "Move the pointer over the map to decode any place; click to pin it."));
+      this.showReadout(null, null);
       return;
     }
     const where = this.map.locate(place[0], place[1], this.z);
@@ -385,24 +385,32 @@ class View {
     ctx.stroke();
   }
 
+  // The readout's nodes are made once; each frame only sets their text.
+  buildReadout(box) {
+    const row = (name) => {
+      const r = el("div", "led-row", box);
+      return [el("span", "led-key-name", r, name), el("span", "led-value", r)];
+    };
+    const readout = { box, place: row("Pointer"), nearest: row("Nearest encoding"), onMap: row("… on the map"),
+      inLatent: row("… in latent space") };
+    readout.warning = el("div", "led-warning", box, "Off the data: no real image encodes near here, so expect a blend.");
+    readout.hint = el("div", "led-hint", box);
+    return readout;
+  }
+
   showReadout(place, where) {
-    const spacings = where.distance / this.map.spacing, off = spacings > OFF_DATA_SPACINGS;
+    const r = this.readout;
+    for (const key of ["place", "nearest", "onMap", "inLatent"]) r[key][0].parentElement.hidden = !place;
+    r.warning.hidden = !place || where.distance / this.map.spacing <= OFF_DATA_SPACINGS;
+    r.hint.textContent = !place ? "Move the pointer over the map to decode any place; click to pin it."
+      : this.hover ? "Click to pin this code." : "";
+    if (!place) return;
     const name = this.map.classNames[where.label] ?? String(where.label);
-    const lines = [
-      [this.hover ? "Pointer" : "Pinned", `(${format(place[0])}, ${format(place[1])})`],
-      ["Nearest encoding", `test image #${where.index}, ${name}`],
-      ["… on the map", `${format(where.distance)} map units (${format(spacings, 1)}× the typical gap)`],
-      ["… in latent space", `${format(where.latentDistance)} latent units`],
-    ];
-    const rows = lines.map(([k, v]) => {
-      const row = el("div", "led-row");
-      el("span", "led-key-name", row, k);
-      el("span", "led-value", row, v);
-      return row;
-    });
-    if (off) rows.push(el("div", "led-warning", null, "Off the data: no real image encodes near here, so expect a blend."));
-    if (this.hover) rows.push(el("div", "led-hint", null, "Click to pin this code."));
-    this.readout.replaceChildren(...rows);
+    r.place[0].textContent = this.hover ? "Pointer" : "Pinned";
+    r.place[1].textContent = `(${format(place[0])}, ${format(place[1])})`;
+    r.nearest[1].textContent = `test image #${where.index}, ${name}`;
+    r.onMap[1].textContent = `${format(where.distance)} map units (${format(where.distance / this.map.spacing, 1)}× the typical gap)`;
+    r.inLatent[1].textContent = `${format(where.latentDistance)} latent units`;
   }
 
   // ---- path ----
@@ -418,10 +426,9 @@ class View {
     el("div", "led-caption", ends[0], data.endLabels[0]);
     el("div", "led-caption", ends[2], data.endLabels[1]);
     this.caption = el("div", "led-caption", figure);
-    this.input.addEventListener("input", () => {
-      const t = performance.now();
+    this.input.addEventListener("input", (event) => {
       this.t = Number(this.input.value);
-      this.request(t);
+      this.request(event);
     });
     this.input.addEventListener("change", () => this.commit({ t: this.t, z: Array.from(alongPath(this.data.path, this.t, this.z)) }));
     this.appliedT = null;

@@ -1,0 +1,187 @@
+"""Input event to image painted, in Chromium: the live decoder (slider drag, map hover) against a plain st.slider.
+
+Method. bench/live_decode_app.py is served by Streamlit and driven by Playwright in headless Chromium.
+All times are on the page's performance.now() clock.
+
+- Live paths (ui.live_decoder). The pointer moves every ~8 ms (a 120 Hz mouse): a drag across the
+  first latent slider, then a loop over the latent map. A capturing listener records every
+  pointermove's `timeStamp` (when the browser created the event); the component logs, for every
+  frame it draws, performance.now() in the handler of the oldest input that frame shows and
+  performance.now() in the requestAnimationFrame callback right after putImageData, i.e. when the
+  frame that shows the image goes to the compositor ("painted"). A frame's latency is painted minus
+  the creation time of the oldest pointermove since the previous frame: this includes Chromium's
+  wait for the frame that dispatches the event (it aligns pointer events to animation frames), so
+  it is what a hand feels. "from handler" leaves that wait out: it is the decode and the draw.
+- Plain path (st.slider, decode on the server, st.image): focus the slider and press an arrow key;
+  the input is the keydown (timeStamp; handler), painted is the first animation frame after the new
+  image element has loaded and decoded. One press at a time, each after the previous run finished.
+
+p50 and p95 are over all drawn frames (live) or presses (plain). The target for the live paths is
+p95 <= 16 ms, one frame at 60 Hz. Numbers depend on the machine and its load; the output says both.
+
+    python bench/live_decode.py [CHECKPOINT] [--moves 400] [--presses 40] [--json OUT.json] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Page  # noqa: E402
+
+from tests.browser.helpers import chromium, streamlit_server, wait_for_app  # noqa: E402
+
+APP = ROOT / "bench" / "live_decode_app.py"
+MOVE_MS = 8
+
+# Arms window.__benchPress: a promise of one press's times. The view is painted at the first animation
+# frame after the new st.image has loaded and decoded, or, when the rerun drew an identical image (same
+# URL), after the run finished. Rejects after 30 s rather than hang the bench.
+SERVER_PRESS = """() => { window.__benchPress = new Promise((resolve, reject) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const img = () => document.querySelector('[data-testid="stImage"] img');
+  const before = img().src;
+  let input = null, ran = false, decoding = null;
+  document.addEventListener("keydown", (e) => { input = {created: e.timeStamp, handled: performance.now()}; },
+                            {capture: true, once: true});
+  const done = () => requestAnimationFrame(() => {
+    seen.disconnect();
+    resolve({...input, painted: performance.now()});
+  });
+  const seen = new MutationObserver((records) => {
+    if (!input) return;
+    const el = img();
+    if (!decoding && el && el.src !== before) decoding = el.decode().then(done);
+    ran ||= records.some((r) => r.attributeName === "data-test-script-state" && r.oldValue === "running");
+    if (ran && app.getAttribute("data-test-script-state") === "notRunning" && !decoding) done();
+  });
+  seen.observe(document.body, {subtree: true, childList: true, attributes: true, attributeOldValue: true,
+                               attributeFilter: ["src", "data-test-script-state"]});
+  setTimeout(() => reject(new Error("no rerun finished within 30 s of the key press")), 30000);
+}); }"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def summarize(path: str, samples: list[dict]) -> dict:
+    """p50/p95 of painted - created and painted - handled over samples {created, handled, painted}."""
+    created = [s["painted"] - s["created"] for s in samples]
+    handled = [s["painted"] - s["handled"] for s in samples]
+    return {"path": path, "samples": len(samples),
+            "p50_ms": percentile(created, 50), "p95_ms": percentile(created, 95),
+            "handler_p50_ms": percentile(handled, 50), "handler_p95_ms": percentile(handled, 95)}
+
+
+def record_pointer(page: Page) -> None:
+    page.evaluate("""() => {
+      globalThis.__liveDecoderTimings.length = 0;
+      globalThis.__benchPointer = [];
+      const log = (e) => __benchPointer.push({created: e.timeStamp, handled: performance.now()});
+      document.addEventListener("pointermove", log, {capture: true});
+    }""")
+
+
+def live_samples(page: Page, mode: str) -> list[dict]:
+    """Each drawn frame timed from the oldest pointermove handled since the frame before."""
+    frames = page.evaluate(f"globalThis.__liveDecoderTimings.filter(t => t.mode === '{mode}')")
+    pointer = page.evaluate("globalThis.__benchPointer")
+    samples, previous = [], -math.inf
+    for frame in sorted(frames, key=lambda f: f["painted"]):
+        shown = [p["created"] for p in pointer if previous < p["handled"] <= frame["painted"]]
+        previous = frame["painted"]
+        if shown:
+            samples.append({"created": min(shown), "handled": frame["handled"], "painted": frame["painted"]})
+    return samples
+
+
+def open_mode(page: Page, url: str, mode: str, ready: str) -> None:
+    page.goto(f"{url}/?mode={mode}")
+    wait_for_app(page, timeout=120_000)
+    page.wait_for_selector(ready, timeout=60_000)
+    page.wait_for_timeout(500)  # let the first draw and layout settle
+
+
+def slider_drag(page: Page, url: str, moves: int) -> dict:
+    open_mode(page, url, "sliders", ".led-slider input")
+    box = page.locator(".led-slider input").first.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    record_pointer(page)
+    for i in range(moves):
+        page.mouse.move(box["x"] + box["width"] * (0.5 + 0.45 * math.sin(i / 15)), y)
+        page.wait_for_timeout(MOVE_MS)
+    samples = live_samples(page, "sliders")
+    page.mouse.up()
+    return summarize("live decoder: slider drag", samples)
+
+
+def map_hover(page: Page, url: str, moves: int) -> dict:
+    open_mode(page, url, "map", "canvas.led-overlay")
+    box = page.locator("canvas.led-overlay").bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 0.42 * box["width"]
+    page.mouse.move(cx + r, cy)
+    page.wait_for_timeout(200)
+    record_pointer(page)
+    for i in range(moves):
+        a = 2 * math.pi * i / moves
+        page.mouse.move(cx + r * math.cos(3 * a), cy + r * math.sin(2 * a))
+        page.wait_for_timeout(MOVE_MS)
+    return summarize("live decoder: map hover", live_samples(page, "map"))
+
+
+def server_slider(page: Page, url: str, presses: int) -> dict:
+    open_mode(page, url, "server", '[data-testid="stImage"] img')
+    thumb = page.locator('[data-testid="stSlider"] input[type="range"]')
+    thumb.focus()
+    samples = []
+    for i in range(presses):
+        page.evaluate(SERVER_PRESS)
+        page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        samples.append(page.evaluate("window.__benchPress"))
+        wait_for_app(page)
+    return summarize("plain st.slider (server decode)", samples)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", nargs="?", default=str(ROOT / "checkpoints" / "mnist"), help="checkpoint folder")
+    parser.add_argument("--moves", type=int, default=400, help="pointer moves per live path (default %(default)s)")
+    parser.add_argument("--presses", type=int, default=40, help="key presses on the plain slider (default %(default)s)")
+    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--quick", action="store_true", help="a few moves and presses, to check the bench runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.moves, args.presses = 30, 3
+    if args.moves < 2 or args.presses < 2:
+        parser.error("--moves and --presses must be >= 2")
+    env = {"LATENT_EXPLORER_BENCH_CHECKPOINT": str(Path(args.checkpoint).resolve())}
+    with streamlit_server(APP, env=env) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        rows = [slider_drag(page, url, args.moves), map_hover(page, url, args.moves),
+                server_slider(page, url, args.presses)]
+        version = browser.version
+    load = os.getloadavg()[0]
+    print(f"checkpoint {args.checkpoint}; Chromium {version} headless; {os.cpu_count()} cores, load {load:.1f}")
+    print("| path | samples | handler → painted p50 ms | p95 ms | event created → painted p50 ms | p95 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['path']} | {r['samples']} | {r['handler_p50_ms']:.1f} | {r['handler_p95_ms']:.1f} "
+              f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The page bench/live_decode.py drives: the shipped decoder live in the browser, and through a plain st.slider.
+
+URL parameter `mode`: `sliders` and `map` mount ui.live_decoder; `server` is the plain path (st.slider,
+decode on the server, st.image). The checkpoint comes from $LATENT_EXPLORER_BENCH_CHECKPOINT
+(default checkpoints/mnist); without a stored atlas, a PCA one is built in memory from the test set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import torch
+
+from ui.live_decoder import live_decoder
+from vae.atlas import AtlasError, build_atlas, load_atlas, load_test_set
+from vae.checkpoint import Checkpoint, load_checkpoint
+from vae.export import decoder_spec, map_spec
+from vae.images import to_pil
+from vae.latent import decode
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist"
+CHECKPOINT = os.environ.get("LATENT_EXPLORER_BENCH_CHECKPOINT", str(SHIPPED))
+
+
+@st.cache_resource
+def load(folder: str) -> tuple[Checkpoint, dict[str, Any], dict[str, Any], str]:
+    ckpt = load_checkpoint(folder)
+    try:
+        atlas = load_atlas(folder)
+    except AtlasError:
+        atlas = build_atlas(ckpt, load_test_set(ckpt.meta), use_umap=False)
+    projection = "umap" if "umap" in atlas.coords else "pca"
+    points = map_spec(atlas.coords[projection], atlas.mu, atlas.labels, ckpt.class_names)
+    return ckpt, decoder_spec(ckpt.model), points, projection
+
+
+ckpt, spec, points, projection = load(CHECKPOINT)
+st.caption(f"{ckpt.name}: {ckpt.model.cfg.arch}, latent {ckpt.model.cfg.latent_dim}; map: {projection}")
+mode = st.query_params.get("mode", "sliders")
+if mode == "server":
+    z = torch.zeros(1, ckpt.model.cfg.latent_dim)
+    z[0, 0] = st.slider("z0", -3.0, 3.0, 0.0, 0.01)
+    y = torch.zeros(1, dtype=torch.long) if ckpt.model.cfg.conditional else None
+    st.image(to_pil(decode(ckpt.model, z, y)[0], scale=7))
+else:
+    result = live_decoder(mode, spec, key=mode, atlas=points)
+    if not result.available:
+        st.error(result.error)
