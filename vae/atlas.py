@@ -121,7 +121,11 @@ def fit_umap(mu: Tensor, seed: int = 0, **params: Any) -> Tensor:
     params.setdefault("n_neighbors", min(15, max(2, n - 1)))
     params.setdefault("min_dist", 0.1)
     reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **params)
-    return torch.from_numpy(reducer.fit_transform(mu.numpy())).float()
+    threads = torch.get_num_threads()
+    try:
+        return torch.from_numpy(reducer.fit_transform(mu.numpy())).float()
+    finally:
+        torch.set_num_threads(threads)  # numba's OpenMP layer resets it, for this whole process
 
 
 @torch.no_grad()

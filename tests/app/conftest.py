@@ -13,39 +13,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
+from app_helpers import APP, ATLAS_SUBSET, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
 from vae.atlas import build_atlas, save_atlas
-from vae.checkpoint import load_checkpoint, save_checkpoint
+from vae.checkpoint import load_checkpoint
 from vae.config import ModelConfig
 from vae.data import load_dataset
-from vae.model import VAE
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-ATLAS_SUBSET = 400  # test images in the tiny models' atlases
-MNIST_CLASSES = load_dataset("mnist", "test").class_names
-
-
-def make_checkpoint(folder: Path, cfg: ModelConfig, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    history = [
-        {"epoch": e, "step": 10 * e, "train_loss": 200.0 - e, "train_kl": 5.0 + e, "test_loss": 199.0 - e,
-         "test_kl": 5.5 + e, "seconds": 1.0}
-        for e in (1, 2, 3)
-    ]
-    meta = {"dataset": "mnist", "class_names": MNIST_CLASSES, "binarize": "none", "history": history,
-            "command": "python -m vae train --tiny", "best_epoch": 3}
-    return save_checkpoint(folder, VAE(cfg).eval(), meta)
 
 
 @pytest.fixture(scope="session")
 def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoints folder: two working tiny models (one conditional) with PCA atlases, and two broken ones."""
     root = tmp_path_factory.mktemp("checkpoints")
-    make_checkpoint(root / "tiny", ModelConfig(arch="conv", latent_dim=4, hidden=4))
-    make_checkpoint(root / "tiny-cond", ModelConfig(arch="mlp", latent_dim=3, hidden=16, num_classes=10), seed=1)
+    make_checkpoint(root / "tiny", ModelConfig(arch="conv", latent_dim=4, hidden=4), train_steps=150)
+    cond = ModelConfig(arch="mlp", latent_dim=3, hidden=32, num_classes=10)
+    make_checkpoint(root / "tiny-cond", cond, seed=1, train_steps=150)
     data = load_dataset("mnist", "test").subset(ATLAS_SUBSET)
     for name in ("tiny", "tiny-cond"):
         ckpt = load_checkpoint(root / name)
@@ -94,14 +77,3 @@ def open_app(model_root: Path, use_root: Callable[[Path], None]) -> Iterator[Cal
         return at
 
     yield open_
-
-
-def image_urls(at: AppTest) -> list[str]:
-    """Media URLs of every image on the page; they name the image's bytes, so new pixels give a new URL."""
-    return [img.url for element in at.get("imgs") for img in element.proto.imgs]
-
-
-def assert_clean(at: AppTest) -> None:
-    """No exception reached the page, and the last-resort error message did not show."""
-    assert not at.exception, [e.value for e in at.exception]
-    assert not [e.value for e in at.error if "Something went wrong" in e.value]

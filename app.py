@@ -1,0 +1,34 @@
+"""Latent Explorer: pick a model in the sidebar, then explore its latent space page by page.
+
+Run with `streamlit run app.py` (add `-- --checkpoints DIR` to list more checkpoint folders).
+"""
+
+import logging
+
+import streamlit as st
+
+from ui import entry, models, show
+
+st.set_page_config(page_title="Latent Explorer", page_icon=show.icon(), layout="wide")
+show.apply_style()
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/map.py", title="Latent map", icon=":material/scatter_plot:"),
+    st.Page("pages/sliders.py", title="Latent sliders", icon=":material/tune:"),
+    st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
+    st.Page("pages/sample.py", title="Sample", icon=":material/grid_view:"),
+]
+
+page = st.navigation(PAGES)
+try:
+    models.pick_model()
+    with entry.inside_app():
+        page.run()
+except Exception:  # the last line of defence: a message for the user, the traceback for the log
+    logging.getLogger("latent_explorer").exception("page %s failed", page.title)
+    st.error(
+        "Something went wrong while drawing this page. Your choices are kept: try again, "
+        "or pick another model in the sidebar.",
+        icon=":material/error:",
+    )

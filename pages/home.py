@@ -1,0 +1,129 @@
+"""Home: the chosen model's card, its training curves, samples and reconstructions, and every checkpoint found."""
+
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui import entry, models, show, state
+from vae.checkpoint import Checkpoint
+from vae.latent import decode, encode_dataset, sample_prior
+from vae.model import count_parameters
+
+entry.through_app()
+
+SHOWN = 12  # test images, reconstructions and samples shown
+
+
+def model_card(ckpt: Checkpoint) -> None:
+    cfg, meta = ckpt.model.cfg, ckpt.meta
+    history = meta.get("history") or []
+    cols = st.columns(6)
+    cols[0].metric("Dataset", meta.get("dataset", "unknown"))
+    cols[1].metric("Architecture", f"{cfg.arch} · {cfg.activation}")
+    cols[2].metric("Latent size", cfg.latent_dim)
+    cols[3].metric("β (KL weight)", f"{cfg.beta:g}")
+    cols[4].metric("Parameters", f"{count_parameters(ckpt.model):,}")
+    cols[5].metric("Epochs", f"{len(history)}", help=f"Best epoch: {meta.get('best_epoch', '?')}")
+    if cfg.conditional:
+        st.caption(f"Conditional on the class label ({cfg.num_classes} classes).")
+    metrics = meta.get("metrics")
+    if metrics:
+        cols = st.columns(4)
+        cols[0].metric(
+            "NLL, binarized", f"{metrics['nll_binarized']:.2f} nats" if "nll_binarized" in metrics else "–",
+            help=f"-log p(x) of the binarized test set, importance sampling with k={metrics.get('nll_k', '?')}",
+        )
+        cols[1].metric("Test loss", f"{metrics.get('continuous_test_loss', float('nan')):.2f} nats",
+                       help="BCE against grey levels + KL, one sample (the PyTorch example's convention)")
+        cols[2].metric("Active units", f"{metrics.get('active_units', '?')} of {cfg.latent_dim}",
+                       help="Dimensions whose posterior mean varies across images (variance > 0.01)")
+        cols[3].metric("Reconstruction MSE", f"{metrics.get('recon_mse', float('nan')):.4f}")
+    else:
+        st.caption(f"Not evaluated yet: `python -m vae evaluate {ckpt.folder}` adds NLL and active units here.")
+    if meta.get("command"):
+        with st.expander("How it was trained"):
+            st.code(meta["command"], language="bash", wrap_lines=True)
+
+
+def curve(history: list[dict], keys: dict[str, str], title: str) -> go.Figure:
+    fig = go.Figure()
+    epochs = [h.get("epoch") for h in history]
+    for key, name in keys.items():
+        if any(key in h for h in history):
+            fig.add_scatter(x=epochs, y=[h.get(key) for h in history], name=name, mode="lines+markers")
+    fig.update_layout(
+        title=title, height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": "epoch", "tickformat": "d", "dtick": max(1, len(history) // 10)}, yaxis_title="nats per image",
+        legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+    )
+    return fig
+
+
+def training_curves(ckpt: Checkpoint) -> None:
+    history = ckpt.meta.get("history") or []
+    if not history:
+        st.caption("No training history recorded.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(curve(history, {"train_loss": "train", "test_loss": "test"}, "Loss (negative ELBO)"),
+                      key="curve_loss")
+    right.plotly_chart(curve(history, {"train_kl": "train", "test_kl": "test"}, "KL divergence"), key="curve_kl")
+
+
+def samples_and_reconstructions(ckpt: Checkpoint) -> None:
+    model = ckpt.model
+    data = models.test_set(ckpt)
+    left, right = st.columns(2, gap="large")
+    if data is not None:
+        first = data.subset(SHOWN)
+        mu, _ = encode_dataset(model, first)
+        recon = decode(model, mu, first.labels if model.cfg.conditional else None)
+        with left:
+            st.markdown("**Test images** (top) **and their reconstructions**")
+            show.image_grid(torch.cat([first.floats(), recon]), ncol=SHOWN, tile=44)
+    codes = sample_prior(2 * SHOWN, model.cfg.latent_dim, seed=0)
+    with right:
+        st.markdown("**Samples from the prior**" + (" (classes in turn)" if model.cfg.conditional else ""))
+        show.image_grid(decode(model, codes, models.class_input(ckpt, 2 * SHOWN)), ncol=SHOWN, tile=44)
+
+
+def table_row(entry: models.Entry) -> dict[str, object]:
+    ckpt = None if entry.error else models.load(entry)
+    row: dict[str, object] = {"Model": entry.id, "Status": "broken" if entry.error else "ok"}
+    if isinstance(ckpt, Checkpoint):
+        cfg = ckpt.model.cfg
+        row |= {
+            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": str(cfg.latent_dim),
+            "Epochs": str(len(ckpt.meta.get("history") or [])), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
+        }
+    else:
+        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"), "–")
+    return row | {"Folder": str(entry.folder)}
+
+
+def checkpoint_table() -> None:
+    entries = st.session_state.get("_entries", [])
+    if not entries:
+        st.info(
+            "No checkpoints found. Train one with `python -m vae train --dataset mnist --out checkpoints/mnist`, "
+            f"or point ${models.ENV} (or `streamlit run app.py -- --checkpoints DIR`) at a folder of checkpoints."
+        )
+        return
+    st.dataframe([table_row(e) for e in entries], hide_index=True)
+    for e in entries:
+        if e.error:
+            st.error(f"**{e.id}** is broken: {e.error}", icon=":material/broken_image:")
+
+
+st.title("Latent Explorer")
+st.caption("See what a variational autoencoder has learned: its latent map, one slider per latent dimension, "
+           "paths between images, and fresh samples. Pick a model in the sidebar; every page follows it.")
+ckpt = models.current()
+if ckpt is not None:
+    st.subheader(f"Model card: {ckpt.name}")
+    model_card(ckpt)
+    training_curves(ckpt)
+    samples_and_reconstructions(ckpt)
+st.subheader("Checkpoints found")
+checkpoint_table()
+state.publish({})

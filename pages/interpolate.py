@@ -1,0 +1,144 @@
+"""Interpolate: the path through latent space between two images, as a strip, a scrubber,
+a line on the latent map, and downloads (animated GIF, PNG strip)."""
+
+import random
+
+import streamlit as st
+import torch
+from torch import Tensor
+
+from ui import atlas as atlases
+from ui import entry, maps, models, show, state, uploads
+from vae.atlas import AtlasError
+from vae.checkpoint import Checkpoint
+from vae.data import ImageSet
+from vae.images import gif_bytes, grid, png_bytes
+from vae.latent import decode, interpolate
+
+entry.through_app()
+
+SOURCES = ("Test image", "Upload")
+METHODS = ("linear", "spherical")
+MAX_STEPS = 24
+STRIP_WIDTH = 1150  # pixels the strip may take
+
+
+def random_of_class(side: str, data: ImageSet) -> None:
+    """Callback: a random test image of the class picked beside the button."""
+    matches = torch.nonzero(data.labels == st.session_state[f"{side}_class"]).flatten().tolist()
+    if matches:
+        st.session_state[side] = random.choice(matches)
+
+
+def endpoint(side: str, ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[Tensor | None, str]:
+    """One end of the path: a test image (by index or a random one of a class) or an upload."""
+    sources = SOURCES if data is not None else SOURCES[1:]
+    state.bind(f"{side}_source", sources[0], state.choice(sources))
+    st.segmented_control(f"Source of {side.upper()}", sources, key=f"{side}_source", required=True,
+                         label_visibility="collapsed")
+    if st.session_state[f"{side}_source"] == "Upload":
+        return uploads.upload(ckpt, data, f"{side}_upload", f"Image {side.upper()}"), "your upload"
+    state.bind(side, 0 if side == "a" else 1, state.integer(0, len(data) - 1))
+    index_col, class_col, button_col = st.columns([1.1, 1.3, 1.1], vertical_alignment="bottom")
+    index_col.number_input(f"Test image {side.upper()}", 0, len(data) - 1, key=side)
+    classes = sorted(set(data.labels.tolist()))
+    class_col.selectbox("Class", classes, key=f"{side}_class", format_func=lambda c: names[c] if c < len(names) else c)
+    button_col.button("Random", key=f"{side}_random", on_click=random_of_class, args=(side, data),
+                      icon=":material/casino:", help="A random test image of this class.", width="stretch")
+    i = st.session_state[side]
+    label = int(data.labels[i])
+    return data.floats(slice(i, i + 1))[0], f"#{i} · {names[label] if label < len(names) else label}"
+
+
+def publish() -> None:
+    keys = ("a_source", "a", "b_source", "b", "steps", "method", "step", "projection", "invert", "fit", "label")
+    state.publish({k: st.session_state.get(k) for k in keys})
+
+
+def path_on_map(ckpt: Checkpoint, path: Tensor, current: int) -> None:
+    """The path drawn over the latent map, placed by the atlas (exactly for PCA)."""
+    try:
+        atlas = atlases.stored(ckpt)
+    except AtlasError:
+        atlas = None
+    if atlas is None:
+        st.caption("The latent map of this model is not built yet; open the Latent map page once to see the path here.")
+        return
+    projections = atlas.projections
+    state.bind("projection", projections[0], state.choice(projections))
+    st.segmented_control("Map", projections, key="projection", format_func=maps.PROJECTION_NAMES.get, required=True,
+                         label_visibility="collapsed")
+    projection = st.session_state["projection"]
+    key = f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
+    base = maps.backdrop(key, atlas, projection, tuple(models.class_names(ckpt)))
+    st.plotly_chart(maps.with_path(base, atlas.project(path, projection), current), key="path_map",
+                    config={"displaylogo": False, "scrollZoom": True})
+    note = "exact (PCA is linear)" if projection == "pca" else "placed by the nearest test images' positions"
+    st.caption(f"Each step's code on the {maps.PROJECTION_NAMES[projection]} map: {note}.")
+
+
+ckpt = models.require_model()
+model = ckpt.model
+data = models.test_set(ckpt)
+names = models.class_names(ckpt)
+st.title("Interpolate")
+st.caption("Pick two images; their latent means are joined by a path, and every step along it is decoded.")
+with st.expander("Upload options", icon=":material/upload:"):
+    uploads.options(ckpt, data)
+ends = st.columns(2, gap="large")
+inputs, captions = [], []
+for column, side in zip(ends, ("a", "b"), strict=True):
+    with column:
+        x, caption = endpoint(side, ckpt, data, names)
+        inputs.append(x)
+        captions.append(caption)
+
+y = None
+if model.cfg.conditional:
+    state.bind("label", 0, state.integer(0, model.cfg.num_classes - 1))
+    st.selectbox("Class the path is decoded as", range(model.cfg.num_classes), key="label",
+                 format_func=lambda c: names[c])
+    y = torch.tensor([st.session_state["label"]])
+
+ready = all(x is not None for x in inputs)
+settings = st.columns([2, 1, 2])
+state.bind("steps", 10, state.integer(2, MAX_STEPS))
+settings[0].slider("Steps", 2, MAX_STEPS, key="steps", help="Images on the path, both ends included.")
+state.bind("method", "linear", state.choice(METHODS))
+settings[1].segmented_control("Path", METHODS, key="method", format_func=str.capitalize, required=True,
+                              help="Spherical (slerp) keeps the codes at a typical distance from the origin, "
+                              "where the prior puts its mass.")
+if not ready:
+    st.info("Choose both images to see the path (upload one, or switch its source to a test image).")
+    publish()
+    st.stop()
+
+steps, method = st.session_state["steps"], st.session_state["method"]
+with torch.no_grad():
+    mu, _ = model.encode(torch.stack(inputs), None if y is None else y.repeat(2))
+path = interpolate(mu[0], mu[1], steps, method)
+frames = decode(model, path, None if y is None else y.repeat(steps))
+for column, x, caption, recon in zip(ends, inputs, captions, decode(model, mu, None if y is None else y.repeat(2)),
+                                     strict=True):
+    with column:
+        show.images(torch.stack([x, recon]), [caption, "reconstruction"], width=120)
+
+st.markdown(f"**{steps} steps, {method}**")
+show.image_grid(frames, ncol=steps, tile=min(84, STRIP_WIDTH // steps))
+left, right = st.columns([2, 3], gap="large")
+with left:
+    state.bind("step", 1, state.integer(1, MAX_STEPS))
+    # One scrubber per path length: a slider cannot change its range and keep its value.
+    st.session_state["step"] = st.slider("Step", 1, steps, value=min(st.session_state["step"], steps),
+                                         key=f"scrub{steps}", help="Scrub along the path.")
+    k = st.session_state["step"] - 1
+    show.image(frames[k], f"step {k + 1} of {steps} · t = {k / (steps - 1):.2f}", width=240)
+    downloads = st.columns(2)
+    downloads[0].download_button("Animated GIF", gif_bytes(frames, scale=6), "interpolation.gif", "image/gif",
+                                 key="download_gif", icon=":material/download:", width="stretch")
+    downloads[1].download_button("PNG strip", png_bytes(grid(frames, ncol=steps, scale=4)), "interpolation.png",
+                                 "image/png", key="download_png", icon=":material/download:", width="stretch")
+with right:
+    path_on_map(ckpt, path, k)
+
+publish()

@@ -1,0 +1,147 @@
+"""Latent map: every test image's latent mean projected to 2-D; select points to look closer."""
+
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui import atlas as atlases
+from ui import entry, maps, models, show, state
+from vae.atlas import Atlas
+from vae.checkpoint import Checkpoint
+from vae.data import ImageSet
+from vae.latent import decode, nearest_neighbours
+
+entry.through_app()
+
+MAX_IN_URL = 200  # selections larger than this are not written into the link
+MAX_SHOWN = 64  # images shown for a large selection
+NEIGHBOURS = 8
+
+
+def remember_selection() -> None:
+    """Chart callback: the points the user picked become the page's selection."""
+    st.session_state["selected"] = maps.selected_indices(st.session_state["map_chart"].get("selection"))
+
+
+def label_name(names: list[str], label: int, short: bool = False) -> str:
+    """A class's name ("7 - seven"), or its short form ("7") where space is tight."""
+    name = names[label] if label < len(names) else str(label)
+    return name.split(" - ")[0] if short else name
+
+
+def images_of(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: torch.Tensor) -> torch.Tensor:
+    """Test images at these indices; their reconstructions when the images are not available."""
+    if data is not None:
+        return data.floats(indices)
+    y = atlas.labels[indices] if ckpt.model.cfg.conditional else None
+    return decode(ckpt.model, atlas.mu[indices], y)
+
+
+def code_chart(mu: torch.Tensor, sigma: torch.Tensor) -> go.Figure:
+    dims = [f"z{d}" for d in range(len(mu))]
+    fig = go.Figure(go.Bar(
+        x=dims, y=mu.tolist(), error_y={"type": "data", "array": sigma.tolist(), "thickness": 1.2},
+        marker_color="#4f46e5", hovertemplate="%{x}: μ %{y:.2f} ± σ %{error_y.array:.2f}<extra></extra>",
+    ))
+    fig.update_layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Latent mean μ ± σ",
+                      yaxis={"zeroline": True})
+    return fig
+
+
+def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, names: list[str]) -> None:
+    model = ckpt.model
+    mu, sigma = atlas.mu[i], torch.exp(0.5 * atlas.logvar[i])
+    y = atlas.labels[i:i + 1] if model.cfg.conditional else None
+    recon = decode(model, mu[None], y)[0]
+    st.subheader(f"Test image #{i} · {label_name(names, int(atlas.labels[i]))}")
+    cols = st.columns([1, 1, 3])
+    with cols[0]:
+        if data is not None:
+            show.image(data.floats(slice(i, i + 1))[0], "original", width=150)
+    with cols[1]:
+        show.image(recon, f"reconstruction (MSE {atlas.recon_error[i]:.4f})", width=150)
+    cols[2].plotly_chart(code_chart(mu, sigma), key="code_chart")
+    idx, dist = nearest_neighbours(mu, atlas.mu, k=NEIGHBOURS + 1)
+    keep = [(int(j), float(d)) for j, d in zip(idx[0], dist[0], strict=True) if int(j) != i][:NEIGHBOURS]
+    st.markdown("**Nearest neighbours in latent space**")
+    neighbours = torch.tensor([j for j, _ in keep])
+    show.images(
+        images_of(ckpt, atlas, data, neighbours),
+        [f"#{j} · {label_name(names, int(atlas.labels[j]), short=True)} · d {d:.2f}" for j, d in keep], width=104,
+    )
+    left, right = st.columns(2)
+    left.button("Open this code in the sliders", key="to_sliders", on_click=open_in_sliders, args=(mu.tolist(),),
+                icon=":material/tune:")
+    right.button("Interpolate from this image", key="to_interpolate", on_click=open_in_interpolate, args=(i,),
+                 icon=":material/linear_scale:")
+
+
+def open_in_sliders(code: list[float]) -> None:
+    st.session_state.setdefault(state.MEMORY, {})["z"] = [round(v, 2) for v in code]
+    st.session_state.pop("z", None)
+    st.session_state["_switch_to"] = "pages/sliders.py"
+
+
+def open_in_interpolate(index: int) -> None:
+    st.session_state.setdefault(state.MEMORY, {}).update({"a": index, "a_source": "Test image"})
+    st.session_state.pop("a", None)
+    st.session_state.pop("a_source", None)
+    st.session_state["_switch_to"] = "pages/interpolate.py"
+
+
+def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: list[int], names: list[str]) -> None:
+    labels = atlas.labels[chosen]
+    counts = torch.bincount(labels, minlength=len(names) or 1)
+    summary = ", ".join(f"{label_name(names, c)}: {int(n)}" for c, n in enumerate(counts) if n)
+    st.subheader(f"{len(chosen):,} points selected")
+    st.caption(f"By class: {summary}. Mean reconstruction MSE {atlas.recon_error[chosen].mean():.4f}.")
+    shown = torch.tensor(chosen[:MAX_SHOWN])
+    if len(chosen) > MAX_SHOWN:
+        st.caption(f"Showing the first {MAX_SHOWN}.")
+    show.image_grid(images_of(ckpt, atlas, data, shown), ncol=16, tile=56)
+
+
+ckpt = models.require_model()
+data = models.test_set(ckpt)
+st.title("Latent map")
+atlas = atlases.get(ckpt, data)
+if atlas is None:
+    st.stop()
+names = models.class_names(ckpt)
+if atlas.stale:
+    cols = st.columns([4, 1])
+    cols[0].warning("This map was built from earlier weights of this model (it has been retrained since).",
+                    icon=":material/history:")
+    if data is not None and cols[1].button("Rebuild the map", key="rebuild_atlas"):
+        atlas = atlases.rebuild(ckpt, data)
+
+projections = atlas.projections
+state.bind("projection", projections[0], state.choice(projections))
+state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
+controls = st.columns([1, 3])
+controls[0].segmented_control(
+    "Projection", projections, key="projection", format_func=maps.PROJECTION_NAMES.get, required=True,
+    help="UMAP keeps neighbourhoods; PCA is linear, so distances along its axes mean the same everywhere.",
+)
+controls[1].caption(
+    f"{len(atlas):,} test images, each placed by its latent mean. Click a point, or pick the box or lasso tool "
+    "in the chart's toolbar to select many. Click a class in the legend to hide it (double-click to isolate it)."
+)
+key = f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
+fig = maps.figure(key, atlas, st.session_state["projection"], tuple(names))
+st.plotly_chart(fig, key="map_chart", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
+                config={"scrollZoom": True, "displaylogo": False})
+
+chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]
+if len(chosen) == 1:
+    one_point(ckpt, atlas, data, chosen[0], names)
+elif chosen:
+    many_points(ckpt, atlas, data, chosen, names)
+else:
+    st.caption("Nothing selected yet.")
+state.publish({
+    "projection": st.session_state["projection"],
+    "selected": chosen if len(chosen) <= MAX_IN_URL else None,
+})
+if "_switch_to" in st.session_state:
+    st.switch_page(st.session_state.pop("_switch_to"))

@@ -1,0 +1,113 @@
+"""Latent sliders: one slider per latent dimension, the most informative (highest KL) first.
+
+The code lives in st.session_state["z"] (and the URL); each slider `z{d}` edits one entry,
+and the decoded image and the traversal grid follow every change.
+"""
+
+import random
+
+import streamlit as st
+import torch
+
+from ui import atlas as atlases
+from ui import entry, models, show, state
+from vae.latent import decode, sample_prior, traverse
+
+entry.through_app()
+
+LIMIT = 4.0  # slider range: ±4 prior standard deviations
+STEP = 0.05
+TRAVERSAL = torch.linspace(-3.0, 3.0, 7)
+MAX_TRAVERSED = 16  # rows of the traversal grid (the dimensions with most KL)
+
+
+def set_code(values: list[float]) -> None:
+    """Callback: move every slider (and the stored code) to these values."""
+    values = [round(min(LIMIT, max(-LIMIT, float(v))), 2) for v in values]
+    st.session_state["z"] = values
+    for d, v in enumerate(values):
+        st.session_state[f"z{d}"] = v
+
+
+def from_test_image(ckpt, data) -> None:
+    """Callback: start from the latent mean of the chosen test image."""
+    i = st.session_state["image"]
+    y = data.labels[i:i + 1] if ckpt.model.cfg.conditional else None
+    with torch.no_grad():
+        mu, _ = ckpt.model.encode(data.floats(slice(i, i + 1)), y)
+    set_code(mu[0].tolist())
+    if y is not None:
+        st.session_state["label"] = int(y[0])
+
+
+def slider_label(d: int, kl: torch.Tensor | None, active: torch.Tensor) -> str:
+    text = f"z{d}" + (f" · KL {kl[d]:.2f}" if kl is not None else "")
+    return text if active[d] else f":gray[{text} · inactive]"
+
+
+ckpt = models.require_model()
+model, dim = ckpt.model, ckpt.model.cfg.latent_dim
+data = models.test_set(ckpt)
+st.title("Latent sliders")
+stats = atlases.latent_stats(ckpt, data)
+if stats is not None:
+    kl, variance, source = stats
+    order = torch.argsort(kl, descending=True).tolist()
+    active = atlases.active(variance)
+    st.caption(
+        f"One slider per latent dimension, ordered by KL divergence from the prior (measured on {source}); "
+        f"{int(active.sum())} of {dim} are active. Grey ones are inactive: the encoder ignores them, so moving "
+        "them changes little."
+    )
+else:
+    kl, order, active = None, list(range(dim)), torch.ones(dim, dtype=torch.bool)
+    st.caption("One slider per latent dimension (their KL is unknown: no metrics, map or test images).")
+
+state.bind("z", [0.0] * dim, state.numbers(dim, -LIMIT, LIMIT))
+for d in range(dim):
+    if f"z{d}" not in st.session_state:
+        st.session_state[f"z{d}"] = round(float(st.session_state["z"][d]), 2)
+
+names = models.class_names(ckpt)
+buttons = st.columns([1, 1, 1.3, 1.4, 2] if data is not None else [1, 1, 5.7], vertical_alignment="bottom")
+buttons[0].button("Reset", key="reset", icon=":material/restart_alt:", on_click=set_code, args=([0.0] * dim,),
+                  help="Every dimension back to 0, the prior's mean.", width="stretch")
+buttons[1].button("Randomize", key="randomize", icon=":material/casino:", width="stretch",
+                  help="A fresh code from the prior N(0, I).",
+                  on_click=lambda: set_code(sample_prior(1, dim, seed=random.randrange(2**31))[0].tolist()))
+if data is not None:
+    state.bind("image", 0, state.integer(0, len(data) - 1))
+    buttons[2].number_input("Test image", 0, len(data) - 1, key="image",
+                            help=f"Index of a test image, 0 to {len(data) - 1:,}, to start from.")
+    buttons[3].button("Start from test image", key="from_image", icon=":material/input:", width="stretch",
+                      on_click=from_test_image, args=(ckpt, data))
+y = None
+if model.cfg.conditional:
+    state.bind("label", 0, state.integer(0, model.cfg.num_classes - 1))
+    buttons[-1].selectbox("Class", range(model.cfg.num_classes), key="label", format_func=lambda c: names[c],
+                          label_visibility="collapsed")
+    y = torch.tensor([st.session_state["label"]])
+
+left, middle, right = st.columns([5, 3, 4], gap="medium")
+with left:
+    halves = st.columns(2)  # read down the first column, then the second
+    for position, d in enumerate(order):
+        column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
+        column.slider(slider_label(d, kl, active), -LIMIT, LIMIT, step=STEP, key=f"z{d}")
+code = torch.tensor([st.session_state[f"z{d}"] for d in range(dim)])
+st.session_state["z"] = [round(v, 2) for v in code.tolist()]
+with middle:
+    show.image(decode(model, code[None], y)[0], "decoded from the code on the left", width="stretch")
+with right:
+    rows = order[:MAX_TRAVERSED]
+    codes = torch.cat([traverse(code, d, TRAVERSAL) for d in rows])
+    frames = decode(model, codes, None if y is None else y.repeat(len(codes)))
+    grid = frames.reshape(len(rows), len(TRAVERSAL), *frames.shape[1:])
+    row_labels = [f"z{d}" + ("" if active[d] else " (off)") for d in rows]
+    show.picture(show.labelled_rows(grid, row_labels, [f"{v:+g}" if v else "0" for v in TRAVERSAL.tolist()], tile=40),
+                 caption="Traversal: each row sets one dimension from -3 to +3, the others as on the left.")
+state.publish({
+    "z": st.session_state["z"],
+    "image": st.session_state.get("image"),
+    "label": st.session_state.get("label") if model.cfg.conditional else None,
+})

@@ -1,0 +1,78 @@
+"""Home and the model picker: discovery, broken checkpoints, extra folders, URL fallback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from app_helpers import assert_clean, make_checkpoint
+
+from vae.config import ModelConfig
+
+
+def model_options(at) -> list[str]:
+    return [o.split("  ·  ")[0] for o in at.selectbox(key="model").options]
+
+
+def test_lists_working_models_and_broken_ones_with_reasons(open_app) -> None:
+    at = open_app()
+    assert_clean(at)
+    assert at.title[0].value == "Latent Explorer"
+    assert model_options(at) == ["tiny", "tiny-cond"]
+    assert at.subheader[0].value == "Model card: tiny"
+    errors = " ".join(e.value for e in at.error)
+    assert "no-model" in errors and "has no 'model' section" in errors
+    assert "wrong-shape" in errors and "does not match" in errors
+    assert at.query_params["model"] == "tiny"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Latent size"] == "4" and metrics["Dataset"] == "mnist" and metrics["Epochs"] == "3"
+
+
+def test_picking_a_model_updates_the_card_and_the_link(open_app) -> None:
+    at = open_app()
+    at.selectbox(key="model").set_value("tiny-cond").run()
+    assert_clean(at)
+    assert at.subheader[0].value == "Model card: tiny-cond"
+    assert any("Conditional" in c.value for c in at.caption)
+    assert at.query_params["model"] == "tiny-cond"
+
+
+def test_a_link_picks_the_model(open_app) -> None:
+    at = open_app(model="tiny-cond")
+    assert at.selectbox(key="model").value == "tiny-cond" and not at.toast
+
+
+def test_hostile_model_names_fall_back_with_a_notice(open_app) -> None:
+    for hostile in ("../../etc", "/etc/passwd", "tiny/../../x", "no-model"):
+        at = open_app(model=hostile)
+        assert_clean(at)
+        assert at.selectbox(key="model").value == "tiny"
+        assert "Ignored model=" in at.toast[0].value
+
+
+def test_extra_folders_from_the_environment_and_the_command_line(open_app, tmp_path: Path, monkeypatch) -> None:
+    make_checkpoint(tmp_path / "env-models" / "from-env", ModelConfig(arch="mlp", latent_dim=2, hidden=8))
+    single = make_checkpoint(tmp_path / "from-cli", ModelConfig(arch="mlp", latent_dim=2, hidden=8))
+    monkeypatch.setattr(sys, "argv", ["streamlit", "--checkpoints", str(single)])
+    at = open_app()
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tmp_path / "env-models"))
+    at.run()
+    assert model_options(at) == ["tiny", "tiny-cond", "from-env", "from-cli"]
+
+
+def test_a_missing_extra_folder_is_listed_as_broken(open_app, tmp_path: Path, monkeypatch) -> None:
+    at = open_app()
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tmp_path / "nowhere"))
+    at.run()
+    assert_clean(at)
+    assert any("does not exist" in e.value for e in at.error)
+
+
+def test_without_any_model_every_page_says_what_to_do(open_app, tmp_path: Path) -> None:
+    at = open_app(root=tmp_path)
+    assert_clean(at)
+    assert any("python -m vae train" in i.value for i in at.info)
+    for page in ("pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py"):
+        at.switch_page(page).run()
+        assert_clean(at)
+        assert any("No model to explore yet" in i.value for i in at.info)

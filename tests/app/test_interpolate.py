@@ -1,0 +1,82 @@
+"""The interpolation page: from test images by index or class, from uploads, and link fallbacks."""
+
+from __future__ import annotations
+
+import io
+
+from app_helpers import assert_clean, image_urls
+from PIL import Image, ImageDraw
+
+from vae.data import load_dataset
+
+INTERPOLATE = "pages/interpolate.py"
+
+
+def drawing(kind: str) -> bytes:
+    """A pen drawing on white paper: a bar ("1") or a ring ("0")."""
+    image = Image.new("RGB", (200, 200), "white")
+    draw = ImageDraw.Draw(image)
+    if kind == "bar":
+        draw.rectangle([90, 20, 110, 180], fill="black")
+    else:
+        draw.ellipse([40, 30, 160, 170], outline="black", width=18)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_path_between_two_test_images(open_app) -> None:
+    at = open_app(INTERPOLATE, a="3", b="7", steps="5", method="spherical")
+    assert_clean(at)
+    assert at.title[0].value == "Interpolate"
+    assert at.number_input(key="a").value == 3 and at.number_input(key="b").value == 7
+    assert any("5 steps, spherical" in m.value for m in at.markdown)
+    assert len(at.get("download_button")) == 2
+    before = image_urls(at)
+    at.slider(key="scrub5").set_value(4).run()
+    assert_clean(at)
+    assert any("step 4 of 5" in c for element in at.image for c in element.captions)
+    assert image_urls(at) != before
+    at.slider(key="steps").set_value(8).run()
+    assert any("8 steps" in m.value for m in at.markdown)
+    assert at.query_params["steps"] == "8" and at.query_params["a"] == "3"
+
+
+def test_a_random_image_of_a_chosen_class(open_app) -> None:
+    labels = load_dataset("mnist", "test").labels
+    at = open_app(INTERPOLATE)
+    at.selectbox(key="b_class").set_value(6).run()
+    at.button(key="b_random").click().run()
+    assert_clean(at)
+    assert labels[at.number_input(key="b").value] == 6
+
+
+def test_a_path_between_two_uploads(open_app) -> None:
+    at = open_app(INTERPOLATE, a_source="Upload", b_source="Upload")
+    assert_clean(at)
+    assert any("Choose both images" in i.value for i in at.info)
+    at.file_uploader(key="a_upload").set_value(("one.png", drawing("bar"), "image/png"))
+    at.file_uploader(key="b_upload").set_value(("zero.png", drawing("ring"), "image/png"))
+    at.run()
+    assert_clean(at)
+    assert not at.info and len(at.get("download_button")) == 2
+    assert any("Inverted" in c.value for c in at.caption)  # dark ink on white paper, MNIST is the other way
+    assert at.query_params["a_source"] == "Upload" and "a" not in at.query_params
+
+
+def test_a_bad_upload_is_refused_with_a_message(open_app) -> None:
+    at = open_app(INTERPOLATE, a_source="Upload")
+    at.file_uploader(key="a_upload").set_value(("notes.png", b"this is not a picture", "image/png")).run()
+    assert_clean(at)
+    assert any("notes.png" in e.value and "not an image" in e.value for e in at.error)
+    assert any("Choose both images" in i.value for i in at.info)
+
+
+def test_hostile_values_in_the_link_fall_back(open_app) -> None:
+    at = open_app(INTERPOLATE, a="99999", b="-4", steps="1000", method="evil", a_source="../../etc")
+    assert_clean(at)
+    notices = " ".join(t.value for t in at.toast)
+    for key in ("a=", "b=", "steps=", "method=", "a_source="):
+        assert f"Ignored {key}" in notices
+    assert at.number_input(key="a").value == 0 and at.number_input(key="b").value == 1
+    assert at.slider(key="steps").value == 10

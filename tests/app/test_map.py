@@ -1,0 +1,142 @@
+"""The latent map page: the atlas is built once when missing, selections from the link, fallbacks, staleness."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from app_helpers import APP, ROOT, assert_clean, image_urls
+
+from vae.atlas import ATLAS_META, ATLAS_TENSORS, load_atlas
+from vae.checkpoint import load_checkpoint, save_checkpoint
+from vae.data import load_dataset
+from vae.latent import encode_dataset
+from vae.model import VAE
+
+MAP = "pages/map.py"
+
+
+def chart_points(at) -> int:
+    """Points in the map chart; plotly sends the arrays as base64 typed arrays."""
+    chart = next(c for c in at.get("plotly_chart") if "scattergl" in c.proto.spec)
+    return sum(array_length(trace["customdata"]) for trace in json.loads(chart.proto.spec)["data"])
+
+
+def array_length(array) -> int:
+    if isinstance(array, list):
+        return len(array)
+    return len(np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"])))
+
+
+def test_the_map_is_built_once_with_the_whole_test_set_and_stored(open_app, fresh_root: Path) -> None:
+    folder = fresh_root / "tiny"
+    (folder / ATLAS_TENSORS).unlink()
+    (folder / ATLAS_META).unlink()
+    at = open_app(MAP, root=fresh_root)
+    assert_clean(at)
+    assert at.title[0].value == "Latent map"
+    atlas = load_atlas(folder)
+    assert len(atlas) == 10_000 and not atlas.stale and atlas.projections == ["pca"]
+    assert chart_points(at) == 10_000
+    built = (folder / ATLAS_TENSORS).stat().st_mtime_ns
+    again = open_app(MAP, root=fresh_root)
+    assert_clean(again)
+    assert (folder / ATLAS_TENSORS).stat().st_mtime_ns == built  # loaded, not rebuilt
+    assert chart_points(again) == 10_000
+
+
+def test_a_read_only_checkpoint_keeps_its_map_in_memory(open_app, fresh_root: Path, monkeypatch) -> None:
+    import ui.atlas
+
+    def read_only(folder, atlas):
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    monkeypatch.setattr(ui.atlas, "save_atlas", read_only)
+    folder = fresh_root / "tiny"
+    (folder / ATLAS_TENSORS).unlink()
+    (folder / ATLAS_META).unlink()
+    at = open_app(MAP, root=fresh_root)
+    assert_clean(at)
+    assert any("could not be saved" in w.value for w in at.warning)
+    assert chart_points(at) == 10_000
+    at.run()  # the next run finds it in memory
+    assert_clean(at)
+    assert not any("could not be saved" in w.value for w in at.warning) and chart_points(at) == 10_000
+
+
+def test_one_selected_point_shows_its_images_code_and_neighbours(open_app) -> None:
+    at = open_app(MAP, selected="5")
+    assert_clean(at)
+    assert at.subheader[0].value.startswith("Test image #5 · ")
+    assert len(image_urls(at)) >= 2 + 8  # original, reconstruction, eight neighbours
+    assert any(c.proto.spec and '"type":"bar"' in c.proto.spec.replace(" ", "") for c in at.get("plotly_chart"))
+    assert at.query_params["selected"] == "5"
+
+
+def test_many_selected_points_show_as_a_grid(open_app) -> None:
+    at = open_app(MAP, selected="1,2,3", projection="pca")
+    assert_clean(at)
+    assert at.subheader[0].value == "3 points selected"
+    assert at.query_params["selected"] == "1,2,3"
+
+
+def test_hostile_values_in_the_link_fall_back(open_app) -> None:
+    at = open_app(MAP, selected="99999", projection="umap")  # out of range; no UMAP in a PCA-only atlas
+    assert_clean(at)
+    notices = " ".join(t.value for t in at.toast)
+    assert "selected" in notices and "projection" in notices
+    assert at.segmented_control(key="projection").value == "pca"
+    assert any("Nothing selected" in c.value for c in at.caption)
+    at = open_app(MAP, selected="../../etc")
+    assert_clean(at)
+    assert "selected" in at.toast[0].value
+
+
+def test_a_stale_map_is_flagged_and_can_be_rebuilt(open_app, fresh_root: Path) -> None:
+    folder = fresh_root / "tiny"
+    ckpt = load_checkpoint(folder)
+    torch.manual_seed(99)
+    save_checkpoint(folder, VAE(ckpt.model.cfg), ckpt.meta)
+    at = open_app(MAP, root=fresh_root)
+    assert_clean(at)
+    assert any("earlier weights" in w.value for w in at.warning)
+    at.button(key="rebuild_atlas").click().run()
+    assert_clean(at)
+    assert not load_atlas(folder).stale
+
+
+def test_open_in_sliders_carries_the_code(open_app, model_root: Path) -> None:
+    at = open_app(MAP, selected="7")
+    at.button(key="to_sliders").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Latent sliders"
+    ckpt = load_checkpoint(model_root / "tiny")
+    mu, _ = encode_dataset(ckpt.model, load_dataset("mnist", "test").subset(8))
+    values = [at.slider(key=f"z{d}").value for d in range(4)]
+    assert values == [round(v, 2) for v in mu[7].tolist()]
+
+
+def test_opening_the_map_never_imports_umap(model_root: Path) -> None:
+    """A stored atlas is read without umap (importing it takes seconds)."""
+    script = f"""
+import sys
+from pathlib import Path
+import ui.models
+ui.models.PROJECT_CHECKPOINTS = Path({str(model_root)!r})
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout=60).run()
+at.query_params["selected"] = "3"
+at.switch_page({MAP!r}).run()
+assert not at.exception and at.title[0].value == "Latent map", at.exception
+assert "umap" not in sys.modules, "umap was imported"
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "LATENT_EXPLORER_CHECKPOINTS": ""}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]

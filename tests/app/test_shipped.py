@@ -1,0 +1,38 @@
+"""A smoke test of every page against the shipped checkpoints, when they are there (read-only:
+the map page is opened only where an atlas exists, so nothing is built into checkpoints/)."""
+
+from __future__ import annotations
+
+import pytest
+from app_helpers import ROOT, assert_clean, image_urls
+
+from vae.atlas import ATLAS_META
+from vae.checkpoint import CheckpointError, load_checkpoint
+
+SHIPPED = ROOT / "checkpoints"
+
+
+def shipped() -> list[str]:
+    names = []
+    for folder in sorted(SHIPPED.glob("*/")):
+        try:
+            load_checkpoint(folder)
+        except CheckpointError:
+            continue
+        names.append(folder.name)
+    return names
+
+
+@pytest.mark.skipif(not shipped(), reason="no shipped checkpoint yet")
+@pytest.mark.parametrize("name", shipped())
+def test_every_page_opens_on_a_shipped_checkpoint(open_app, name: str) -> None:
+    at = open_app(root=SHIPPED, model=name)
+    assert_clean(at)
+    assert at.subheader[0].value == f"Model card: {name}"
+    pages = ["pages/sliders.py", "pages/interpolate.py", "pages/sample.py"]
+    if (SHIPPED / name / ATLAS_META).is_file():
+        pages.append("pages/map.py")
+    for page in pages:
+        at.switch_page(page).run()
+        assert_clean(at)
+        assert image_urls(at) or page == "pages/map.py"

@@ -1,0 +1,84 @@
+"""The latent sliders page: slider -> image, start points, KL order, the link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from app_helpers import assert_clean, image_urls
+
+from vae.atlas import load_atlas
+from vae.checkpoint import load_checkpoint
+from vae.data import load_dataset
+from vae.latent import encode_dataset
+from vae.objectives import kl_per_dim
+
+SLIDERS = "pages/sliders.py"
+
+
+def code(at, dim: int = 4) -> list[float]:
+    return [at.slider(key=f"z{d}").value for d in range(dim)]
+
+
+def test_moving_a_slider_changes_the_image_and_the_link(open_app) -> None:
+    at = open_app(SLIDERS)
+    assert_clean(at)
+    assert at.title[0].value == "Latent sliders"
+    before = image_urls(at)
+    at.slider(key="z2").set_value(2.5).run()
+    assert_clean(at)
+    after = image_urls(at)
+    assert after[0] != before[0] and after[1] != before[1]  # the decoded image and the traversal grid
+    assert at.query_params["z"] == "0,0,2.5,0"
+
+
+def test_sliders_are_ordered_by_kl_from_the_atlas(open_app, model_root: Path) -> None:
+    atlas = load_atlas(model_root / "tiny")
+    expected = torch.argsort(kl_per_dim(atlas.mu, atlas.logvar).mean(0), descending=True).tolist()
+    at = open_app(SLIDERS)
+    shown = [int(s.key[1:]) for s in at.slider if s.key.startswith("z")]
+    assert shown == expected
+    assert "KL" in at.slider(key=f"z{expected[0]}").label
+
+
+def test_reset_randomize_and_start_from_a_test_image(open_app, model_root: Path) -> None:
+    at = open_app(SLIDERS, z="1,1,1,1")
+    assert code(at) == [1, 1, 1, 1]
+    at.button(key="reset").click().run()
+    assert code(at) == [0, 0, 0, 0]
+    at.button(key="randomize").click().run()
+    assert code(at) != [0, 0, 0, 0] and at.query_params["z"] != "0,0,0,0"
+    at.number_input(key="image").set_value(3).run()
+    at.button(key="from_image").click().run()
+    assert_clean(at)
+    ckpt = load_checkpoint(model_root / "tiny")
+    mu, _ = encode_dataset(ckpt.model, load_dataset("mnist", "test").subset(4))
+    assert code(at) == [round(v, 2) for v in mu[3].tolist()]
+
+
+def test_bad_codes_in_the_link_fall_back_to_zero(open_app) -> None:
+    for bad in ("1,2", "a,b,c,d", "nan,0,0,0", "../../etc"):
+        at = open_app(SLIDERS, z=bad)
+        assert_clean(at)
+        assert code(at) == [0, 0, 0, 0] and "Ignored z=" in at.toast[0].value
+    at = open_app(SLIDERS, z="9,-9,0,0")  # out of range: clamped, not refused
+    assert code(at) == [4, -4, 0, 0]
+
+
+def test_a_conditional_model_decodes_the_chosen_class(open_app) -> None:
+    at = open_app(SLIDERS, model="tiny-cond")
+    assert_clean(at)
+    before = image_urls(at)
+    at.selectbox(key="label").set_value(7).run()
+    assert_clean(at)
+    assert image_urls(at)[0] != before[0] and at.query_params["label"] == "7"
+
+
+def test_the_code_survives_a_visit_to_another_page(open_app) -> None:
+    at = open_app(SLIDERS)
+    at.slider(key="z1").set_value(-1.5).run()
+    at.switch_page("pages/sample.py").run()
+    assert "z" not in at.query_params
+    at.switch_page(SLIDERS).run()
+    assert_clean(at)
+    assert code(at) == [0, -1.5, 0, 0] and at.query_params["z"] == "0,-1.5,0,0"

@@ -1,0 +1,141 @@
+"""The atlas in the app: loaded once per checkpoint, or built once (with a progress bar) and stored.
+
+A stored atlas is read without importing umap. Building takes a lock per checkpoint, so two
+sessions asking at once build it once. If the checkpoint folder is read-only, the built atlas
+is kept in memory instead. Set LATENT_EXPLORER_ATLAS_UMAP=0 to build PCA-only atlases
+(seconds instead of a minute; the tests do).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+import torch
+from torch import Tensor
+
+from vae.atlas import ATLAS_META, ATLAS_TENSORS, Atlas, AtlasError, AtlasMissing, build_atlas, load_atlas, save_atlas
+from vae.checkpoint import Checkpoint
+from vae.data import ImageSet
+from vae.latent import encode_dataset
+from vae.objectives import kl_per_dim
+
+UMAP_ENV = "LATENT_EXPLORER_ATLAS_UMAP"
+STATS_SUBSET = 2000  # test images encoded for KL order when there are neither metrics nor an atlas
+ACTIVE_VARIANCE = 0.01  # Burda et al.'s active-unit threshold, as in vae.evaluate
+
+
+def _signature(folder: Path) -> tuple[int, ...]:
+    files = [folder / ATLAS_TENSORS, folder / ATLAS_META, folder / "model.safetensors"]
+    return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load(folder: str, sig: tuple[int, ...]) -> Atlas:
+    return load_atlas(folder)
+
+
+@st.cache_resource(show_spinner=False)
+def _shared() -> dict:
+    """Build locks per folder, and atlases that could not be written to disk."""
+    return {"lock": threading.Lock(), "locks": {}, "memory": {}}
+
+
+def _lock(folder: Path) -> threading.Lock:
+    shared = _shared()
+    with shared["lock"]:
+        return shared["locks"].setdefault(str(folder), threading.Lock())
+
+
+def stored(ckpt: Checkpoint) -> Atlas | None:
+    """The checkpoint's atlas if it has one (on disk or kept in memory); never builds."""
+    folder = ckpt.folder.resolve()
+    try:
+        return _load(str(folder), _signature(folder))
+    except AtlasMissing:
+        return _shared()["memory"].get(str(folder))
+
+
+def _build(ckpt: Checkpoint, data: ImageSet) -> Atlas:
+    """Build the atlas with a progress bar and store it beside the checkpoint (call with its lock held)."""
+    folder = ckpt.folder.resolve()
+    bar = st.progress(0.0, text="Building the latent map: encoding the test set…")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(1.0, fraction), text=message)
+
+    try:
+        atlas = build_atlas(ckpt, data, progress, use_umap=os.environ.get(UMAP_ENV, "1") != "0")
+    except ImportError:
+        st.warning("umap-learn is not installed, so the map offers PCA only.")
+        atlas = build_atlas(ckpt, data, progress, use_umap=False)
+    try:
+        save_atlas(folder, atlas)
+    except OSError as err:
+        _shared()["memory"][str(folder)] = atlas
+        st.warning(f"The map could not be saved beside the checkpoint ({err}); it is kept until the app restarts.")
+    bar.empty()
+    return atlas
+
+
+def rebuild(ckpt: Checkpoint, data: ImageSet) -> Atlas:
+    with _lock(ckpt.folder.resolve()):
+        return _build(ckpt, data)
+
+
+def get(ckpt: Checkpoint, data: ImageSet | None) -> Atlas | None:
+    """The stored atlas, or one built now (once) when there is none; None with a message on failure."""
+    try:
+        atlas = stored(ckpt)
+    except AtlasError as err:
+        st.error(f"The stored latent map cannot be read: {err}")
+        if data is not None and st.button("Rebuild the latent map", key="rebuild_broken_atlas"):
+            return rebuild(ckpt, data)
+        return None
+    if atlas is not None:
+        return atlas
+    if data is None:
+        st.info("This checkpoint has no latent map yet, and building one needs the test images.")
+        return None
+    with _lock(ckpt.folder.resolve()):
+        try:  # another session may have built it while this one waited for the lock
+            atlas = stored(ckpt)
+        except AtlasError:
+            atlas = None
+        return atlas or _build(ckpt, data)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Measuring each latent dimension…")
+def _encoded_stats(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: ImageSet) -> tuple[Tensor, Tensor]:
+    mu, logvar = encode_dataset(_ckpt.model, _data.subset(STATS_SUBSET))
+    return kl_per_dim(mu, logvar).mean(dim=0), mu.var(dim=0)
+
+
+def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor, Tensor, str] | None:
+    """KL (nats) and posterior-mean variance per dimension, and where they come from.
+
+    From the evaluate metrics when present, else from a stored atlas, else from encoding
+    the first 2,000 test images; None when none of these is available.
+    """
+    dim = ckpt.model.cfg.latent_dim
+    metrics = ckpt.meta.get("metrics") or {}
+    kl, var = metrics.get("kl_per_dim"), metrics.get("latent_variance")
+    if isinstance(kl, list) and isinstance(var, list) and len(kl) == dim == len(var):
+        return torch.tensor(kl), torch.tensor(var), "the evaluate metrics"
+    try:
+        atlas = stored(ckpt)
+    except AtlasError:
+        atlas = None
+    if atlas is not None and not atlas.stale and atlas.mu.shape[1] == dim:
+        return kl_per_dim(atlas.mu, atlas.logvar).mean(dim=0), atlas.mu.var(dim=0), "the latent map's test images"
+    if data is None:
+        return None
+    folder = ckpt.folder.resolve()
+    kl_t, var_t = _encoded_stats(str(folder), _signature(folder), ckpt, data)
+    return kl_t, var_t, f"the first {min(STATS_SUBSET, len(data)):,} test images"
+
+
+def active(variance: Tensor) -> Tensor:
+    return variance > ACTIVE_VARIANCE

@@ -1,0 +1,189 @@
+"""Finding, loading and picking checkpoints; the picked model is shared by every page.
+
+Checkpoints are looked for in the project's `checkpoints/` folder and in the folders named
+by $LATENT_EXPLORER_CHECKPOINTS (several separated by the path separator) or by
+`streamlit run app.py -- --checkpoints DIR`. Each of those may be a checkpoint folder
+itself or hold checkpoint folders. A folder that fails to load is listed with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from ui import state
+from vae.atlas import load_test_set
+from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError, load_checkpoint
+from vae.data import ImageSet, MissingDataError
+
+ENV = "LATENT_EXPLORER_CHECKPOINTS"
+PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A checkpoint folder as listed to the user: `id` names it in URLs; `error` says why it is broken."""
+
+    id: str
+    folder: Path
+    error: str | None = None
+
+
+def extra_roots() -> list[Path]:
+    """Folders named by the environment variable and by `-- --checkpoints DIR` on the command line."""
+    named = [p for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--checkpoints", action="append", default=[])
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return [Path(p).expanduser() for p in named + args.checkpoints]
+
+
+def candidate_folders(root: Path) -> list[Path]:
+    """root itself if it is a checkpoint folder, else its subfolders that hold weights or a config."""
+    if (root / CONFIG).is_file() or (root / WEIGHTS).is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(
+        p for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and ((p / CONFIG).is_file() or (p / WEIGHTS).is_file())
+    )
+
+
+def signature(folder: Path) -> tuple[int, ...]:
+    """Changes whenever the weights or config are rewritten (training saves after every epoch)."""
+    stats = [(folder / name).stat() for name in (WEIGHTS, CONFIG) if (folder / name).is_file()]
+    return tuple(v for s in stats for v in (s.st_mtime_ns, s.st_size))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _load(folder: str, sig: tuple[int, ...]) -> Checkpoint | str:
+    """The loaded checkpoint, or the reason it cannot be loaded (cached either way)."""
+    try:
+        return load_checkpoint(folder)
+    except CheckpointError as err:
+        return str(err)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+        return f"{folder}: could not be loaded ({type(err).__name__}: {err})"
+
+
+def load(entry: Entry) -> Checkpoint | str:
+    try:
+        sig = signature(entry.folder)
+    except OSError as err:
+        return f"{entry.folder}: unreadable ({err})"
+    return _load(str(entry.folder.resolve()), sig)
+
+
+def discover() -> list[Entry]:
+    """Every checkpoint folder found, loaded (cached) to know whether it works."""
+    folders: list[Path] = []
+    missing: list[Entry] = []
+    for root in [PROJECT_CHECKPOINTS, *extra_roots()]:
+        if root != PROJECT_CHECKPOINTS and not root.exists():
+            missing.append(Entry(str(root), root, f"{root}: named as a checkpoint folder but does not exist"))
+        folders += [f for f in candidate_folders(root) if f.resolve() not in {g.resolve() for g in folders}]
+    names = [f.name for f in folders]
+    entries = []
+    for folder in folders:
+        ident = folder.name if names.count(folder.name) == 1 else f"{folder.parent.name}/{folder.name}"
+        result = load(Entry(ident, folder))
+        entries.append(Entry(ident, folder, result if isinstance(result, str) else None))
+    return entries + missing
+
+
+def _forget_page_state() -> None:
+    """A different model means a different latent space: every page starts afresh."""
+    for key in list(st.session_state):
+        if key != state.MODEL_KEY:
+            del st.session_state[key]
+
+
+def pick_model() -> Checkpoint | None:
+    """The sidebar's model picker; returns the chosen checkpoint (None when none works)."""
+    entries = discover()
+    st.session_state["_entries"] = entries
+    working = [e for e in entries if e.error is None]
+    if not working:
+        st.sidebar.warning("No working model found.")
+        return None
+    ids = [e.id for e in working]
+    state.bind(state.MODEL_KEY, ids[0], state.choice(ids))
+    if st.session_state[state.MODEL_KEY] not in ids:  # it broke or vanished since it was picked
+        st.session_state[state.MODEL_KEY] = ids[0]
+    by_id = {e.id: e for e in working}
+    chosen = st.sidebar.selectbox(
+        "Model", ids, key=state.MODEL_KEY, on_change=_forget_page_state,
+        format_func=lambda i: f"{i}  ·  {describe(by_id[i])}",
+        help="Every checkpoint under checkpoints/ and under $" + ENV + ".",
+    )
+    broken = len(entries) - len(working)
+    if broken:
+        st.sidebar.caption(f":orange[{broken} broken checkpoint folder{'s' * (broken > 1)}] (see Home).")
+    return load(by_id[chosen])  # type: ignore[return-value]
+
+
+def describe(entry: Entry) -> str:
+    ckpt = load(entry)
+    if isinstance(ckpt, str):
+        return "broken"
+    cfg = ckpt.model.cfg
+    return f"{ckpt.meta.get('dataset', '?')}, {cfg.arch}, z={cfg.latent_dim}"
+
+
+def current() -> Checkpoint | None:
+    """The model picked in the sidebar (app.py runs the picker before every page)."""
+    entries = st.session_state.get("_entries", [])
+    chosen = st.session_state.get(state.MODEL_KEY)
+    for entry in entries:
+        if entry.id == chosen and entry.error is None:
+            result = load(entry)
+            return None if isinstance(result, str) else result
+    return None
+
+
+def require_model() -> Checkpoint:
+    """The picked model, or stop the page with a pointer to Home."""
+    ckpt = current()
+    if ckpt is None:
+        st.info("No model to explore yet. Home lists the checkpoint folders found and how to train one.")
+        st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
+        st.stop()
+    return ckpt
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the test images…")
+def _test_set(dataset: str, size: int | None, channels: int | None) -> ImageSet:
+    return load_test_set({"dataset": dataset, "train": {"size": size, "channels": channels}})
+
+
+def test_set(ckpt: Checkpoint) -> ImageSet | None:
+    """The checkpoint's test images (cached), or None with a message saying how to get them."""
+    train = ckpt.meta.get("train") or {}
+    try:
+        return _test_set(ckpt.meta["dataset"], train.get("size"), train.get("channels"))
+    except (MissingDataError, ValueError, KeyError, OSError) as err:
+        st.warning(f"The test images are not available, so parts of this page are off. {err}", icon=":material/image:")
+        return None
+
+
+def class_input(ckpt: Checkpoint, n: int, label: int | None = None) -> torch.Tensor | None:
+    """The decoder's labels for n codes of a conditional model (all `label`, else cycling through
+    the classes); None for an unconditional model."""
+    classes = ckpt.model.cfg.num_classes
+    if not classes:
+        return None
+    return torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % classes
+
+
+def class_names(ckpt: Checkpoint) -> list[str]:
+    """Names for the model's classes (or the dataset's), falling back to numbers."""
+    names = ckpt.class_names
+    count = ckpt.model.cfg.num_classes or len(names)
+    return [names[i] if i < len(names) else str(i) for i in range(count)]

@@ -1,0 +1,148 @@
+"""Page state that lives in the URL, so that a copied link reproduces the view.
+
+Each stateful widget has a key that is also its query parameter. `bind` gives the widget
+its first value (from the link, else what it was when the user last left the page, else
+the default) before it is drawn; a value that does not parse is dropped with a short
+notice. `publish` writes the page's values back to the URL after the widgets are drawn.
+Parsers never touch the file system: a value is only ever compared against known choices
+and ranges, so `../../etc` is just an unknown name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+MEMORY = "_remembered"  # values of each page's widgets when the user last left the page
+MODEL_KEY = "model"
+MAX_SHOWN = 40  # characters of a rejected value quoted back to the user
+
+Parser = Callable[[str], Any]
+
+
+def notice(message: str) -> None:
+    st.toast(message, icon=":material/info:")
+
+
+def bind(key: str, default: Any, parse: Parser) -> None:
+    """Set st.session_state[key] once, before the widget with that key is drawn."""
+    if key in st.session_state:
+        return
+    memory = st.session_state.setdefault(MEMORY, {})
+    raw = st.query_params.get(key)
+    if raw is not None:
+        try:
+            st.session_state[key] = parse(raw)
+            return
+        except ValueError as err:
+            shown = raw if len(raw) <= MAX_SHOWN else raw[:MAX_SHOWN] + "…"
+            notice(f"Ignored {key}={shown!r} from the link: {err}. Using {dump(default)!r} instead.")
+            st.session_state[key] = default
+            return
+    st.session_state[key] = memory.get(key, default)
+
+
+def publish(values: dict[str, Any]) -> None:
+    """Make the URL hold the chosen model and exactly this page's values; remember them for a later visit."""
+    present = {k: v for k, v in values.items() if v is not None}
+    st.session_state.setdefault(MEMORY, {}).update(present)
+    wanted = {MODEL_KEY: st.session_state[MODEL_KEY]} if MODEL_KEY in st.session_state else {}
+    wanted.update({k: dump(v) for k, v in present.items() if v != []})
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def dump(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ",".join(dump(v) for v in value)
+    return str(value)
+
+
+def choice(options: Sequence[str]) -> Parser:
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError("not one of the choices" if len(options) > 8 else f"not one of {', '.join(options)}")
+        return raw
+
+    return parse
+
+
+def integer_choice(options: Sequence[int]) -> Parser:
+    def parse(raw: str) -> int:
+        value = integer(min(options), max(options))(raw)
+        if value not in options:
+            raise ValueError(f"not one of {', '.join(map(str, options))}")
+        return value
+
+    return parse
+
+
+def integer(lo: int, hi: int) -> Parser:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"outside {lo}..{hi}")
+        return value
+
+    return parse
+
+
+def number(lo: float, hi: float) -> Parser:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not math.isfinite(value) or not lo <= value <= hi:
+            raise ValueError(f"outside {lo:g}..{hi:g}")
+        return value
+
+    return parse
+
+
+def numbers(count: int, lo: float, hi: float) -> Parser:
+    """Exactly `count` comma-separated numbers, each clamped into [lo, hi]."""
+
+    def parse(raw: str) -> list[float]:
+        parts = raw.split(",")
+        if len(parts) != count:
+            raise ValueError(f"needs {count} numbers, got {len(parts)}")
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError("not a list of numbers") from None
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("not finite")
+        return [min(hi, max(lo, v)) for v in values]
+
+    return parse
+
+
+def integers(lo: int, hi: int, max_count: int) -> Parser:
+    """Up to `max_count` comma-separated whole numbers in lo..hi (an empty value is an empty list)."""
+
+    def parse(raw: str) -> list[int]:
+        if not raw:
+            return []
+        parts = raw.split(",")
+        if len(parts) > max_count:
+            raise ValueError(f"more than {max_count} numbers")
+        return [integer(lo, hi)(p) for p in parts]
+
+    return parse
+
+
+def flag(raw: str) -> bool:
+    if raw not in ("0", "1"):
+        raise ValueError("not 0 or 1")
+    return raw == "1"
