@@ -313,7 +313,9 @@ class View {
     const ox = pad + (css - 2 * pad - (maxX - minX) * scale) / 2, oy = pad + (css - 2 * pad - (maxY - minY) * scale) / 2;
     this.toScreen = (x, y) => [ox + (x - minX) * scale, css - (oy + (y - minY) * scale)];
     this.toData = (sx, sy) => [minX + (sx - ox) / scale, minY + (css - sy - oy) / scale];
-    this.mapScale = scale;
+    const style = getComputedStyle(this.root);
+    this.ink = style.color;
+    this.paper = style.getPropertyValue("--st-background-color").trim() || "#ffffff";
     const ctx = this.points.getContext("2d"), colors = this.colors(), { xy, labels, n } = this.map;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, css, css);
@@ -348,7 +350,8 @@ class View {
     this.image.draw(this.decoder, this.z, this.data.label ?? where.label);
     const near = this.toScreen(this.map.xy[2 * where.index], this.map.xy[2 * where.index + 1]);
     const [px, py] = this.toScreen(place[0], place[1]);
-    ctx.strokeStyle = "rgba(49, 51, 63, 0.55)";
+    ctx.strokeStyle = this.ink;
+    ctx.globalAlpha = 0.6;
     ctx.lineWidth = 1;
     ctx.setLineDash([3, 3]);
     ctx.beginPath();
@@ -359,23 +362,29 @@ class View {
     ctx.beginPath();
     ctx.arc(near[0], near[1], 4, 0, 2 * Math.PI);
     ctx.stroke();
+    ctx.globalAlpha = 1;
     if (this.pinned) this.drawPin(ctx, this.toScreen(this.pinned[0], this.pinned[1]));
     if (this.hover) this.drawCross(ctx, px, py);
     this.showReadout(place, where);
   }
 
+  // A target (ring and centre dot) in the theme's colours, unlike any class's dots.
   drawPin(ctx, [x, y]) {
-    ctx.fillStyle = "#ff4b4b";
-    ctx.strokeStyle = "#ffffff";
+    ctx.fillStyle = this.paper;
+    ctx.strokeStyle = this.ink;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    ctx.arc(x, y, 6, 0, 2 * Math.PI);
+    ctx.arc(x, y, 7, 0, 2 * Math.PI);
     ctx.fill();
     ctx.stroke();
+    ctx.fillStyle = this.ink;
+    ctx.beginPath();
+    ctx.arc(x, y, 2.5, 0, 2 * Math.PI);
+    ctx.fill();
   }
 
   drawCross(ctx, x, y) {
-    ctx.strokeStyle = "#31333f";
+    ctx.strokeStyle = this.ink;
     ctx.lineWidth = 1.5;
     ctx.beginPath();
     ctx.moveTo(x - 8, y);
