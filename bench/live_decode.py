@@ -107,7 +107,10 @@ def live_samples(page: Page, mode: str) -> list[dict]:
 def open_mode(page: Page, url: str, mode: str, ready: str) -> None:
     page.goto(f"{url}/?mode={mode}")
     wait_for_app(page, timeout=120_000)
-    page.wait_for_selector(ready, timeout=60_000)
+    failure = page.locator('[data-testid="stAlertContentError"]')
+    page.wait_for_selector(f'{ready}, [data-testid="stAlertContentError"]', timeout=60_000)
+    if failure.count():
+        raise SystemExit(f"error: {failure.first.inner_text()}")
     page.wait_for_timeout(500)  # let the first draw and layout settle
 
 

@@ -16,7 +16,8 @@ import torch
 
 from ui.live_decoder import live_decoder
 from vae.atlas import AtlasError, build_atlas, load_atlas, load_test_set
-from vae.checkpoint import Checkpoint, load_checkpoint
+from vae.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from vae.data import DataError
 from vae.export import decoder_spec, map_spec
 from vae.images import to_pil
 from vae.latent import decode
@@ -37,7 +38,11 @@ def load(folder: str) -> tuple[Checkpoint, dict[str, Any], dict[str, Any], str]:
     return ckpt, decoder_spec(ckpt.model), points, projection
 
 
-ckpt, spec, points, projection = load(CHECKPOINT)
+try:
+    ckpt, spec, points, projection = load(CHECKPOINT)
+except (CheckpointError, DataError, AtlasError) as err:
+    st.error(f"Cannot bench {CHECKPOINT}: {err}")
+    st.stop()
 st.caption(f"{ckpt.name}: {ckpt.model.cfg.arch}, latent {ckpt.model.cfg.latent_dim}; map: {projection}")
 mode = st.query_params.get("mode", "sliders")
 if mode == "server":
