@@ -5,13 +5,16 @@ What the browser does with the component is tests/browser/test_live_decoder.py's
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from ui.live_decoder import _view_data
+from ui.live_decoder import _view_data, atlas_spec, model_spec
+from vae.atlas import Atlas
+from vae.checkpoint import Checkpoint
 from vae.config import ModelConfig
 from vae.export import decoder_spec, map_spec
 from vae.model import VAE
@@ -79,3 +82,17 @@ def test_bad_arguments_are_refused(mode: str, options: dict[str, Any], message: 
     atlas = map_spec(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match=message):
         _view_data(mode, spec(), options.pop("atlas", atlas), **{**defaults, **options})
+
+
+def test_specs_are_made_once_per_model_and_atlas(tmp_path: Path) -> None:
+    ckpt = Checkpoint(tmp_path, VAE(ModelConfig(arch="conv", latent_dim=2, hidden=4)), {})
+    assert model_spec(ckpt) is model_spec(ckpt)
+    assert model_spec(ckpt)["id"] == decoder_spec(ckpt.model)["id"]
+    other = VAE(ModelConfig(arch="conv", latent_dim=2, hidden=4))
+    other.decoder.append(torch.nn.Tanh())
+    assert model_spec(Checkpoint(tmp_path, other, {})) is None  # another model: made afresh, and unsupported
+    n = 5
+    atlas = Atlas({"pca": torch.randn(n, 2)}, torch.randn(n, 2), torch.zeros(n, 2), torch.zeros(n),
+                  torch.arange(n) % 2, torch.zeros(2), torch.eye(2), {"weights_sha256": "abc"})
+    assert atlas_spec(atlas, "pca", ["a", "b"]) is atlas_spec(atlas, "pca", ["a", "b"])
+    assert atlas_spec(atlas, "pca", ["a", "b"])["class_names"] == ["a", "b"]

@@ -4,12 +4,14 @@ Dragging a latent slider, moving the pointer over the latent map or scrubbing an
 redraws the image on every animation frame with no server round trip; Python hears only about
 commits (a slider released, a map place clicked, the scrubber let go). A page uses it like this:
 
-    spec = decoder_spec(model)                      # vae.export; cache it with the model
+    spec = model_spec(ckpt)                         # vae.export.decoder_spec, made once per loaded model
     result = live_decoder("sliders", spec, key="sliders", z=z, dims=order, labels=names, inactive=off)
     if not result.available:                        # switched off, unsupported, or the JS failed
         st.caption(result.error)                    # ... and draw the server path instead
     elif result.z is not None:                      # the user released a slider in this run
         st.session_state.z = result.z
+
+and for the map, `live_decoder("map", spec, key="live_map", atlas=atlas_spec(atlas, "umap", names))`.
 
 The weights travel in a separate mount whose data never changes, so Streamlit's message cache
 sends them once per model and then only a reference; the view's own data (the code, slider
@@ -28,6 +30,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import streamlit as st
+from torch import Tensor
+
+from vae.atlas import Atlas
+from vae.checkpoint import WEIGHTS, Checkpoint
+from vae.export import UnsupportedDecoder, decoder_spec, map_spec
+from vae.model import VAE
 
 COMPONENT_DIR = Path(__file__).resolve().parent.parent / "components" / "live_decoder"
 # Concatenated in this order into one ES module; their `import` lines only serve node's tests.
@@ -68,6 +76,34 @@ class LiveDecoderResult:
     xy: tuple[float, float] | None = None
     label: int | None = None
     t: float | None = None
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _model_spec(_model: VAE, identity: tuple[Any, ...]) -> dict[str, Any] | None:
+    try:
+        return decoder_spec(_model)
+    except UnsupportedDecoder:
+        return None
+
+
+def model_spec(ckpt: Checkpoint) -> dict[str, Any] | None:
+    """vae.export.decoder_spec of the checkpoint's model, made once per loaded model; None if unsupported."""
+    weights = ckpt.folder / WEIGHTS
+    stat = weights.stat() if weights.is_file() else None
+    identity = (str(ckpt.folder.resolve()), stat and (stat.st_mtime_ns, stat.st_size), id(ckpt.model))
+    return _model_spec(ckpt.model, identity)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _map_spec(_xy: Tensor, _mu: Tensor, _labels: Tensor, class_names: tuple[str, ...],
+              identity: tuple[Any, ...]) -> dict[str, Any]:
+    return map_spec(_xy, _mu, _labels, list(class_names))
+
+
+def atlas_spec(atlas: Atlas, projection: str, class_names: list[str]) -> dict[str, Any]:
+    """vae.export.map_spec of a vae.atlas.Atlas in one projection, made once per atlas and projection."""
+    identity = (atlas.meta.get("weights_sha256"), projection, len(atlas), id(atlas))
+    return _map_spec(atlas.coords[projection], atlas.mu, atlas.labels, tuple(class_names), identity)
 
 
 def browser_decoding_disabled() -> bool:
