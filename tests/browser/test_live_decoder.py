@@ -5,8 +5,9 @@ the JavaScript fails. Screenshots go to test-artifacts/live_decoder/.
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -130,12 +131,12 @@ def test_javascript_failure_falls_back_with_a_notice(page: Page) -> None:
     assert page.locator("canvas.led-image").count() == 0
 
 
-def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], capsys: pytest.CaptureFixture) -> None:
-    spec = importlib.util.spec_from_file_location("bench_live_decode", ROOT / "bench" / "live_decode.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    rows = bench.main([str(tiny_checkpoint(arch="conv")), "--quick"])
-    assert [r["path"] for r in rows] == ["live decoder: slider drag", "live decoder: map hover",
-                                         "plain st.slider (server decode)"]
-    assert all(r["samples"] >= 2 and 0 < r["handler_p50_ms"] <= r["handler_p95_ms"] for r in rows)
-    assert "| path | samples |" in capsys.readouterr().out
+def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], child_env: dict[str, str]) -> None:
+    # A process of its own: Playwright's sync API cannot nest inside this module's running browser.
+    run = subprocess.run([sys.executable, "bench/live_decode.py", str(tiny_checkpoint(arch="conv")), "--quick"],
+                         cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = [line.split(" | ") for line in run.stdout.splitlines() if line.startswith("| live") or "st.slider" in line]
+    assert [r[0] for r in rows] == ["| live decoder: slider drag", "| live decoder: map hover",
+                                    "| plain st.slider (server decode)"]
+    assert all(int(r[1]) >= 2 for r in rows)
