@@ -6,9 +6,12 @@ Run with `streamlit run app.py` (add `-- --checkpoints DIR` to list more checkpo
 import logging
 
 import streamlit as st
+import torch
 
 from ui import entry, models, show
 
+# The models are small: one thread per session answers fastest, and sessions do not fight over cores.
+torch.set_num_threads(1)
 st.set_page_config(page_title="Latent Explorer", page_icon=show.icon(), layout="wide")
 show.apply_style()
 

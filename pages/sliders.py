@@ -12,6 +12,7 @@ import torch
 from ui import atlas as atlases
 from ui import entry, models, show, state
 from vae.latent import decode, sample_prior, traverse
+from vae.model import VAE
 
 entry.through_app()
 
@@ -43,6 +44,37 @@ def from_test_image(ckpt, data) -> None:
 def slider_label(d: int, kl: torch.Tensor | None, active: torch.Tensor) -> str:
     text = f"z{d}" + (f" · KL {kl[d]:.2f}" if kl is not None else "")
     return text if active[d] else f":gray[{text} · inactive]"
+
+
+@st.fragment
+def sliders_and_images(model: VAE, order: list[int], kl: torch.Tensor | None, active: torch.Tensor,
+                       y: torch.Tensor | None) -> None:
+    """The sliders, the decoded image and the traversal: moving a slider reruns only this part."""
+    dim = model.cfg.latent_dim
+    left, middle, right = st.columns([5, 3, 4], gap="medium")
+    with left:
+        halves = st.columns(2)  # read down the first column, then the second
+        for position, d in enumerate(order):
+            column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
+            column.slider(slider_label(d, kl, active), -LIMIT, LIMIT, step=STEP, key=f"z{d}")
+    code = torch.tensor([st.session_state[f"z{d}"] for d in range(dim)])
+    st.session_state["z"] = [round(v, 2) for v in code.tolist()]
+    with middle:
+        show.image(decode(model, code[None], y)[0], "decoded from the code on the left", width="stretch")
+    with right:
+        rows = order[:MAX_TRAVERSED]
+        codes = torch.cat([traverse(code, d, TRAVERSAL) for d in rows])
+        frames = decode(model, codes, None if y is None else y.repeat(len(codes)))
+        grid = frames.reshape(len(rows), len(TRAVERSAL), *frames.shape[1:])
+        row_labels = [f"z{d}" + ("" if active[d] else " (off)") for d in rows]
+        values = [f"{v:+g}" if v else "0" for v in TRAVERSAL.tolist()]
+        show.picture(show.labelled_rows(grid, row_labels, values, tile=40),
+                     caption="Traversal: each row sets one dimension from -3 to +3, the others as on the left.")
+    state.publish({
+        "z": st.session_state["z"],
+        "image": st.session_state.get("image"),
+        "label": st.session_state.get("label") if model.cfg.conditional else None,
+    })
 
 
 ckpt = models.require_model()
@@ -88,26 +120,5 @@ if model.cfg.conditional:
                           label_visibility="collapsed")
     y = torch.tensor([st.session_state["label"]])
 
-left, middle, right = st.columns([5, 3, 4], gap="medium")
-with left:
-    halves = st.columns(2)  # read down the first column, then the second
-    for position, d in enumerate(order):
-        column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
-        column.slider(slider_label(d, kl, active), -LIMIT, LIMIT, step=STEP, key=f"z{d}")
-code = torch.tensor([st.session_state[f"z{d}"] for d in range(dim)])
-st.session_state["z"] = [round(v, 2) for v in code.tolist()]
-with middle:
-    show.image(decode(model, code[None], y)[0], "decoded from the code on the left", width="stretch")
-with right:
-    rows = order[:MAX_TRAVERSED]
-    codes = torch.cat([traverse(code, d, TRAVERSAL) for d in rows])
-    frames = decode(model, codes, None if y is None else y.repeat(len(codes)))
-    grid = frames.reshape(len(rows), len(TRAVERSAL), *frames.shape[1:])
-    row_labels = [f"z{d}" + ("" if active[d] else " (off)") for d in rows]
-    show.picture(show.labelled_rows(grid, row_labels, [f"{v:+g}" if v else "0" for v in TRAVERSAL.tolist()], tile=40),
-                 caption="Traversal: each row sets one dimension from -3 to +3, the others as on the left.")
-state.publish({
-    "z": st.session_state["z"],
-    "image": st.session_state.get("image"),
-    "label": st.session_state.get("label") if model.cfg.conditional else None,
-})
+
+sliders_and_images(model, order, kl, active, y)

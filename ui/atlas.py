@@ -61,6 +61,10 @@ def stored(ckpt: Checkpoint) -> Atlas | None:
 def _build(ckpt: Checkpoint, data: ImageSet) -> Atlas:
     """Build the atlas with a progress bar and store it beside the checkpoint (call with its lock held)."""
     folder = ckpt.folder.resolve()
+    note = st.caption(
+        f"This model has no latent map yet, so it is being built now from {len(data):,} test images, once: "
+        "it is stored beside the checkpoint and opens at once next time."
+    )
     bar = st.progress(0.0, text="Building the latent map: encoding the test set…")
 
     def progress(fraction: float, message: str) -> None:
@@ -77,6 +81,7 @@ def _build(ckpt: Checkpoint, data: ImageSet) -> Atlas:
         _shared()["memory"][str(folder)] = atlas
         st.warning(f"The map could not be saved beside the checkpoint ({err}); it is kept until the app restarts.")
     bar.empty()
+    note.empty()
     return atlas
 
 
@@ -129,7 +134,7 @@ def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor, Tenso
     except AtlasError:
         atlas = None
     if atlas is not None and not atlas.stale and atlas.mu.shape[1] == dim:
-        return kl_per_dim(atlas.mu, atlas.logvar).mean(dim=0), atlas.mu.var(dim=0), "the latent map's test images"
+        return atlas.kl_per_dim, atlas.mean_variance, "the latent map's test images"
     if data is None:
         return None
     folder = ckpt.folder.resolve()

@@ -50,7 +50,7 @@ def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...
     fig.update_layout(
         height=420 if muted else 640,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"itemsizing": "constant", "title": {"text": "class"}},
+        legend={"itemsizing": "constant", "y": 0.95, "yanchor": "top"},
         uirevision=f"{key}-{projection}",  # keep zoom and hidden classes across reruns
         dragmode="pan" if muted else "zoom",
         xaxis={"title": x_title, "showticklabels": False, "zeroline": False},

@@ -20,7 +20,7 @@ import torch
 from ui import state
 from vae.atlas import load_test_set
 from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError, load_checkpoint
-from vae.data import ImageSet, MissingDataError
+from vae.data import DataError, ImageSet, data_root
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -158,19 +158,23 @@ def require_model() -> Checkpoint:
     return ckpt
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the test images…")
-def _test_set(dataset: str, size: int | None, channels: int | None) -> ImageSet:
-    return load_test_set({"dataset": dataset, "train": {"size": size, "channels": channels}})
+@st.cache_resource(max_entries=4, ttl=300, show_spinner="Loading the test images…")
+def _test_set(dataset: str, size: int | None, channels: int | None, root: str) -> ImageSet | str:
+    """The test images, or why they are missing (cached too: a failed download attempt takes seconds)."""
+    try:
+        return load_test_set({"dataset": dataset, "train": {"size": size, "channels": channels}}, root)
+    except (DataError, ValueError, OSError) as err:
+        return str(err)
 
 
 def test_set(ckpt: Checkpoint) -> ImageSet | None:
     """The checkpoint's test images (cached), or None with a message saying how to get them."""
     train = ckpt.meta.get("train") or {}
-    try:
-        return _test_set(ckpt.meta["dataset"], train.get("size"), train.get("channels"))
-    except (MissingDataError, ValueError, KeyError, OSError) as err:
-        st.warning(f"The test images are not available, so parts of this page are off. {err}", icon=":material/image:")
+    data = _test_set(ckpt.meta.get("dataset", "?"), train.get("size"), train.get("channels"), str(data_root()))
+    if isinstance(data, str):
+        st.warning(f"The test images are not available, so parts of this page are off. {data}", icon=":material/image:")
         return None
+    return data
 
 
 def class_input(ckpt: Checkpoint, n: int, label: int | None = None) -> torch.Tensor | None:

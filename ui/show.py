@@ -7,6 +7,8 @@ should it scale them again.
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 from collections.abc import Sequence
 
@@ -50,9 +52,15 @@ def enlarge(pil: Image.Image, width: int) -> Image.Image:
     return pil if scale == 1 else pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
 
 
+def png(pil: Image.Image) -> bytes:
+    """Lossless and quick to encode (the automatic choice can be JPEG, which smears the pixels)."""
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def picture(pil: Image.Image, caption: str | None = None, width: int | str = "content") -> None:
-    """A PIL image, sent as PNG: the automatic choice can be JPEG, which smears the pixels."""
-    st.image(pil, caption=caption, width=width, output_format="PNG")
+    st.image(png(pil), caption=caption, width=width)
 
 
 def image(x: Tensor, caption: str | None = None, width: int | str = 140) -> None:
@@ -65,7 +73,7 @@ def images(batch: Tensor, captions: Sequence[str] | None = None, width: int = 84
     if len(batch) == 0:
         return
     pils = [enlarge(to_pil(x), width) for x in batch]
-    st.image(pils, caption=list(captions) if captions is not None else None, width=width, output_format="PNG")
+    st.image([png(p) for p in pils], caption=list(captions) if captions is not None else None, width=width)
 
 
 def grid_image(batch: Tensor, ncol: int, tile: int = 56) -> Image.Image:
@@ -77,11 +85,16 @@ def image_grid(batch: Tensor, ncol: int, tile: int = 56, caption: str | None = N
     picture(grid_image(batch, ncol, tile), caption)
 
 
+@functools.cache
+def label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
 def labelled_rows(rows: Tensor, labels: Sequence[str], column_labels: Sequence[str], tile: int = 48) -> Image.Image:
     """A (R, K, C, H, W) grid with a label left of each row and above each column."""
     r, k = rows.shape[:2]
     body = grid_image(rows.reshape(r * k, *rows.shape[2:]), ncol=k, tile=tile).convert("RGB")
-    font = ImageFont.load_default(size=max(11, tile // 4))
+    font = label_font(max(11, tile // 4))
     left = max(int(font.getlength(t)) for t in labels) + 14
     top = int(font.size * 1.8)
     canvas = Image.new("RGB", (left + body.width, top + body.height), LABEL_BG)

@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from torch import Tensor
 from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
 from vae.latent import decode
+from vae.objectives import kl_per_dim
 
 ATLAS_TENSORS = "atlas.safetensors"
 ATLAS_META = "atlas.json"
@@ -64,6 +66,16 @@ class Atlas:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @cached_property
+    def kl_per_dim(self) -> Tensor:
+        """Mean KL(q(z|x) || N(0, I)) of each latent dimension over the atlas images, in nats: (D,)."""
+        return kl_per_dim(self.mu, self.logvar).mean(dim=0)
+
+    @cached_property
+    def mean_variance(self) -> Tensor:
+        """Variance of each dimension's posterior mean across images (activity, as in Burda et al.): (D,)."""
+        return self.mu.var(dim=0)
 
     @property
     def projections(self) -> list[str]:

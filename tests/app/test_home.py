@@ -8,6 +8,7 @@ from pathlib import Path
 from app_helpers import assert_clean, make_checkpoint
 
 from vae.config import ModelConfig
+from vae.data import MissingDataError
 
 
 def model_options(at) -> list[str]:
@@ -76,3 +77,24 @@ def test_without_any_model_every_page_says_what_to_do(open_app, tmp_path: Path) 
         at.switch_page(page).run()
         assert_clean(at)
         assert any("No model to explore yet" in i.value for i in at.info)
+
+
+def test_without_the_test_images_the_pages_still_work(open_app, monkeypatch, tmp_path: Path) -> None:
+    import ui.models
+
+    def missing(meta, root=None):
+        raise MissingDataError("mnist is not in the data root (a test stand-in)")
+
+    monkeypatch.setattr(ui.models, "load_test_set", missing)
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))  # a new cache key: nothing cached applies
+    at = open_app()
+    assert_clean(at)
+    assert any("not available" in w.value for w in at.warning)
+    for page in ("pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py"):
+        at.switch_page(page).run()
+        assert_clean(at)
+        assert at.title[0].value != "Latent Explorer"
+    at = open_app("pages/map.py", selected="2")
+    assert_clean(at)
+    assert at.subheader[0].value.startswith("Test image #2")  # shown by its reconstruction and neighbours'
+    assert len(at.image) >= 2
