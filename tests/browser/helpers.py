@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,8 +86,56 @@ def wait_for_app(page: Page, timeout: float = 30_000) -> None:
     page.wait_for_selector(APP_IDLE, timeout=timeout)
 
 
+def after_rerun(page: Page, action: Callable[[], object], timeout: float = 30_000) -> None:
+    """Do `action` (a click, a key press, an upload) and wait until the script run it causes has ended.
+
+    Unlike wait_for_app alone, this cannot return before the rerun has even started.
+    """
+    page.evaluate("""() => {
+      const app = document.querySelector('[data-testid="stApp"]');
+      window.__ranAfterAction = false;
+      const seen = new MutationObserver((records) => {
+        if (records.some((r) => r.oldValue === "running")) { window.__ranAfterAction = true; seen.disconnect(); }
+      });
+      seen.observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ["data-test-script-state"]});
+    }""")
+    action()
+    page.wait_for_function(f"() => window.__ranAfterAction && document.querySelector('{APP_IDLE}')",
+                           timeout=timeout)
+
+
 def canvas_pixels(canvas: Locator) -> list[int]:
     """The RGBA bytes of a canvas element (works inside shadow roots: Playwright's locators pierce them)."""
     return canvas.evaluate(
         "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
     )
+
+
+def map_points(chart: Locator) -> int:
+    """How many points a plotly chart (the `.js-plotly-plot` div) holds, over all its traces."""
+    return chart.evaluate("gd => gd._fullData.reduce((n, t) => n + t._length, 0)")
+
+
+def point_position(chart: Locator) -> tuple[float, float, int]:
+    """Page coordinates and `customdata` of the point farthest from the centre of a plotly scatter:
+    an outlier, so a click there hits it and no other point."""
+    return chart.evaluate("""gd => {
+      const {xaxis, yaxis} = gd._fullLayout, box = gd.getBoundingClientRect();
+      const points = gd._fullData.flatMap(t => Array.from(t.x, (x, i) => [x, t.y[i], t.customdata[i]]));
+      const mean = k => points.reduce((s, p) => s + p[k], 0) / points.length;
+      const [mx, my] = [mean(0), mean(1)];
+      const far = points.reduce((a, p) => Math.hypot(p[0] - mx, p[1] - my) > Math.hypot(a[0] - mx, a[1] - my) ? p : a);
+      return [box.left + xaxis._offset + xaxis.l2p(far[0]), box.top + yaxis._offset + yaxis.l2p(far[1]), far[2]];
+    }""")
+
+
+def screenshot_all(page: Page, path: str | os.PathLike, max_height: int = 4000) -> None:
+    """A screenshot of the whole app. Streamlit scrolls inside its main element, not the document, so
+    Playwright's full_page sees one screen: grow the viewport to the content's height instead."""
+    height = page.evaluate("() => Math.max(...Array.from(document.querySelectorAll('[data-testid=\"stMain\"], "
+                           "[data-testid=\"stAppScrollToBottomContainer\"]'), e => e.scrollHeight), innerHeight)")
+    width = page.viewport_size["width"] if page.viewport_size else 1280
+    page.set_viewport_size({"width": width, "height": min(max_height, height)})
+    page.wait_for_timeout(300)  # let charts follow the new size
+    page.screenshot(path=path)
+

@@ -1,0 +1,207 @@
+"""The explorer in real Chromium, used as a person would: pick a model, look at the latent map and
+select a point, move a slider, upload two images and interpolate, resample, and open a hostile link.
+
+One `streamlit run app.py` serves every test of the session, one Chromium drives it, and each test
+opens one page. The model is the shipped `checkpoints/mnist` when it has its atlas; otherwise a tiny
+model, briefly trained, with a PCA atlas of the full MNIST test set, made in a temporary folder (so
+nothing is ever written into checkpoints/). Images are decoded on the server (the live decoder has
+its own tests), so every flow here is the plain Streamlit path. Screenshots: test-artifacts/explorer/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Locator, Page
+
+from tests.browser.helpers import (
+    CHROMIUM,
+    ROOT,
+    after_rerun,
+    chromium,
+    map_points,
+    point_position,
+    screenshot_all,
+    streamlit_server,
+    wait_for_app,
+)
+from vae.atlas import ATLAS_META
+from vae.data import load_dataset
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+SHIPPED = ROOT / "checkpoints" / "mnist"
+MNIST_TEST_SIZE = 10_000
+SHOTS = ROOT / "test-artifacts" / "explorer"
+IMAGE = '[data-testid="stImage"]'
+
+
+@dataclass(frozen=True)
+class Explorer:
+    url: str
+    browser: Browser
+    model: str  # the id of the model the tests explore
+
+
+def stand_in_root(folder: Path) -> Path:
+    """A checkpoint root holding a tiny MNIST model with a PCA atlas of all 10,000 test images."""
+    from tests.app.app_helpers import make_checkpoint
+    from vae.atlas import build_atlas, save_atlas
+    from vae.checkpoint import load_checkpoint
+    from vae.config import ModelConfig
+
+    make_checkpoint(folder / "tiny", ModelConfig(arch="conv", latent_dim=4, hidden=4), train_steps=150)
+    ckpt = load_checkpoint(folder / "tiny")
+    save_atlas(ckpt.folder, build_atlas(ckpt, load_dataset("mnist", "test"), use_umap=False))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
+    env = {"LATENT_EXPLORER_NO_BROWSER_DECODER": "1", "LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    if (SHIPPED / ATLAS_META).is_file():
+        model = "mnist"
+    else:
+        env["LATENT_EXPLORER_CHECKPOINTS"] = str(stand_in_root(tmp_path_factory.mktemp("checkpoints")))
+        model = "tiny"
+    with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
+        yield Explorer(url, browser, model)
+
+
+@pytest.fixture
+def page(explorer: Explorer, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh tab; after the test, a full-page screenshot, and no JavaScript error may have happened."""
+    page = explorer.browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    screenshot_all(page, SHOTS / f"{request.node.name}.png")
+    page.close()
+    assert not errors, errors
+
+
+def open_page(page: Page, explorer: Explorer, path: str = "", query: str = "") -> None:
+    page.goto(f"{explorer.url}/{path}?model={explorer.model}{'&' + query if query else ''}")
+    wait_for_app(page, timeout=90_000)
+    assert_clean(page)
+
+
+def assert_clean(page: Page) -> None:
+    """No traceback, no error box, no last-resort message on the page."""
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    text = page.locator("body").inner_text()
+    assert "Traceback" not in text and "Something went wrong" not in text
+
+
+def image_with_caption(page: Page, caption: str) -> Locator:
+    return page.locator(IMAGE).filter(has_text=caption).locator("img")
+
+
+def assert_shown(img: Locator) -> None:
+    """The image is on screen and its bytes decoded (images load lazily, so scroll to it first)."""
+    img.scroll_into_view_if_needed()
+    img.evaluate("el => el.decode()")
+    assert img.evaluate("el => el.naturalWidth") > 0
+
+
+def changed_src(page: Page, img: Locator, before: str) -> str:
+    """Wait until the image element shows new bytes (a new media URL), then for the run to end."""
+    img.evaluate("(el, before) => new Promise(r => { const t = () => el.src !== before ? r() : "
+                 "requestAnimationFrame(t); t(); })", before)
+    wait_for_app(page)
+    return img.get_attribute("src")
+
+
+def test_home_pick_a_model(page: Page, explorer: Explorer) -> None:
+    page.goto(explorer.url)
+    wait_for_app(page, timeout=90_000)
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').click()
+    after_rerun(page, page.get_by_role("option", name=f"{explorer.model} ").click)
+    page.get_by_role("heading", name=f"Model card: {explorer.model}").wait_for()
+    page.wait_for_url(f"**model={explorer.model}")
+    assert page.locator('[data-testid="stMetric"]').count() >= 6
+    assert page.locator(".js-plotly-plot").count() == 2  # the training curves
+    assert_clean(page)
+
+
+def test_map_shows_every_test_image_and_a_click_shows_its_images(page: Page, explorer: Explorer) -> None:
+    open_page(page, explorer, "map")
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for()
+    assert map_points(chart) == MNIST_TEST_SIZE
+    x, y, index = point_position(chart)
+    page.mouse.click(x, y)
+    page.get_by_role("heading", name=f"Test image #{index} ").wait_for()
+    wait_for_app(page)
+    for caption in ("original", "reconstruction"):
+        assert_shown(image_with_caption(page, caption))
+    assert f"selected={index}" in page.url
+
+
+def test_slider_changes_the_decoded_image(page: Page, explorer: Explorer) -> None:
+    open_page(page, explorer, "sliders")
+    img = image_with_caption(page, "decoded from the code")
+    before_src, before_pixels = img.get_attribute("src"), img.screenshot()
+    page.locator('[data-testid="stSlider"] input[type="range"]').first.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    changed_src(page, img, before_src)
+    assert img.screenshot() != before_pixels
+    assert_clean(page)
+
+
+def digit_pngs(folder: Path) -> list[Path]:
+    """Two MNIST test digits as a user might have them: a plain grey PNG (light on dark, 4x larger),
+    and a dark digit on a transparent background, RGBA, in an odd non-square size."""
+    data = load_dataset("mnist", "test").subset(2)
+    grey = Image.fromarray(data.images[0, 0].numpy(), "L").resize((112, 112))
+    ink = Image.fromarray(data.images[1, 0].numpy(), "L").resize((45, 61))
+    rgba = Image.new("RGBA", ink.size, (20, 20, 40, 0))
+    rgba.putalpha(ink)
+    paths = [folder / "grey.png", folder / "rgba.png"]
+    grey.save(paths[0])
+    rgba.save(paths[1])
+    return paths
+
+
+def test_upload_two_images_and_get_a_strip(page: Page, explorer: Explorer, tmp_path: Path) -> None:
+    open_page(page, explorer, "interpolate", "a_source=Upload&b_source=Upload")
+    inputs = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    for i, path in enumerate(digit_pngs(tmp_path)):
+        after_rerun(page, lambda: inputs.nth(i).set_input_files(path))  # noqa: B023 (called at once)
+    page.get_by_text("10 steps, linear").wait_for()
+    assert_clean(page)
+    assert page.get_by_text("Transparent areas filled with white").is_visible()
+    sizes = page.locator(f"{IMAGE} img").evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+    assert any(w >= 8 * h for w, h in sizes), sizes  # a 10-step strip is one long row
+    assert image_with_caption(page, "step 1 of 10").count() == 1
+
+
+def test_new_seed_gives_a_new_sample_grid(page: Page, explorer: Explorer) -> None:
+    open_page(page, explorer, "sample")
+    grid = page.locator(IMAGE).locator("img").first
+    before_src, before_pixels = grid.get_attribute("src"), grid.screenshot()
+    seed = page.get_by_label("Seed")
+    seed.fill("7")
+    seed.press("Enter")
+    changed_src(page, grid, before_src)
+    page.get_by_text("seed 7 ·").wait_for()
+    assert grid.screenshot() != before_pixels
+    assert "seed=7" in page.url
+
+
+def test_hostile_link_falls_back_with_a_notice(page: Page, explorer: Explorer) -> None:
+    page.goto(f"{explorer.url}/sample?model=../../etc&seed=../../etc/passwd")
+    wait_for_app(page, timeout=90_000)
+    page.get_by_text("Ignored model='../../etc'").wait_for()
+    page.get_by_text("Ignored seed='../../etc/passwd'").wait_for()
+    assert_clean(page)
+    page.get_by_text("seed 0 ·").wait_for()  # the default model's samples, from the default seed
