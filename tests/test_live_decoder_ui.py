@@ -52,8 +52,13 @@ def test_environment_variable_forces_the_server_path(monkeypatch: pytest.MonkeyP
     assert "available=False error=Browser decoding is switched off" in run().text[0].value
 
 
-def test_url_parameter_forces_the_server_path() -> None:
-    assert "switched off" in run(query={"decoder": "server"}).text[0].value
+def test_url_parameter_forces_the_server_path_for_the_session() -> None:
+    at = run(query={"decoder": "server"})
+    assert "switched off" in at.text[0].value
+    del at.query_params["decoder"]  # pages rewrite their URL after the first run
+    assert "switched off" in at.run().text[0].value
+    at.query_params["decoder"] = "browser"
+    assert "available=True" in at.run().text[0].value
 
 
 def test_a_decoder_without_a_spec_falls_back() -> None:

@@ -15,7 +15,7 @@ and for the map, `live_decoder("map", spec, key="live_map", atlas=atlas_spec(atl
 
 The weights travel in a separate mount whose data never changes, so Streamlit's message cache
 sends them once per model and then only a reference; the view's own data (the code, slider
-labels) stays small. `LATENT_EXPLORER_NO_BROWSER_DECODER=1` or the URL parameter `decoder=server`
+labels) stays small. `LATENT_EXPLORER_NO_BROWSER_DECODER=1`, or `decoder=server` in the URL (held for the session),
 switches the browser path off, which is how tests reach the fallback.
 """
 
@@ -42,6 +42,7 @@ COMPONENT_DIR = Path(__file__).resolve().parent.parent / "components" / "live_de
 MODULES = ("decoder.mjs", "inverse_map.mjs", "component.mjs")
 DISABLE_ENV = "LATENT_EXPLORER_NO_BROWSER_DECODER"
 FAILED = "_live_decoder_failed"  # session_state: decoder spec id -> why the browser could not run it
+SERVER_ONLY = "_live_decoder_server_only"  # session_state: the URL asked for the server path
 Mode = Literal["sliders", "map", "path"]
 
 
@@ -107,10 +108,17 @@ def atlas_spec(atlas: Atlas, projection: str, class_names: list[str]) -> dict[st
 
 
 def browser_decoding_disabled() -> bool:
-    """True when the environment or the URL (`decoder=server`) asks for the server path."""
+    """True when the environment or the URL asks for the server path.
+
+    `decoder=server` in the URL holds for the rest of the session (pages rewrite their URLs), until
+    a `decoder=browser` turns it back.
+    """
     if os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes"):
         return True
-    return st.query_params.get("decoder") == "server"
+    asked = st.query_params.get("decoder")
+    if asked in ("server", "browser"):
+        st.session_state[SERVER_ONLY] = asked == "server"
+    return bool(st.session_state.get(SERVER_ONLY))
 
 
 def _floats(values: Sequence[float], what: str) -> list[float]:
