@@ -30,14 +30,17 @@ def random_of_class(side: str, data: ImageSet) -> None:
         st.session_state[side] = random.choice(matches)
 
 
-def endpoint(side: str, ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[Tensor | None, str]:
-    """One end of the path: a test image (by index or a random one of a class) or an upload."""
+def endpoint(
+    side: str, ckpt: Checkpoint, data: ImageSet | None, names: list[str]
+) -> tuple[Tensor | None, str, int | None]:
+    """One end of the path: a test image (by index or a random one of a class) or an upload;
+    returns the image, its caption and its label (None for an upload)."""
     sources = SOURCES if data is not None else SOURCES[1:]
     state.bind(f"{side}_source", sources[0], state.choice(sources))
     st.segmented_control(f"Source of {side.upper()}", sources, key=f"{side}_source", required=True,
                          label_visibility="collapsed")
     if st.session_state[f"{side}_source"] == "Upload":
-        return uploads.upload(ckpt, data, f"{side}_upload", f"Image {side.upper()}"), "your upload"
+        return uploads.upload(ckpt, data, f"{side}_upload", f"Image {side.upper()}"), "your upload", None
     state.bind(side, 0 if side == "a" else 1, state.integer(0, len(data) - 1))
     index_col, class_col, button_col = st.columns([1.1, 1.3, 1.1], vertical_alignment="bottom")
     index_col.number_input(f"Test image {side.upper()}", 0, len(data) - 1, key=side)
@@ -47,7 +50,7 @@ def endpoint(side: str, ckpt: Checkpoint, data: ImageSet | None, names: list[str
                       icon=":material/casino:", help="A random test image of this class.", width="stretch")
     i = st.session_state[side]
     label = int(data.labels[i])
-    return data.floats(slice(i, i + 1))[0], f"#{i} · {names[label] if label < len(names) else label}"
+    return data.floats(slice(i, i + 1))[0], f"#{i} · {names[label] if label < len(names) else label}", label
 
 
 def publish() -> None:
@@ -86,19 +89,21 @@ st.caption("Pick two images; their latent means are joined by a path, and every 
 with st.expander("Upload options", icon=":material/upload:"):
     uploads.options(ckpt, data)
 ends = st.columns(2, gap="large")
-inputs, captions = [], []
+inputs, captions, labels = [], [], []
 for column, side in zip(ends, ("a", "b"), strict=True):
     with column:
-        x, caption = endpoint(side, ckpt, data, names)
+        x, caption, label = endpoint(side, ckpt, data, names)
         inputs.append(x)
         captions.append(caption)
+        labels.append(label)
 
 y = None
-if model.cfg.conditional:
-    state.bind("label", 0, state.integer(0, model.cfg.num_classes - 1))
+if model.cfg.conditional:  # the code is interpolated; the class the decoder is given stays fixed
+    state.bind("label", labels[0] or 0, state.integer(0, model.cfg.num_classes - 1))
     st.selectbox("Class the path is decoded as", range(model.cfg.num_classes), key="label",
-                 format_func=lambda c: names[c])
+                 format_func=lambda c: names[c], help="Uploads are also encoded as this class.")
     y = torch.tensor([st.session_state["label"]])
+    labels = [st.session_state["label"] if label is None else label for label in labels]
 
 ready = all(x is not None for x in inputs)
 settings = st.columns([2, 1, 2])
@@ -114,12 +119,12 @@ if not ready:
     st.stop()
 
 steps, method = st.session_state["steps"], st.session_state["method"]
+own = torch.tensor(labels) if y is not None else None  # each end encoded (and reconstructed) as its own class
 with torch.no_grad():
-    mu, _ = model.encode(torch.stack(inputs), None if y is None else y.repeat(2))
+    mu, _ = model.encode(torch.stack(inputs), own)
 path = interpolate(mu[0], mu[1], steps, method)
 frames = decode(model, path, None if y is None else y.repeat(steps))
-for column, x, caption, recon in zip(ends, inputs, captions, decode(model, mu, None if y is None else y.repeat(2)),
-                                     strict=True):
+for column, x, caption, recon in zip(ends, inputs, captions, decode(model, mu, own), strict=True):
     with column:
         show.images(torch.stack([x, recon]), [caption, "reconstruction"], width=120)
 

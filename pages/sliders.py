@@ -117,7 +117,7 @@ y = None
 if model.cfg.conditional:
     state.bind("label", 0, state.integer(0, model.cfg.num_classes - 1))
     buttons[-1].selectbox("Class", range(model.cfg.num_classes), key="label", format_func=lambda c: names[c],
-                          label_visibility="collapsed")
+                          help="The class the decoder is given.")
     y = torch.tensor([st.session_state["label"]])
 
 

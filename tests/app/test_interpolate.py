@@ -80,3 +80,19 @@ def test_hostile_values_in_the_link_fall_back(open_app) -> None:
         assert f"Ignored {key}" in notices
     assert at.number_input(key="a").value == 0 and at.number_input(key="b").value == 1
     assert at.slider(key="steps").value == 10
+
+
+def test_a_conditional_model_encodes_each_end_as_its_class(open_app) -> None:
+    labels = load_dataset("mnist", "test").labels
+    at = open_app(INTERPOLATE, model="tiny-cond", a="3", b="7")
+    assert_clean(at)
+    assert at.selectbox(key="label").value == labels[3]  # decoded as A's class until told otherwise
+    before = image_urls(at)
+    at.selectbox(key="label").set_value(5).run()
+    assert_clean(at)
+    after = image_urls(at)
+    assert after[:4] == before[:4] and after[4] != before[4]  # ends and their reconstructions kept; path redrawn
+    at.segmented_control(key="b_source").set_value("Upload").run()
+    at.file_uploader(key="b_upload").set_value(("ring.png", drawing("ring"), "image/png")).run()
+    assert_clean(at)
+    assert len(at.get("download_button")) == 2
