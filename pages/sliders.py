@@ -1,7 +1,8 @@
 """Latent sliders: one slider per latent dimension, the most informative (highest KL) first.
 
-The code lives in st.session_state["z"] (and the URL); each slider `z{d}` edits one entry,
-and the decoded image and the traversal grid follow every change.
+The code lives in st.session_state["z"] (and the URL). The sliders run the decoder in the browser, so
+the image follows a drag; on release the code comes back here and the traversal grid follows. Where
+the browser cannot decode, one st.slider `z{d}` per entry and a server-decoded image stand in.
 """
 
 import random
@@ -11,6 +12,8 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, models, show, state
+from ui.live_decoder import live_decoder, model_spec
+from vae.checkpoint import Checkpoint
 from vae.latent import decode, sample_prior, traverse
 from vae.model import VAE
 
@@ -23,11 +26,10 @@ MAX_TRAVERSED = 16  # rows of the traversal grid (the dimensions with most KL)
 
 
 def set_code(values: list[float]) -> None:
-    """Callback: move every slider (and the stored code) to these values."""
-    values = [round(min(LIMIT, max(-LIMIT, float(v))), 2) for v in values]
-    st.session_state["z"] = values
-    for d, v in enumerate(values):
-        st.session_state[f"z{d}"] = v
+    """Callback: move the code, and so every slider, to these values."""
+    st.session_state["z"] = [round(min(LIMIT, max(-LIMIT, float(v))), 2) for v in values]
+    for d in range(len(values)):
+        st.session_state.pop(f"z{d}", None)  # the server sliders, if drawn, start again from the code
 
 
 def from_test_image(ckpt, data) -> None:
@@ -41,26 +43,47 @@ def from_test_image(ckpt, data) -> None:
         st.session_state["label"] = int(y[0])
 
 
-def slider_label(d: int, kl: torch.Tensor | None, active: torch.Tensor) -> str:
-    text = f"z{d}" + (f" · KL {kl[d]:.2f}" if kl is not None else "")
-    return text if active[d] else f":gray[{text} · inactive]"
+def slider_label(d: int, kl: torch.Tensor | None) -> str:
+    return f"z{d}" + (f" · KL {kl[d]:.2f}" if kl is not None else "")
+
+
+def server_sliders(model: VAE, order: list[int], labels: list[str], active: torch.Tensor,
+                   y: torch.Tensor | None) -> None:
+    """The fallback when the browser cannot decode: st.sliders, and the image decoded here on each release."""
+    for d in range(model.cfg.latent_dim):
+        if f"z{d}" not in st.session_state:
+            st.session_state[f"z{d}"] = round(min(LIMIT, max(-LIMIT, float(st.session_state["z"][d]))), 2)
+    left, right = st.columns([5, 3], gap="medium")
+    with left:
+        halves = st.columns(2)  # read down the first column, then the second
+        for position, (d, label) in enumerate(zip(order, labels, strict=True)):
+            column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
+            column.slider(label if active[d] else f":gray[{label} · inactive]", -LIMIT, LIMIT, step=STEP, key=f"z{d}")
+    st.session_state["z"] = [round(st.session_state[f"z{d}"], 2) for d in range(model.cfg.latent_dim)]
+    with right:
+        show.image(decode(model, torch.tensor([st.session_state["z"]]), y)[0], "decoded from the code on the left",
+                   width="stretch")
 
 
 @st.fragment
-def sliders_and_images(model: VAE, order: list[int], kl: torch.Tensor | None, active: torch.Tensor,
+def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | None, active: torch.Tensor,
                        y: torch.Tensor | None) -> None:
-    """The sliders, the decoded image and the traversal: moving a slider reruns only this part."""
-    dim = model.cfg.latent_dim
-    left, middle, right = st.columns([5, 3, 4], gap="medium")
-    with left:
-        halves = st.columns(2)  # read down the first column, then the second
-        for position, d in enumerate(order):
-            column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
-            column.slider(slider_label(d, kl, active), -LIMIT, LIMIT, step=STEP, key=f"z{d}")
-    code = torch.tensor([st.session_state[f"z{d}"] for d in range(dim)])
-    st.session_state["z"] = [round(v, 2) for v in code.tolist()]
-    with middle:
-        show.image(decode(model, code[None], y)[0], "decoded from the code on the left", width="stretch")
+    """The sliders, the decoded image and the traversal: moving a slider reruns only this part.
+
+    The sliders and the image are the live decoder's (the image follows a drag; the code comes back
+    on release); when the browser cannot decode, they are st.sliders and a server-decoded image.
+    """
+    model = ckpt.model
+    labels = [slider_label(d, kl) for d in order]
+    main, right = st.columns([8, 4], gap="medium")
+    with main:
+        live = live_decoder("sliders", model_spec(ckpt), key="live_sliders", z=st.session_state["z"], dims=order,
+                            labels=labels, inactive={d for d in order if not active[d]}, bounds=(-LIMIT, LIMIT),
+                            step=STEP, label=None if y is None else int(y[0]), on_commit=lambda done: set_code(done.z))
+        if not live.available:
+            st.caption(live.error)
+            server_sliders(model, order, labels, active, y)
+    code = torch.tensor(st.session_state["z"])
     with right:
         rows = order[:MAX_TRAVERSED]
         codes = torch.cat([traverse(code, d, TRAVERSAL) for d in rows])
@@ -88,7 +111,7 @@ if stats is not None:
     active = atlases.active(variance)
     st.caption(
         f"One slider per latent dimension, ordered by KL divergence from the prior (measured on {source}); "
-        f"{int(active.sum())} of {dim} are active. Grey ones are inactive: the encoder ignores them, so moving "
+        f"{int(active.sum())} of {dim} are active. Faded ones are inactive: the encoder ignores them, so moving "
         "them changes little."
     )
 else:
@@ -96,9 +119,6 @@ else:
     st.caption("One slider per latent dimension (their KL is unknown: no metrics, map or test images).")
 
 state.bind("z", [0.0] * dim, state.numbers(dim, -LIMIT, LIMIT))
-for d in range(dim):
-    if f"z{d}" not in st.session_state:
-        st.session_state[f"z{d}"] = round(float(st.session_state["z"][d]), 2)
 
 names = models.class_names(ckpt)
 buttons = st.columns([1, 1, 1.3, 1.4, 2] if data is not None else [1, 1, 5.7], vertical_alignment="bottom")
@@ -121,4 +141,4 @@ if model.cfg.conditional:
     y = torch.tensor([st.session_state["label"]])
 
 
-sliders_and_images(model, order, kl, active, y)
+sliders_and_images(ckpt, order, kl, active, y)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -175,6 +175,7 @@ def live_decoder(
     t: float = 0.0,
     end_labels: tuple[str, str] = ("A", "B"),
     image_size: int = 196,
+    on_commit: Callable[[LiveDecoderResult], None] | None = None,
 ) -> LiveDecoderResult:
     """Mount the live decoder and return what the user committed in this run.
 
@@ -186,6 +187,8 @@ def live_decoder(
     decoder (map mode defaults to the nearest atlas point's). `spec` is vae.export.decoder_spec(model),
     or None for a decoder it cannot describe. Python values passed here replace what the user set only
     when they change, so a page can reset or randomize the code by passing a new `z`.
+    `on_commit(result)` runs before the script, like a widget's on_change, so the run that follows a
+    commit already passes the committed values back (a later reset to the old values then counts as a change).
     """
     if spec is None:
         return LiveDecoderResult(False, "This model's decoder cannot run in the browser; images come from the server.")
@@ -200,10 +203,18 @@ def live_decoder(
     data = _view_data(mode, spec, atlas, z=z, label=label, dims=dims, labels=labels, inactive=set(inactive),
                       bounds=bounds, step=step, pinned=pinned, path=path, t=t, end_labels=end_labels,
                       image_size=image_size)
+
+    def committed() -> None:
+        if on_commit is not None:
+            on_commit(_committed(st.session_state[key].get("commit")))
+
     with st.container(gap=None):
         _component(key=f"{key}-weights", data={"load": {"decoder": spec, "map": atlas if mode == "map" else None}})
-        result = _component(key=key, data=data, on_error_change=lambda: None, on_commit_change=lambda: None)
-    commit = result.commit
+        result = _component(key=key, data=data, on_error_change=lambda: None, on_commit_change=committed)
+    return _committed(result.commit)
+
+
+def _committed(commit: Any) -> LiveDecoderResult:
     if not isinstance(commit, dict):
         return LiveDecoderResult(True)
     xy = commit.get("xy")

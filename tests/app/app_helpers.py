@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -54,3 +55,9 @@ def assert_clean(at: AppTest) -> None:
     """No exception reached the page, and the last-resort error message did not show."""
     assert not at.exception, [e.value for e in at.exception]
     assert not [e.value for e in at.error if "Something went wrong" in e.value]
+
+
+def live_data(at: AppTest, key: str) -> dict:
+    """What the page handed the live decoder mounted with this key (AppTest runs no JavaScript)."""
+    [element] = [e for e in at.get("bidi_component") if e.key == key]
+    return json.loads(element.proto.json)

@@ -1,11 +1,16 @@
-"""The latent sliders page: slider -> image, start points, KL order, the link."""
+"""The latent sliders page: slider -> image, start points, KL order, the link.
+
+AppTest runs no JavaScript, so the live decoder (the default) is checked by what the page hands it;
+the other tests drive the server path (the st.sliders), which browser decoding switched off forces.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
-from app_helpers import assert_clean, image_urls
+from app_helpers import assert_clean, image_urls, live_data
 
 from vae.atlas import load_atlas
 from vae.checkpoint import load_checkpoint
@@ -14,6 +19,12 @@ from vae.latent import encode_dataset
 from vae.objectives import kl_per_dim
 
 SLIDERS = "pages/sliders.py"
+NO_BROWSER = "LATENT_EXPLORER_NO_BROWSER_DECODER"
+
+
+@pytest.fixture(autouse=True)
+def server_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NO_BROWSER, "1")
 
 
 def code(at, dim: int = 4) -> list[float]:
@@ -30,6 +41,31 @@ def test_moving_a_slider_changes_the_image_and_the_link(open_app) -> None:
     after = image_urls(at)
     assert after[0] != before[0] and after[1] != before[1]  # the decoded image and the traversal grid
     assert at.query_params["z"] == "0,0,2.5,0"
+
+
+def test_the_live_decoder_gets_the_code_in_kl_order(open_app, model_root: Path, monkeypatch) -> None:
+    monkeypatch.delenv(NO_BROWSER)
+    atlas = load_atlas(model_root / "tiny")
+    expected = torch.argsort(kl_per_dim(atlas.mu, atlas.logvar).mean(0), descending=True).tolist()
+    at = open_app(SLIDERS, z="0,1,0,-2")
+    assert_clean(at)
+    assert not [s for s in at.slider if s.key.startswith("z")]  # no server sliders
+    data = live_data(at, "live_sliders")
+    assert data["mode"] == "sliders" and data["z"] == [0, 1, 0, -2]
+    assert [s["dim"] for s in data["sliders"]] == expected and "KL" in data["sliders"][0]["label"]
+    assert len(image_urls(at)) == 1  # the traversal grid; the decoded image is the browser's
+    at.button(key="reset").click().run()
+    assert live_data(at, "live_sliders")["z"] == [0, 0, 0, 0] and at.query_params["z"] == "0,0,0,0"
+
+
+def test_forced_fallback_shows_server_sliders_with_a_notice(open_app, monkeypatch) -> None:
+    monkeypatch.delenv(NO_BROWSER)
+    at = open_app(SLIDERS, decoder="server")
+    assert_clean(at)
+    assert any("Browser decoding is switched off" in c.value for c in at.caption)
+    assert code(at) == [0, 0, 0, 0] and not at.get("bidi_component")
+    at.slider(key="z0").set_value(1.0).run()
+    assert at.query_params["z"] == "1,0,0,0"
 
 
 def test_sliders_are_ordered_by_kl_from_the_atlas(open_app, model_root: Path) -> None:
