@@ -1,4 +1,6 @@
-"""Latent map: every test image's latent mean projected to 2-D; select points to look closer."""
+"""Latent map: every test image's latent mean projected to 2-D. Two tabs: select points to look closer
+(a plotly scatter), or hover to decode any place in the browser and click to pin its code, which the
+Latent sliders page then starts from (st.session_state["z"], and the link)."""
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -6,6 +8,7 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, maps, models, show, state
+from ui.live_decoder import LiveDecoderResult, atlas_spec, live_decoder, model_spec
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
@@ -21,6 +24,12 @@ NEIGHBOURS = 8
 def remember_selection() -> None:
     """Chart callback: the points the user picked become the page's selection."""
     st.session_state["selected"] = maps.selected_indices(st.session_state["map_chart"].get("selection"))
+
+
+def pin(done: LiveDecoderResult) -> None:
+    """Live map callback: the clicked place and its code become the page's pin and the explorer's code."""
+    st.session_state["pin"] = [round(v, 3) for v in done.xy]
+    st.session_state["z"] = [round(v, 2) for v in done.z]
 
 
 def label_name(names: list[str], label: int, short: bool = False) -> str:
@@ -77,8 +86,7 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
 
 
 def open_in_sliders(code: list[float]) -> None:
-    st.session_state.setdefault(state.MEMORY, {})["z"] = [round(v, 2) for v in code]
-    st.session_state.pop("z", None)
+    st.session_state["z"] = [round(v, 2) for v in code]
     st.session_state["_switch_to"] = "pages/sliders.py"
 
 
@@ -87,6 +95,24 @@ def open_in_interpolate(index: int) -> None:
     st.session_state.pop("a", None)
     st.session_state.pop("a_source", None)
     st.session_state["_switch_to"] = "pages/interpolate.py"
+
+
+def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list[str]) -> None:
+    hint = st.empty()  # above the map, though what it says depends on whether the map could be drawn
+    live = live_decoder("map", model_spec(ckpt), key="live_map", atlas=atlas_spec(atlas, projection, names),
+                        pinned=st.session_state["pin"], on_commit=pin)
+    if not live.available:
+        hint.caption(f"{live.error} Hovering needs it; select points on the other tab instead.")
+        return
+    hint.caption("Move the pointer over the map: the image is decoded from the code at that place, between points "
+                 "too, with how far the nearest test image is. Click to pin the place; its code goes to the Latent "
+                 "sliders page and into the link.")
+    if st.session_state["pin"] is not None:
+        x, y = st.session_state["pin"]
+        cols = st.columns([3, 1], vertical_alignment="center")
+        cols[0].caption(f"Pinned at ({x:.2f}, {y:.2f}): z = {', '.join(f'{v:+.2f}' for v in st.session_state['z'])}")
+        cols[1].button("Open the pin in the sliders", key="pin_to_sliders", icon=":material/tune:",
+                       on_click=open_in_sliders, args=(st.session_state["z"],))
 
 
 def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: list[int], names: list[str]) -> None:
@@ -118,30 +144,38 @@ if atlas.stale:
 projections = atlas.projections
 state.bind("projection", projections[0], state.choice(projections))
 state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
-controls = st.columns([1, 3])
-controls[0].segmented_control(
+state.bind("pin", None, state.numbers(2, -1e6, 1e6))
+state.bind("z", [0.0] * ckpt.model.cfg.latent_dim, state.numbers(ckpt.model.cfg.latent_dim, -1e3, 1e3))
+st.segmented_control(
     "Projection", projections, key="projection", format_func=maps.PROJECTION_NAMES.get, required=True,
+    on_change=lambda: st.session_state.update(pin=None),  # a pin is a place in one projection
     help="UMAP keeps neighbourhoods; PCA is linear, so distances along its axes mean the same everywhere.",
 )
-controls[1].caption(
-    f"{len(atlas):,} test images, each placed by its latent mean. Click a point, or pick the box or lasso tool "
-    "in the chart's toolbar to select many. Click a class in the legend to hide it (double-click to isolate it)."
-)
-key = f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
-fig = maps.figure(key, atlas, st.session_state["projection"], tuple(names))
-st.plotly_chart(fig, key="map_chart", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
-                config={"scrollZoom": True, "displaylogo": False})
-
-chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]
-if len(chosen) == 1:
-    one_point(ckpt, atlas, data, chosen[0], names)
-elif chosen:
-    many_points(ckpt, atlas, data, chosen, names)
-else:
-    st.caption("Nothing selected yet.")
+select_tab, hover_tab = st.tabs(["Select points", "Hover to decode"])
+with select_tab:
+    st.caption(
+        f"{len(atlas):,} test images, each placed by its latent mean. Click a point, or pick the box or lasso tool "
+        "in the chart's toolbar to select many. Click a class in the legend to hide it (double-click to isolate it)."
+    )
+    key = f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
+    fig = maps.figure(key, atlas, st.session_state["projection"], tuple(names))
+    st.plotly_chart(fig, key="map_chart", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
+                    config={"scrollZoom": True, "displaylogo": False})
+    chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]
+    if len(chosen) == 1:
+        one_point(ckpt, atlas, data, chosen[0], names)
+    elif chosen:
+        many_points(ckpt, atlas, data, chosen, names)
+    else:
+        st.caption("Nothing selected yet.")
+with hover_tab:
+    hover_to_decode(ckpt, atlas, st.session_state["projection"], names)
+pinned = st.session_state["pin"]
 state.publish({
     "projection": st.session_state["projection"],
     "selected": chosen if len(chosen) <= MAX_IN_URL else None,
+    "pin": pinned,
+    "z": st.session_state["z"] if pinned is not None else None,
 })
 if "_switch_to" in st.session_state:
     st.switch_page(st.session_state.pop("_switch_to"))

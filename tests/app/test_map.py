@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from app_helpers import APP, ROOT, assert_clean, image_urls
+from app_helpers import APP, ROOT, assert_clean, image_urls, live_data
 
 from vae.atlas import ATLAS_META, ATLAS_TENSORS, load_atlas
 from vae.checkpoint import load_checkpoint, save_checkpoint
@@ -118,8 +118,31 @@ def test_open_in_sliders_carries_the_code(open_app, model_root: Path) -> None:
     assert at.title[0].value == "Latent sliders"
     ckpt = load_checkpoint(model_root / "tiny")
     mu, _ = encode_dataset(ckpt.model, load_dataset("mnist", "test").subset(8))
-    values = [at.slider(key=f"z{d}").value for d in range(4)]
-    assert values == [round(v, 2) for v in mu[7].tolist()]
+    assert live_data(at, "live_sliders")["z"] == [round(v, 2) for v in mu[7].tolist()]
+
+
+def test_hover_tab_mounts_the_live_map_and_a_pin_reaches_the_sliders(open_app) -> None:
+    at = open_app(MAP)
+    assert_clean(at)
+    data = live_data(at, "live_map")
+    assert data["mode"] == "map" and data["pinned"] is None and "pin" not in at.query_params
+    at = open_app(MAP, pin="0.5,-1", z="1,2,3,0.5")  # a link to a pinned place
+    assert_clean(at)
+    assert live_data(at, "live_map")["pinned"] == [0.5, -1]
+    assert any("Pinned at (0.50, -1.00)" in c.value for c in at.caption)
+    assert at.query_params["pin"] == "0.5,-1" and at.query_params["z"] == "1,2,3,0.5"
+    at.button(key="pin_to_sliders").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Latent sliders" and live_data(at, "live_sliders")["z"] == [1, 2, 3, 0.5]
+    assert at.query_params["z"] == "1,2,3,0.5"
+
+
+def test_forced_fallback_keeps_the_selectable_map_with_a_notice(open_app) -> None:
+    at = open_app(MAP, decoder="server", selected="5")
+    assert_clean(at)
+    assert not at.get("bidi_component") and chart_points(at) == 400
+    assert any("Browser decoding is switched off" in c.value and "other tab" in c.value for c in at.caption)
+    assert at.subheader[0].value.startswith("Test image #5")
 
 
 def test_opening_the_map_never_imports_umap(model_root: Path) -> None:
