@@ -1,5 +1,9 @@
 """Interpolate: the path through latent space between two images, as a strip, a scrubber,
-a line on the latent map, and downloads (animated GIF, PNG strip)."""
+a line on the latent map, and downloads (animated GIF, PNG strip).
+
+The scrubber decodes in the browser as it moves (the live decoder, along a finely sampled path);
+on release the nearest step comes back here and the map marks it. Where the browser cannot decode,
+a server slider over the strip's steps and its image stand in."""
 
 import random
 
@@ -9,6 +13,7 @@ from torch import Tensor
 
 from ui import atlas as atlases
 from ui import entry, maps, models, show, state, uploads
+from ui.live_decoder import live_decoder, model_spec
 from vae.atlas import AtlasError
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
@@ -21,6 +26,7 @@ SOURCES = ("Test image", "Upload")
 METHODS = ("linear", "spherical")
 MAX_STEPS = 24
 STRIP_WIDTH = 1150  # pixels the strip may take
+LIVE_CODES = 64  # codes along the path the browser scrubs through (a spherical path bends between steps)
 
 
 def random_of_class(side: str, data: ImageSet) -> None:
@@ -56,6 +62,27 @@ def endpoint(
 def publish() -> None:
     keys = ("a_source", "a", "b_source", "b", "steps", "method", "step", "projection", "invert", "fit", "label")
     state.publish({k: st.session_state.get(k) for k in keys})
+
+
+def scrubber(ckpt: Checkpoint, ends: Tensor, frames: Tensor, method: str, y: Tensor | None) -> int:
+    """The step (from 0) the user scrubbed to: live in the browser, else a server slider and its image."""
+    steps = len(frames)
+    state.bind("step", 1, state.integer(1, MAX_STEPS))
+    step = min(st.session_state["step"], steps)
+    live = live_decoder(
+        "path", model_spec(ckpt), key="live_path", path=interpolate(ends[0], ends[1], LIVE_CODES, method).tolist(),
+        t=(step - 1) / (steps - 1), label=None if y is None else int(y[0]),
+        on_commit=lambda done: st.session_state.update(step=round(done.t * (steps - 1)) + 1),
+    )
+    if live.available:
+        st.caption(f"Drag along the path from A to B; on release the map marks the nearest of the {steps} steps.")
+    else:
+        st.caption(live.error)
+        # One slider per path length: a slider cannot change its range and keep its value.
+        step = st.slider("Step", 1, steps, value=step, key=f"scrub{steps}", help="Scrub along the path.")
+        show.image(frames[step - 1], f"step {step} of {steps} · t = {(step - 1) / (steps - 1):.2f}", width=240)
+    st.session_state["step"] = step
+    return step - 1
 
 
 def path_on_map(ckpt: Checkpoint, path: Tensor, current: int) -> None:
@@ -132,12 +159,7 @@ st.markdown(f"**{steps} steps, {method}**")
 show.image_grid(frames, ncol=steps, tile=min(84, STRIP_WIDTH // steps))
 left, right = st.columns([2, 3], gap="large")
 with left:
-    state.bind("step", 1, state.integer(1, MAX_STEPS))
-    # One scrubber per path length: a slider cannot change its range and keep its value.
-    st.session_state["step"] = st.slider("Step", 1, steps, value=min(st.session_state["step"], steps),
-                                         key=f"scrub{steps}", help="Scrub along the path.")
-    k = st.session_state["step"] - 1
-    show.image(frames[k], f"step {k + 1} of {steps} · t = {k / (steps - 1):.2f}", width=240)
+    k = scrubber(ckpt, mu, frames, method, y)
     downloads = st.columns(2)
     downloads[0].download_button("Animated GIF", gif_bytes(frames, scale=6), "interpolation.gif", "image/gif",
                                  key="download_gif", icon=":material/download:", width="stretch")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from app_helpers import assert_clean, image_urls
+import pytest
+from app_helpers import assert_clean, image_urls, live_data
 from PIL import Image, ImageDraw
 
 from vae.data import load_dataset
@@ -25,7 +26,8 @@ def drawing(kind: str) -> bytes:
     return buf.getvalue()
 
 
-def test_a_path_between_two_test_images(open_app) -> None:
+def test_a_path_between_two_test_images(open_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LATENT_EXPLORER_NO_BROWSER_DECODER", "1")  # the server scrubber
     at = open_app(INTERPOLATE, a="3", b="7", steps="5", method="spherical")
     assert_clean(at)
     assert at.title[0].value == "Interpolate"
@@ -40,6 +42,23 @@ def test_a_path_between_two_test_images(open_app) -> None:
     at.slider(key="steps").set_value(8).run()
     assert any("8 steps" in m.value for m in at.markdown)
     assert at.query_params["steps"] == "8" and at.query_params["a"] == "3"
+
+
+def test_the_live_scrubber_gets_a_fine_path_and_the_step(open_app) -> None:
+    at = open_app(INTERPOLATE, a="3", b="7", steps="5", step="4", method="spherical")
+    assert_clean(at)
+    data = live_data(at, "live_path")
+    assert data["mode"] == "path" and len(data["path"]) == 64 and data["t"] == 0.75
+    assert not [s for s in at.slider if s.key.startswith("scrub")]
+    at.slider(key="steps").set_value(7).run()  # step 4 of 7 is halfway
+    assert live_data(at, "live_path")["t"] == 0.5 and at.query_params["step"] == "4"
+
+
+def test_forced_fallback_shows_the_server_scrubber_with_a_notice(open_app) -> None:
+    at = open_app(INTERPOLATE, a="3", b="7", steps="5", decoder="server")
+    assert_clean(at)
+    assert any("Browser decoding is switched off" in c.value for c in at.caption)
+    assert not at.get("bidi_component") and at.slider(key="scrub5").value == 1
 
 
 def test_a_random_image_of_a_chosen_class(open_app) -> None:
