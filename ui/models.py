@@ -24,6 +24,7 @@ from vae.data import DataError, ImageSet, data_root
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_MODEL = "mnist"  # the flagship shipped model opens first when present
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,10 @@ def pick_model() -> Checkpoint | None:
         st.sidebar.warning("No working model found.")
         return None
     ids = [e.id for e in working]
-    state.bind(state.MODEL_KEY, ids[0], state.choice(ids))
+    default = DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0]
+    state.bind(state.MODEL_KEY, default, state.choice(ids))
     if st.session_state[state.MODEL_KEY] not in ids:  # it broke or vanished since it was picked
-        st.session_state[state.MODEL_KEY] = ids[0]
+        st.session_state[state.MODEL_KEY] = default
     by_id = {e.id: e for e in working}
     chosen = st.sidebar.selectbox(
         "Model", ids, key=state.MODEL_KEY, on_change=_forget_page_state,
