@@ -1,0 +1,122 @@
+"""Issue 4 in the real app: the explorer's pages decode in the browser as a person drags and hovers.
+
+A slider drag redraws the image before release, two distant map places decode to two images, a
+click on the map pins a code that the Latent sliders page then starts from, and `decoder=server`
+brings back the server's sliders with a notice. One `streamlit run app.py` on the shipped MNIST
+model (it ships its atlas) serves the module. Screenshots: test-artifacts/live_pages/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.helpers import (
+    CHROMIUM,
+    ROOT,
+    after_rerun,
+    canvas_pixels,
+    chromium,
+    screenshot_all,
+    streamlit_server,
+    wait_for_app,
+)
+from vae.atlas import ATLAS_META
+
+SHIPPED = ROOT / "checkpoints" / "mnist"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+    pytest.mark.skipif(not (SHIPPED / ATLAS_META).is_file(), reason="the shipped MNIST model and its atlas"),
+]
+SHOTS = ROOT / "test-artifacts" / "live_pages"
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[tuple[str, Browser]]:
+    env = {"LATENT_EXPLORER_NO_BROWSER_DECODER": "", "LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
+        yield url, browser
+
+
+@pytest.fixture
+def page(app: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterator[Page]:
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.base_url = url  # type: ignore[attr-defined]
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    screenshot_all(page, SHOTS / f"{request.node.name}.png")
+    page.close()
+    assert not errors, errors
+
+
+def open_page(page: Page, path: str, query: str = "") -> None:
+    page.goto(f"{page.base_url}/{path}?model=mnist{'&' + query if query else ''}")  # type: ignore[attr-defined]
+    page.locator("h1").first.wait_for(timeout=90_000)
+    wait_for_app(page, timeout=90_000)
+
+
+def code_in_url(page: Page) -> list[float]:
+    return [float(v) for v in parse_qs(urlparse(page.url).query)["z"][0].split(",")]
+
+
+def test_a_slider_drag_redraws_the_image_before_release(page: Page) -> None:
+    open_page(page, "sliders")
+    image, slider = page.locator("canvas.led-image"), page.locator(".led-slider input").first
+    slider.wait_for()
+    dim = int(slider.get_attribute("data-dim"))
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    before = canvas_pixels(image)
+    page.mouse.move(box["x"] + box["width"] * 0.95, y, steps=5)
+    page.wait_for_timeout(100)
+    assert canvas_pixels(image) != before, "the image did not follow the drag"
+    assert code_in_url(page)[dim] == 0, "the code reached Python before release"
+    after_rerun(page, page.mouse.up)
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('z').split(',')[{dim}] > 3")
+    assert page.locator('[data-testid="stSlider"]').count() == 0  # no server sliders
+
+
+def test_map_hover_decodes_two_places_and_a_pin_reaches_the_sliders(page: Page) -> None:
+    open_page(page, "map")
+    page.get_by_role("tab", name="Hover to decode").click()
+    overlay, image = page.locator("canvas.led-overlay"), page.locator("canvas.led-image")
+    overlay.wait_for()
+    box = overlay.bounding_box()
+    shown = []
+    for fx, fy in [(0.1, 0.1), (0.9, 0.9)]:
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        page.wait_for_timeout(150)
+        shown.append(canvas_pixels(image))
+    assert shown[0] != shown[1]
+    after_rerun(page, lambda: page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5))
+    page.get_by_text("Pinned at").wait_for()
+    query = parse_qs(urlparse(page.url).query)
+    assert len(query["pin"][0].split(",")) == 2
+    pinned = code_in_url(page)
+    assert len(pinned) == 16 and any(pinned)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Latent sliders").click()
+    page.locator("h1", has_text="Latent sliders").wait_for()
+    wait_for_app(page)
+    page.wait_for_function("() => new URLSearchParams(location.search).has('z')")
+    assert code_in_url(page) == [min(4.0, max(-4.0, v)) for v in pinned]
+
+
+def test_forced_fallback_shows_server_sliders_with_a_notice(page: Page) -> None:
+    open_page(page, "sliders", "decoder=server")
+    page.get_by_text("Browser decoding is switched off").wait_for()
+    sliders = page.locator('[data-testid="stSlider"]')
+    sliders.nth(15).wait_for()
+    page.get_by_text("decoded from the code on the left").wait_for()  # the server's image
+    assert sliders.count() == 16
+    assert page.locator("canvas.led-image").count() == 0
