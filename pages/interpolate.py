@@ -132,7 +132,6 @@ if model.cfg.conditional:  # the code is interpolated; the class the decoder is 
     y = torch.tensor([st.session_state["label"]])
     labels = [st.session_state["label"] if label is None else label for label in labels]
 
-ready = all(x is not None for x in inputs)
 settings = st.columns([2, 1, 2])
 state.bind("steps", 10, state.integer(2, MAX_STEPS))
 settings[0].slider("Steps", 2, MAX_STEPS, key="steps", help="Images on the path, both ends included.")
@@ -140,26 +139,31 @@ state.bind("method", "linear", state.choice(METHODS))
 settings[1].segmented_control("Path", METHODS, key="method", format_func=str.capitalize, required=True,
                               help="Spherical (slerp) keeps the codes at a typical distance from the origin, "
                               "where the prior puts its mass.")
-if not ready:
+
+codes = []  # each end's latent mean, encoded as its own class, shown beside its reconstruction
+for column, x, caption, label in zip(ends, inputs, captions, labels, strict=True):
+    if x is None:
+        continue
+    own = None if y is None else torch.tensor([label])
+    with torch.no_grad():
+        mu, _ = model.encode(x[None], own)
+    codes.append(mu[0])
+    with column:
+        show.images(torch.stack([x, decode(model, mu, own)[0]]), [caption, "reconstruction"], width=120)
+if len(codes) < 2:
     st.info("Choose both images to see the path (upload one, or switch its source to a test image).")
     publish()
     st.stop()
 
 steps, method = st.session_state["steps"], st.session_state["method"]
-own = torch.tensor(labels) if y is not None else None  # each end encoded (and reconstructed) as its own class
-with torch.no_grad():
-    mu, _ = model.encode(torch.stack(inputs), own)
-path = interpolate(mu[0], mu[1], steps, method)
+path = interpolate(codes[0], codes[1], steps, method)
 frames = decode(model, path, None if y is None else y.repeat(steps))
-for column, x, caption, recon in zip(ends, inputs, captions, decode(model, mu, own), strict=True):
-    with column:
-        show.images(torch.stack([x, recon]), [caption, "reconstruction"], width=120)
 
 st.markdown(f"**{steps} steps, {method}**")
 show.image_grid(frames, ncol=steps, tile=min(84, STRIP_WIDTH // steps))
 left, right = st.columns([2, 3], gap="large")
 with left:
-    k = scrubber(ckpt, mu, frames, method, y)
+    k = scrubber(ckpt, torch.stack(codes), frames, method, y)
     downloads = st.columns(2)
     downloads[0].download_button("Animated GIF", gif_bytes(frames, scale=6), "interpolation.gif", "image/gif",
                                  key="download_gif", icon=":material/download:", width="stretch")
