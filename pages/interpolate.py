@@ -14,7 +14,7 @@ from torch import Tensor
 from ui import atlas as atlases
 from ui import entry, maps, models, show, state, uploads
 from ui.live_decoder import live_decoder, model_spec
-from vae.atlas import AtlasError
+from vae.atlas import Atlas, AtlasError
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
 from vae.images import gif_bytes, grid, png_bytes
@@ -85,19 +85,21 @@ def scrubber(ckpt: Checkpoint, ends: Tensor, frames: Tensor, method: str, y: Ten
     return step - 1
 
 
-def path_on_map(ckpt: Checkpoint, path: Tensor, current: int) -> None:
-    """The path drawn over the latent map, placed by the atlas (exactly for PCA)."""
+def stored_atlas(ckpt: Checkpoint) -> Atlas | None:
+    """The model's latent map if it has one (this page never builds it)."""
     try:
-        atlas = atlases.stored(ckpt)
+        return atlases.stored(ckpt)
     except AtlasError:
-        atlas = None
+        return None
+
+
+def path_on_map(ckpt: Checkpoint, atlas: Atlas | None, path: Tensor, current: int) -> None:
+    """The path drawn over the latent map, placed by the atlas (exactly for PCA)."""
     if atlas is None:
         st.caption("The latent map of this model is not built yet; open the Latent map page once to see the path here.")
         return
-    projections = atlas.projections
-    state.bind("projection", projections[0], state.choice(projections))
-    st.segmented_control("Map", projections, key="projection", format_func=maps.PROJECTION_NAMES.get, required=True,
-                         label_visibility="collapsed")
+    st.segmented_control("Map", atlas.projections, key="projection", format_func=maps.PROJECTION_NAMES.get,
+                         required=True, label_visibility="collapsed")
     projection = st.session_state["projection"]
     key = f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
     base = maps.backdrop(key, atlas, projection, tuple(models.class_names(ckpt)))
@@ -111,8 +113,13 @@ ckpt = models.require_model()
 model = ckpt.model
 data = models.test_set(ckpt)
 names = models.class_names(ckpt)
+atlas = stored_atlas(ckpt)
 st.title("Interpolate")
 st.caption("Pick two images; their latent means are joined by a path, and every step along it is decoded.")
+# Bound now, though drawn further down, so that a link's values survive a run that stops early.
+state.bind("step", 1, state.integer(1, MAX_STEPS))
+if atlas is not None:
+    state.bind("projection", atlas.projections[0], state.choice(atlas.projections))
 with st.expander("Upload options", icon=":material/upload:"):
     uploads.options(ckpt, data)
 ends = st.columns(2, gap="large")
@@ -170,6 +177,6 @@ with left:
     downloads[1].download_button("PNG strip", png_bytes(grid(frames, ncol=steps, scale=4)), "interpolation.png",
                                  "image/png", key="download_png", icon=":material/download:", width="stretch")
 with right:
-    path_on_map(ckpt, path, k)
+    path_on_map(ckpt, atlas, path, k)
 
 publish()

@@ -115,3 +115,12 @@ def test_a_conditional_model_encodes_each_end_as_its_class(open_app) -> None:
     at.file_uploader(key="b_upload").set_value(("ring.png", drawing("ring"), "image/png")).run()
     assert_clean(at)
     assert len(at.get("download_button")) == 2
+
+
+def test_a_links_values_survive_while_an_end_is_missing(open_app) -> None:
+    at = open_app(INTERPOLATE, a_source="Upload", projection="pca", step="4", steps="6")
+    assert any("Choose both images" in i.value for i in at.info)
+    assert at.query_params["projection"] == "pca" and at.query_params["step"] == "4"
+    at.segmented_control(key="a_source").set_value("Test image").run()
+    assert_clean(at)
+    assert at.segmented_control(key="projection").value == "pca" and at.query_params["step"] == "4"
