@@ -86,10 +86,11 @@ def wait_for_app(page: Page, timeout: float = 30_000) -> None:
     page.wait_for_selector(APP_IDLE, timeout=timeout)
 
 
-def after_rerun(page: Page, action: Callable[[], object], timeout: float = 30_000) -> None:
+def after_rerun(page: Page, action: Callable[[], object], timeout: float | None = None) -> None:
     """Do `action` (a click, a key press, an upload) and wait until the script run it causes has ended.
 
-    Unlike wait_for_app alone, this cannot return before the rerun has even started.
+    Unlike wait_for_app alone, this cannot return before the rerun has even started. The timeout
+    defaults to the page's.
     """
     page.evaluate("""() => {
       const app = document.querySelector('[data-testid="stApp"]');
@@ -116,17 +117,29 @@ def map_points(chart: Locator) -> int:
     return chart.evaluate("gd => gd._fullData.reduce((n, t) => n + t._length, 0)")
 
 
-def point_position(chart: Locator) -> tuple[float, float, int]:
-    """Page coordinates and `customdata` of the point farthest from the centre of a plotly scatter:
-    an outlier, so a click there hits it and no other point."""
-    return chart.evaluate("""gd => {
+def point_position(chart: Locator, cell: float = 8) -> tuple[float, float, int]:
+    """Page coordinates and `customdata` of the point of a plotly scatter farthest from its nearest
+    neighbour (away from the plot's edges), so that a click there selects it and only it.
+    Neighbours are looked for in a grid of `cell`-pixel cells, within one cell around each point."""
+    return chart.evaluate("""(gd, cell) => {
       const {xaxis, yaxis} = gd._fullLayout, box = gd.getBoundingClientRect();
-      const points = gd._fullData.flatMap(t => Array.from(t.x, (x, i) => [x, t.y[i], t.customdata[i]]));
-      const mean = k => points.reduce((s, p) => s + p[k], 0) / points.length;
-      const [mx, my] = [mean(0), mean(1)];
-      const far = points.reduce((a, p) => Math.hypot(p[0] - mx, p[1] - my) > Math.hypot(a[0] - mx, a[1] - my) ? p : a);
-      return [box.left + xaxis._offset + xaxis.l2p(far[0]), box.top + yaxis._offset + yaxis.l2p(far[1]), far[2]];
-    }""")
+      const points = gd._fullData.flatMap(
+        t => Array.from(t.x, (x, i) => [xaxis.l2p(x), yaxis.l2p(t.y[i]), t.customdata[i]]));
+      const grid = new Map(), key = (x, y) => Math.floor(x / cell) + "," + Math.floor(y / cell);
+      for (const p of points) grid.set(key(p[0], p[1]), [...(grid.get(key(p[0], p[1])) || []), p]);
+      let best = null, bestGap = -1;
+      for (const p of points) {
+        if (Math.min(p[0], p[1], xaxis._length - p[0], yaxis._length - p[1]) < 4 * cell) continue;
+        let gap = 2 * cell;  // anything beyond the 3x3 cells around p counts as this far
+        for (const dx of [-cell, 0, cell]) for (const dy of [-cell, 0, cell]) {
+          for (const q of grid.get(key(p[0] + dx, p[1] + dy)) || []) {
+            if (q !== p) gap = Math.min(gap, Math.hypot(q[0] - p[0], q[1] - p[1]));
+          }
+        }
+        if (gap > bestGap) [best, bestGap] = [p, gap];
+      }
+      return [box.left + xaxis._offset + best[0], box.top + yaxis._offset + best[1], best[2]];
+    }""", cell)
 
 
 def screenshot_all(page: Page, path: str | os.PathLike, max_height: int = 4000) -> None:

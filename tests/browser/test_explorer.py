@@ -10,13 +10,15 @@ its own tests), so every flow here is the plain Streamlit path. Screenshots: tes
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Locator, Page
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.helpers import (
     CHROMIUM,
@@ -40,6 +42,7 @@ SHIPPED = ROOT / "checkpoints" / "mnist"
 MNIST_TEST_SIZE = 10_000
 SHOTS = ROOT / "test-artifacts" / "explorer"
 IMAGE = '[data-testid="stImage"]'
+WAIT = 120_000  # ms; the machine may be busy, and every wait is on a condition, so a long limit costs nothing
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
 def page(explorer: Explorer, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh tab; after the test, a full-page screenshot, and no JavaScript error may have happened."""
     page = explorer.browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT)
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     yield page
@@ -88,9 +92,15 @@ def page(explorer: Explorer, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 def open_page(page: Page, explorer: Explorer, path: str = "", query: str = "") -> None:
-    page.goto(f"{explorer.url}/{path}?model={explorer.model}{'&' + query if query else ''}")
-    wait_for_app(page, timeout=90_000)
+    goto(page, f"{explorer.url}/{path}?model={explorer.model}{'&' + query if query else ''}")
     assert_clean(page)
+
+
+def goto(page: Page, url: str) -> None:
+    """Open a page and wait for its first run (the app reads idle before the script has even started)."""
+    page.goto(url)
+    page.locator("h1").first.wait_for()
+    wait_for_app(page, WAIT)
 
 
 def assert_clean(page: Page) -> None:
@@ -114,19 +124,33 @@ def assert_shown(img: Locator) -> None:
 
 def changed_src(page: Page, img: Locator, before: str) -> str:
     """Wait until the image element shows new bytes (a new media URL), then for the run to end."""
-    img.evaluate("(el, before) => new Promise(r => { const t = () => el.src !== before ? r() : "
-                 "requestAnimationFrame(t); t(); })", before)
-    wait_for_app(page)
+    expect(img).not_to_have_attribute("src", before, timeout=WAIT)
+    wait_for_app(page, WAIT)
     return img.get_attribute("src")
 
 
-def test_home_pick_a_model(page: Page, explorer: Explorer) -> None:
-    page.goto(explorer.url)
-    wait_for_app(page, timeout=90_000)
+def pick_model(page: Page, name: str) -> None:
+    """Choose a model in the sidebar's picker, as a user does, and wait for its model card."""
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').click()
-    after_rerun(page, page.get_by_role("option", name=f"{explorer.model} ").click)
-    page.get_by_role("heading", name=f"Model card: {explorer.model}").wait_for()
-    page.wait_for_url(f"**model={explorer.model}")
+    option = page.get_by_role("option", name=re.compile(rf"^{re.escape(name)} "))
+    if option.get_attribute("aria-selected") == "true":
+        option.click()  # already the chosen one: nothing reruns
+    else:
+        after_rerun(page, option.click)
+    page.get_by_role("heading", name=f"Model card: {name}").wait_for()
+    page.wait_for_url(f"**model={name}")
+
+
+def test_home_pick_a_model(page: Page, explorer: Explorer) -> None:
+    """Every model listed can be picked (each shows its card), and the last pick is the explored one."""
+    goto(page, explorer.url)
+    picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+    picker.click()
+    names = [text.split(" ")[0] for text in page.get_by_role("option").all_inner_texts()]
+    picker.click()  # closes the list
+    assert explorer.model in names
+    for name in [n for n in names if n != explorer.model] + [explorer.model]:
+        pick_model(page, name)
     assert page.locator('[data-testid="stMetric"]').count() >= 6
     assert page.locator(".js-plotly-plot").count() == 2  # the training curves
     assert_clean(page)
@@ -140,7 +164,7 @@ def test_map_shows_every_test_image_and_a_click_shows_its_images(page: Page, exp
     x, y, index = point_position(chart)
     page.mouse.click(x, y)
     page.get_by_role("heading", name=f"Test image #{index} ").wait_for()
-    wait_for_app(page)
+    wait_for_app(page, WAIT)
     for caption in ("original", "reconstruction"):
         assert_shown(image_with_caption(page, caption))
     assert f"selected={index}" in page.url
@@ -199,9 +223,24 @@ def test_new_seed_gives_a_new_sample_grid(page: Page, explorer: Explorer) -> Non
 
 
 def test_hostile_link_falls_back_with_a_notice(page: Page, explorer: Explorer) -> None:
-    page.goto(f"{explorer.url}/sample?model=../../etc&seed=../../etc/passwd")
-    wait_for_app(page, timeout=90_000)
+    goto(page, f"{explorer.url}/sample?model=../../etc&seed=../../etc/passwd")
     page.get_by_text("Ignored model='../../etc'").wait_for()
     page.get_by_text("Ignored seed='../../etc/passwd'").wait_for()
     assert_clean(page)
     page.get_by_text("seed 0 ·").wait_for()  # the default model's samples, from the default seed
+
+
+def test_page_speed_bench_runs(explorer: Explorer) -> None:
+    """bench/page_speed.py's measurements, in quick mode, against this app (timings are never checked here)."""
+    spec = importlib.util.spec_from_file_location("bench_page_speed", ROOT / "bench" / "page_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = bench.parse_args(["--quick"])
+    rows = bench.measure(explorer.browser, explorer.url, explorer.model, MNIST_TEST_SIZE, args.loads, args.presses,
+                         args.warmup)  # the earlier tests warmed the app
+    assert [r["measure"] for r in rows] == [
+        *(f"{name} interactive" for name in bench.PAGES.values()), "Latent map: 10,000 points drawn",
+        "Slider key → new image src", "Slider key → new image painted",
+    ]
+    assert all(r["samples"] >= 1 and 0 < r["p50_ms"] <= r["p95_ms"] <= r["max_ms"] for r in rows)
+    assert bench.table(rows).startswith("| measure | samples | p50 ms | p95 ms | max ms | target |")

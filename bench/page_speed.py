@@ -1,0 +1,235 @@
+"""How fast the explorer answers in Chromium, with the app warm: pages, the latent map, the server slider.
+
+Method. `streamlit run app.py` is served with the browser decoder off (images come from the server,
+the path issue 3 is about) and driven by Playwright in headless Chromium. Every page is opened
+once to warm the caches (model, test set, atlas, figure); then, with a fresh document each time:
+
+- Page interactive: navigation start (performance.timeOrigin) to the first animation frame at which
+  the page's main content is there and Streamlit is idle: Home its model card and sample grids,
+  Latent map the map drawn (below), Latent sliders the decoded image, Interpolate the strip and
+  the images around it, Sample the grid. "There" means every image element on the page is loaded.
+- Map drawn: navigation start to the first frame at which plotly holds every atlas point and its
+  WebGL scene has drawn them (scene not dirty, and the canvas has painted pixels).
+- Slider to new image: on Latent sliders, the first (highest-KL) slider is focused and moved one
+  step with the arrow key, once per sample, each after the previous run ended. Times run from the
+  keydown event's creation to the decoded image's new src, and to the first frame after the new
+  image has been decoded ("painted").
+
+All times are taken in the page (performance.now()), checked by requestAnimationFrame, so they
+include what the browser does and a person would wait for. Targets (issue 3): pages and map within
+2 s, slider p95 <= 150 ms. Numbers depend on the machine and its load; the output says both.
+
+    python bench/page_speed.py [--model mnist] [--checkpoints DIR] [--loads 10] [--presses 30] [--warmup 1]
+                               [--json OUT.json] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Browser, Page  # noqa: E402
+
+from tests.browser.helpers import APP_IDLE, chromium, streamlit_server, wait_for_app  # noqa: E402
+
+PAGES = {"": "Home", "map": "Latent map", "sliders": "Latent sliders", "interpolate": "Interpolate",
+         "sample": "Sample"}
+TIMEOUT_MS = 120_000
+
+# Installed in every document before its scripts run: on each animation frame, note the first time
+# the page's content is ready (window.__ready) and the map is drawn (window.__mapDrawn).
+WATCH = """(() => {
+  const idle = () => !!document.querySelector(%(idle)s);
+  const images = (min) => {
+    const all = Array.from(document.querySelectorAll('[data-testid="stImage"] img'));
+    return all.length >= min && all.every((img) => img.complete && img.naturalWidth > 0);
+  };
+  const captioned = (text) => Array.from(document.querySelectorAll('[data-testid="stImage"]'))
+    .some((e) => e.textContent.includes(text));
+  const mapDrawn = () => {
+    const gd = document.querySelector('.js-plotly-plot');
+    if (!gd || !gd._fullData || !gd._fullLayout || !gd._fullLayout._plots) return false;
+    const points = gd._fullData.reduce((n, t) => n + (t._length || 0), 0);
+    const scene = gd._fullLayout._plots.xy && gd._fullLayout._plots.xy._scene;
+    if (points !== window.__mapPoints || !scene || scene.dirty !== false) return false;
+    const gl = gd.querySelector("canvas.gl-canvas-context"), probe = document.createElement("canvas");
+    probe.width = 32; probe.height = 32;
+    const ctx = probe.getContext("2d");
+    ctx.drawImage(gl, 0, 0, 32, 32);
+    return ctx.getImageData(0, 0, 32, 32).data.some((v, i) => i %% 4 === 3 && v > 0);
+  };
+  const ready = {
+    "": () => images(2) && !!document.querySelector('[data-testid="stMetric"]'),
+    "map": () => window.__mapDrawn !== undefined,
+    "sliders": () => images(2) && captioned("decoded from") && !!document.querySelector('[data-testid="stSlider"]'),
+    "interpolate": () => images(6) && captioned("step 1 of"),
+    "sample": () => images(1) && !!document.querySelector('[data-testid="stNumberInput"]'),
+  };
+  const page = location.pathname.replace(/^\\/+|\\/+$/g, "");
+  const tick = () => {
+    const now = performance.now();
+    if (page === "map" && window.__mapDrawn === undefined && mapDrawn()) window.__mapDrawn = now;
+    if (window.__ready === undefined && ready[page] && ready[page]() && idle()) window.__ready = now;
+    if (window.__ready === undefined) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})();"""
+
+# Arms window.__press: a promise of one key press's times {created, src, painted}, or {unchanged} when
+# the run ended without a new image (the value did not change the picture); rejects rather than hang.
+PRESS = """() => { window.__press = new Promise((resolve, reject) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const img = () => Array.from(document.querySelectorAll('[data-testid="stImage"]'))
+    .find((e) => e.textContent.includes("decoded from")).querySelector("img");
+  const before = img().src;
+  let created = null, src = null, ran = false;
+  document.addEventListener("keydown", (e) => { created = e.timeStamp; }, {capture: true, once: true});
+  const seen = new MutationObserver((records) => {
+    if (created === null) return;
+    const el = img();
+    if (src === null && el && el.src !== before) {
+      src = performance.now();
+      seen.disconnect();
+      el.decode().then(() => requestAnimationFrame(() => resolve({created, src, painted: performance.now()})));
+      return;
+    }
+    ran ||= records.some((r) => r.attributeName === "data-test-script-state" && r.oldValue === "running");
+    if (ran && app.getAttribute("data-test-script-state") === "notRunning") {
+      seen.disconnect();
+      resolve({unchanged: true});
+    }
+  });
+  seen.observe(document.body, {subtree: true, childList: true, attributes: true, attributeOldValue: true,
+                               attributeFilter: ["src", "data-test-script-state"]});
+  setTimeout(() => reject(new Error("no new image and no finished run within 120 s of the key press")), 120000);
+}); }"""
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def row(measure: str, values: list[float], target: str) -> dict:
+    return {"measure": measure, "samples": len(values), "p50_ms": percentile(values, 50),
+            "p95_ms": percentile(values, 95), "max_ms": max(values), "target": target}
+
+
+def open_page(page: Page, url: str, path: str, model: str) -> dict[str, float]:
+    """Navigate and wait until the page is interactive; the in-page times of ready (and map drawn)."""
+    page.goto(f"{url}/{path}?model={model}", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => window.__ready !== undefined", timeout=TIMEOUT_MS, polling=100)
+    return page.evaluate("() => ({ready: window.__ready, map: window.__mapDrawn})")
+
+
+def page_loads(page: Page, url: str, model: str, loads: int, warmup: int) -> list[dict]:
+    """Each page opened `loads` times after `warmup` uncounted rounds; a row per page, and one for the map."""
+    for _ in range(warmup):  # fills the caches: model, test set, atlas, figure
+        for path in PAGES:
+            open_page(page, url, path, model)
+    times: dict[str, list[float]] = {path: [] for path in PAGES}
+    drawn = []
+    for _ in range(loads):
+        for path in PAGES:
+            seen = open_page(page, url, path, model)
+            times[path].append(seen["ready"])
+            if path == "map":
+                drawn.append(seen["map"])
+    points = page.evaluate("() => window.__mapPoints")
+    rows = [row(f"{name} interactive", times[path], "≤ 2000") for path, name in PAGES.items()]
+    rows.append(row(f"Latent map: {points:,} points drawn", drawn, "≤ 2000"))
+    return rows
+
+
+def slider_presses(page: Page, url: str, model: str, presses: int) -> list[dict]:
+    """Arrow-key steps on the first slider, one at a time; rows for new src and new image painted."""
+    open_page(page, url, "sliders", model)
+    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    thumb.focus()
+    samples = []
+    for i in range(presses):
+        page.evaluate(PRESS)
+        page.keyboard.press("ArrowRight" if (i // 40) % 2 == 0 else "ArrowLeft")  # 40 steps of 0.05 = 2.0
+        samples.append(page.evaluate("window.__press"))
+        wait_for_app(page)
+    timed = [s for s in samples if not s.get("unchanged")]
+    if not timed:
+        raise SystemExit("error: no key press changed the decoded image")
+    return [row("Slider key → new image src", [s["src"] - s["created"] for s in timed], ""),
+            row("Slider key → new image painted", [s["painted"] - s["created"] for s in timed], "p95 ≤ 150")]
+
+
+def measure(browser: Browser, url: str, model: str, points: int, loads: int, presses: int,
+            warmup: int = 1) -> list[dict]:
+    """Every measurement against a running app (the app serves `model`, whose map has `points` points)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context.add_init_script(f"window.__mapPoints = {int(points)};\n" + WATCH % {"idle": json.dumps(APP_IDLE)})
+    page = context.new_page()
+    try:
+        return page_loads(page, url, model, loads, warmup) + slider_presses(page, url, model, presses)
+    finally:
+        context.close()
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| measure | samples | p50 ms | p95 ms | max ms | target |", "|---|---:|---:|---:|---:|---|"]
+    lines += [f"| {r['measure']} | {r['samples']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['max_ms']:.0f} "
+              f"| {r['target']} |" for r in rows]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="mnist", help="the model's name in the app (default %(default)s)")
+    parser.add_argument("--checkpoints", help="a folder of checkpoints to list besides checkpoints/")
+    parser.add_argument("--loads", type=int, default=10, help="timed loads of each page (default %(default)s)")
+    parser.add_argument("--presses", type=int, default=30, help="timed slider key presses (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds of page loads (default %(default)s)")
+    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--quick", action="store_true",
+                        help="no warm-up, 1 load per page and 3 presses: checks that the bench runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.warmup, args.loads, args.presses = 0, 1, 3
+    if args.loads < 1 or args.presses < 1 or args.warmup < 0:
+        parser.error("--loads and --presses must be >= 1, --warmup >= 0")
+    return args
+
+
+def atlas_points(folder: Path) -> int:
+    """Points on the model's map; refuses a model without a stored atlas (the bench never builds one)."""
+    meta = folder / "atlas.json"
+    if not meta.is_file():
+        raise SystemExit(f"error: {folder} has no atlas; build it first: python -m vae atlas {folder}")
+    return int(json.loads(meta.read_text())["n"])
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    roots = [ROOT / "checkpoints"] + ([Path(args.checkpoints)] if args.checkpoints else [])
+    folder = next((r / args.model for r in roots if (r / args.model).is_dir()), None)
+    if folder is None:
+        raise SystemExit(f"error: no checkpoint folder named {args.model!r} in {', '.join(map(str, roots))}")
+    points = atlas_points(folder)
+    env = {"LATENT_EXPLORER_NO_BROWSER_DECODER": "1", "LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    if args.checkpoints:
+        env["LATENT_EXPLORER_CHECKPOINTS"] = str(Path(args.checkpoints).resolve())
+    with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
+        rows = measure(browser, url, args.model, points, args.loads, args.presses, args.warmup)
+        version = browser.version
+    print(f"model {args.model} ({folder}); Chromium {version} headless, 1400x1100; "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
