@@ -60,7 +60,7 @@ def png(pil: Image.Image) -> bytes:
 
 
 def picture(pil: Image.Image, caption: str | None = None, width: int | str = "content") -> None:
-    st.image(png(pil), caption=caption, width=width)
+    st.image(png(pil), caption=caption, width=width, output_format="PNG")
 
 
 def image(x: Tensor, caption: str | None = None, width: int | str = 140) -> None:
@@ -73,7 +73,8 @@ def images(batch: Tensor, captions: Sequence[str] | None = None, width: int = 84
     if len(batch) == 0:
         return
     pils = [enlarge(to_pil(x), width) for x in batch]
-    st.image([png(p) for p in pils], caption=list(captions) if captions is not None else None, width=width)
+    st.image([png(p) for p in pils], caption=list(captions) if captions is not None else None, width=width,
+             output_format="PNG")
 
 
 def grid_image(batch: Tensor, ncol: int, tile: int = 56) -> Image.Image:
