@@ -19,6 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from vae.checkpoint import load_checkpoint  # noqa: E402
 from vae.latent import decode  # noqa: E402
 from vae.model import VAE, count_parameters  # noqa: E402
@@ -38,10 +39,6 @@ def time_decode(model: VAE, calls: int, warmup: int) -> list[float]:
     return times
 
 
-def p95(times: list[float]) -> float:
-    return statistics.quantiles(times, n=20, method="inclusive")[-1]
-
-
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", nargs="?", default=str(ROOT / "checkpoints" / "mnist"), help="checkpoint folder")
@@ -57,7 +54,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for label, threads in ((f"default ({default_threads})", default_threads), ("1", 1), ("2", 2)):
             torch.set_num_threads(threads)
             times = time_decode(model, args.calls, args.warmup)
-            rows.append({"threads": label, "median_ms": statistics.median(times), "p95_ms": p95(times)})
+            rows.append({"threads": label, "median_ms": statistics.median(times), "p95_ms": percentile(times, 95)})
     finally:
         torch.set_num_threads(default_threads)
     cfg = model.cfg

@@ -28,7 +28,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page  # noqa: E402
 
+from bench.stats import percentile  # noqa: E402
 from tests.browser.helpers import chromium, streamlit_server, wait_for_app  # noqa: E402
 
 APP = ROOT / "bench" / "live_decode_app.py"
@@ -67,10 +67,6 @@ SERVER_PRESS = """() => { window.__benchPress = new Promise((resolve, reject) =>
                                attributeFilter: ["src", "data-test-script-state"]});
   setTimeout(() => reject(new Error("no rerun finished within 30 s of the key press")), 30000);
 }); }"""
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def summarize(path: str, samples: list[dict]) -> dict:

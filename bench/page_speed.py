@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, Page  # noqa: E402
 
+from bench.stats import percentile  # noqa: E402
 from tests.browser.helpers import APP_IDLE, chromium, streamlit_server, wait_for_app  # noqa: E402
 
 PAGES = {"": "Home", "map": "Latent map", "sliders": "Latent sliders", "interpolate": "Interpolate",
@@ -110,10 +110,6 @@ PRESS = """() => { window.__press = new Promise((resolve, reject) => {
                                attributeFilter: ["src", "data-test-script-state"]});
   setTimeout(() => reject(new Error("no new image and no finished run within 120 s of the key press")), 120000);
 }); }"""
-
-
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def row(measure: str, values: list[float], target: str) -> dict:
