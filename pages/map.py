@@ -157,8 +157,7 @@ with select_tab:
         f"{len(atlas):,} test images, each placed by its latent mean. Click a point, or pick the box or lasso tool "
         "in the chart's toolbar to select many. Click a class in the legend to hide it (double-click to isolate it)."
     )
-    key = f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
-    fig = maps.figure(key, atlas, st.session_state["projection"], tuple(names))
+    fig = maps.figure(maps.cache_key(ckpt, atlas), atlas, st.session_state["projection"], tuple(names))
     st.plotly_chart(fig, key="map_chart", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
     chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]

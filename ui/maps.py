@@ -12,11 +12,17 @@ from plotly.colors import qualitative
 from torch import Tensor
 
 from vae.atlas import Atlas
+from vae.checkpoint import Checkpoint
 
 AXIS_TITLES = {"umap": ("UMAP 1", "UMAP 2"), "pca": ("PC 1", "PC 2")}
 PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA"}
 PALETTE = qualitative.Plotly + qualitative.Dark24
 PATH_COLOUR = "#111827"
+
+
+def cache_key(ckpt: Checkpoint, atlas: Atlas) -> str:
+    """Names an atlas for the cached figures: its checkpoint folder and the weights it was built from."""
+    return f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
 
 
 def colour(label: int) -> str:
