@@ -50,6 +50,7 @@ if mode == "server":
     z[0, 0] = st.slider("z0", -3.0, 3.0, 0.0, 0.01)
     y = torch.zeros(1, dtype=torch.long) if ckpt.model.cfg.conditional else None
     st.image(to_pil(decode(ckpt.model, z, y)[0], scale=7))
+    st.caption(f"decoded from z0 = {z[0, 0]:+.2f}")  # last on the page: the bench sees a run end when it changes
 else:
     result = live_decoder(mode, spec, key=mode, atlas=points)
     if not result.available:

@@ -83,32 +83,30 @@ WATCH = """(() => {
 })();"""
 
 # Arms window.__press: a promise of one key press's times {created, src, painted}, or {unchanged} when
-# the run ended without a new image (the value did not change the picture); rejects rather than hang.
+# the run published the new code in the URL (its last step) without a new image; rejects rather than hang.
 PRESS = """() => { window.__press = new Promise((resolve, reject) => {
-  const app = document.querySelector('[data-testid="stApp"]');
   const img = () => Array.from(document.querySelectorAll('[data-testid="stImage"]'))
     .find((e) => e.textContent.includes("decoded from")).querySelector("img");
-  const before = img().src;
-  let created = null, src = null, ran = false;
+  const before = img().src, url = location.href;
+  let created = null;
   document.addEventListener("keydown", (e) => { created = e.timeStamp; }, {capture: true, once: true});
-  const seen = new MutationObserver((records) => {
+  const stop = () => { seen.disconnect(); clearInterval(poll); };
+  const check = () => {
     if (created === null) return;
     const el = img();
-    if (src === null && el && el.src !== before) {
-      src = performance.now();
-      seen.disconnect();
+    if (el && el.src !== before) {
+      stop();
+      const src = performance.now();
       el.decode().then(() => requestAnimationFrame(() => resolve({created, src, painted: performance.now()})));
-      return;
-    }
-    ran ||= records.some((r) => r.attributeName === "data-test-script-state" && r.oldValue === "running");
-    if (ran && app.getAttribute("data-test-script-state") === "notRunning") {
-      seen.disconnect();
+    } else if (location.href !== url) {
+      stop();
       resolve({unchanged: true});
     }
-  });
-  seen.observe(document.body, {subtree: true, childList: true, attributes: true, attributeOldValue: true,
-                               attributeFilter: ["src", "data-test-script-state"]});
-  setTimeout(() => reject(new Error("no new image and no finished run within 120 s of the key press")), 120000);
+  };
+  const seen = new MutationObserver(check), poll = setInterval(check, 20);
+  seen.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["src"]});
+  setTimeout(() => { stop(); reject(new Error("no new image and no new URL within 120 s of the key press")); },
+             120000);
 }); }"""
 
 
