@@ -53,16 +53,16 @@ def server_sliders(model: VAE, order: list[int], labels: list[str], active: torc
     for d in range(model.cfg.latent_dim):
         if f"z{d}" not in st.session_state:
             st.session_state[f"z{d}"] = round(min(LIMIT, max(-LIMIT, float(st.session_state["z"][d]))), 2)
+    st.session_state["z"] = [round(st.session_state[f"z{d}"], 2) for d in range(model.cfg.latent_dim)]
     left, right = st.columns([5, 3], gap="medium")
+    with right:  # drawn before the sliders, so that the new image is the first thing the browser receives
+        show.image(decode(model, torch.tensor([st.session_state["z"]]), y)[0], "decoded from the code on the left",
+                   width="stretch")
     with left:
         halves = st.columns(2)  # read down the first column, then the second
         for position, (d, label) in enumerate(zip(order, labels, strict=True)):
             column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
             column.slider(label if active[d] else f":gray[{label} · inactive]", -LIMIT, LIMIT, step=STEP, key=f"z{d}")
-    st.session_state["z"] = [round(st.session_state[f"z{d}"], 2) for d in range(model.cfg.latent_dim)]
-    with right:
-        show.image(decode(model, torch.tensor([st.session_state["z"]]), y)[0], "decoded from the code on the left",
-                   width="stretch")
 
 
 @st.fragment

@@ -29,8 +29,7 @@ CSS = """
 </style>
 """
 STRETCHED = 320  # pixels a stretched image is enlarged to before the browser scales it
-LABEL_BG = (244, 245, 248)
-LABEL_FG = (31, 36, 48)
+LABELS = {"RGB": ((244, 245, 248), (31, 36, 48)), "L": (245, 36)}  # (paper, ink) of labelled grids, by mode
 
 
 def apply_style() -> None:
@@ -97,18 +96,22 @@ def label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def labelled_rows(rows: Tensor, labels: Sequence[str], column_labels: Sequence[str], tile: int = 48) -> Image.Image:
-    """A (R, K, C, H, W) grid with a label left of each row and above each column."""
+    """A (R, K, C, H, W) grid with a label left of each row and above each column.
+
+    Greyscale images give a greyscale picture: a third of the bytes to encode, send and decode.
+    """
     r, k = rows.shape[:2]
-    body = grid_image(rows.reshape(r * k, *rows.shape[2:]), ncol=k, tile=tile).convert("RGB")
+    body = grid_image(rows.reshape(r * k, *rows.shape[2:]), ncol=k, tile=tile)
     font = label_font(max(11, tile // 4))
     left = max(int(font.getlength(t)) for t in labels) + 14
     top = int(font.size * 1.8)
-    canvas = Image.new("RGB", (left + body.width, top + body.height), LABEL_BG)
+    paper, ink = LABELS[body.mode]
+    canvas = Image.new(body.mode, (left + body.width, top + body.height), paper)
     canvas.paste(body, (left, top))
     draw = ImageDraw.Draw(canvas)
     step_y, step_x = (body.height - 2) / r, (body.width - 2) / k
     for i, text in enumerate(labels):
-        draw.text((left - 7, top + 1 + (i + 0.5) * step_y), text, fill=LABEL_FG, font=font, anchor="rm")
+        draw.text((left - 7, top + 1 + (i + 0.5) * step_y), text, fill=ink, font=font, anchor="rm")
     for j, text in enumerate(column_labels):
-        draw.text((left + 1 + (j + 0.5) * step_x, top / 2), text, fill=LABEL_FG, font=font, anchor="mm")
+        draw.text((left + 1 + (j + 0.5) * step_x, top / 2), text, fill=ink, font=font, anchor="mm")
     return canvas
