@@ -3,13 +3,6 @@
 Run with `streamlit run app.py` (add `-- --checkpoints DIR` to list more checkpoint folders).
 """
 
-import os
-
-# One OpenMP thread per decode, set before torch loads so that it holds in every thread Streamlit runs
-# a script in (torch.set_num_threads only reaches the thread that calls it): the models are small, a
-# second thread only waits on the browser sharing the CPU (a slider's decode took 75 ms instead of 1).
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
 import logging
 
 import streamlit as st

@@ -47,22 +47,32 @@ def slider_label(d: int, kl: torch.Tensor | None) -> str:
     return f"z{d}" + (f" · KL {kl[d]:.2f}" if kl is not None else "")
 
 
-def server_sliders(model: VAE, order: list[int], labels: list[str], active: torch.Tensor,
-                   y: torch.Tensor | None) -> None:
-    """The fallback when the browser cannot decode: st.sliders, and the image decoded here on each release."""
-    for d in range(model.cfg.latent_dim):
+def server_code(dim: int) -> list[float]:
+    """The fallback's code: one st.slider `z{d}` per entry, started from st.session_state["z"]."""
+    for d in range(dim):
         if f"z{d}" not in st.session_state:
             st.session_state[f"z{d}"] = round(min(LIMIT, max(-LIMIT, float(st.session_state["z"][d]))), 2)
-    st.session_state["z"] = [round(st.session_state[f"z{d}"], 2) for d in range(model.cfg.latent_dim)]
-    left, right = st.columns([5, 3], gap="medium")
-    with right:  # drawn before the sliders, so that the new image is the first thing the browser receives
-        show.image(decode(model, torch.tensor([st.session_state["z"]]), y)[0], "decoded from the code on the left",
-                   width="stretch")
-    with left:
-        halves = st.columns(2)  # read down the first column, then the second
-        for position, (d, label) in enumerate(zip(order, labels, strict=True)):
-            column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
-            column.slider(label if active[d] else f":gray[{label} · inactive]", -LIMIT, LIMIT, step=STEP, key=f"z{d}")
+    st.session_state["z"] = [round(st.session_state[f"z{d}"], 2) for d in range(dim)]
+    return st.session_state["z"]
+
+
+def server_sliders(order: list[int], labels: list[str], active: torch.Tensor) -> None:
+    """The fallback's st.sliders, in two columns read top to bottom."""
+    halves = st.columns(2)
+    for position, (d, label) in enumerate(zip(order, labels, strict=True)):
+        column = halves[0] if position < (len(order) + 1) // 2 else halves[1]
+        column.slider(label if active[d] else f":gray[{label} · inactive]", -LIMIT, LIMIT, step=STEP, key=f"z{d}")
+
+
+def traversal(model: VAE, code: torch.Tensor, order: list[int], active: torch.Tensor, y: torch.Tensor | None) -> None:
+    rows = order[:MAX_TRAVERSED]
+    codes = torch.cat([traverse(code, d, TRAVERSAL) for d in rows])
+    frames = decode(model, codes, None if y is None else y.repeat(len(codes)))
+    grid = frames.reshape(len(rows), len(TRAVERSAL), *frames.shape[1:])
+    row_labels = [f"z{d}" + ("" if active[d] else " (off)") for d in rows]
+    values = [f"{v:+g}" if v else "0" for v in TRAVERSAL.tolist()]
+    show.picture(show.labelled_rows(grid, row_labels, values, tile=40),
+                 caption="Traversal: each row sets one dimension from -3 to +3, the others as on the left.")
 
 
 @st.fragment
@@ -71,7 +81,9 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
     """The sliders, the decoded image and the traversal: moving a slider reruns only this part.
 
     The sliders and the image are the live decoder's (the image follows a drag; the code comes back
-    on release); when the browser cannot decode, they are st.sliders and a server-decoded image.
+    on release); when the browser cannot decode, they are st.sliders and an image decoded here on
+    each release. Those sliders are written last: the browser draws the new images first, instead of
+    redrawing sixteen unchanged sliders before it gets to them.
     """
     model = ckpt.model
     labels = [slider_label(d, kl) for d in order]
@@ -82,17 +94,15 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
                             step=STEP, label=None if y is None else int(y[0]), on_commit=lambda done: set_code(done.z))
         if not live.available:
             st.caption(live.error)
-            server_sliders(model, order, labels, active, y)
-    code = torch.tensor(st.session_state["z"])
+            slider_column, image_column = st.columns([5, 3], gap="medium")
+            with image_column:
+                show.image(decode(model, torch.tensor([server_code(model.cfg.latent_dim)]), y)[0],
+                           "decoded from the code on the left", width="stretch")
     with right:
-        rows = order[:MAX_TRAVERSED]
-        codes = torch.cat([traverse(code, d, TRAVERSAL) for d in rows])
-        frames = decode(model, codes, None if y is None else y.repeat(len(codes)))
-        grid = frames.reshape(len(rows), len(TRAVERSAL), *frames.shape[1:])
-        row_labels = [f"z{d}" + ("" if active[d] else " (off)") for d in rows]
-        values = [f"{v:+g}" if v else "0" for v in TRAVERSAL.tolist()]
-        show.picture(show.labelled_rows(grid, row_labels, values, tile=40),
-                     caption="Traversal: each row sets one dimension from -3 to +3, the others as on the left.")
+        traversal(model, torch.tensor(st.session_state["z"]), order, active, y)
+    if not live.available:
+        with slider_column:
+            server_sliders(order, labels, active)
     state.publish({
         "z": st.session_state["z"],
         "image": st.session_state.get("image"),
