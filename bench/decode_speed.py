@@ -1,7 +1,8 @@
 """Time decoding one image (batch of 1, no grad, sigmoid included) with a checkpoint on the CPU.
 
 This is what the app does for every slider move. After a warm-up, each call is timed on its own; the table
-gives the median and the 95th percentile, with torch's default thread count and with 1 and 2 threads.
+gives the median and the 95th percentile, with torch's default thread count, with 1 and 2 threads, and
+with the app's setting (1 thread, oneDNN off: see ui/__init__.py).
 
     python bench/decode_speed.py [CHECKPOINT] [--calls 1000] [--warmup 50]
 """
@@ -48,15 +49,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.calls < 2 or args.warmup < 0:
         parser.error("--calls must be >= 2 and --warmup >= 0")
     model = load_checkpoint(args.checkpoint).model
-    default_threads = torch.get_num_threads()
+    default_threads, default_onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
     rows = []
     try:
-        for label, threads in ((f"default ({default_threads})", default_threads), ("1", 1), ("2", 2)):
+        for label, threads, onednn in ((f"default ({default_threads})", default_threads, True), ("1", 1, True),
+                                       ("2", 2, True), ("1, oneDNN off (the app)", 1, False)):
             torch.set_num_threads(threads)
+            torch.backends.mkldnn.enabled = onednn
             times = time_decode(model, args.calls, args.warmup)
             rows.append({"threads": label, "median_ms": statistics.median(times), "p95_ms": percentile(times, 95)})
     finally:
         torch.set_num_threads(default_threads)
+        torch.backends.mkldnn.enabled = default_onednn
     cfg = model.cfg
     print(f"# decoding 1 image: {args.checkpoint} ({cfg.arch}, latent {cfg.latent_dim}, "
           f"{count_parameters(model.decoder):,} decoder parameters); {args.calls} calls after {args.warmup} warm-up")

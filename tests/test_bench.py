@@ -49,9 +49,10 @@ def test_classic_model_has_the_classic_shape() -> None:
 
 
 def test_decode_speed_quick(tiny_checkpoint, capsys) -> None:
+    onednn = torch.backends.mkldnn.enabled
     rows = _bench("decode_speed").main([str(tiny_checkpoint(arch="conv", num_classes=10)), "--calls", "20",
                                         "--warmup", "2"])
-    assert [r["threads"] for r in rows] == ["default (1)", "1", "2"]
+    assert [r["threads"] for r in rows] == ["default (1)", "1", "2", "1, oneDNN off (the app)"]
     assert all(0 < r["median_ms"] <= r["p95_ms"] for r in rows)
     assert "| threads | median ms | p95 ms |" in capsys.readouterr().out
-    assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 1 and torch.backends.mkldnn.enabled == onednn
