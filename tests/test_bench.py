@@ -54,5 +54,6 @@ def test_decode_speed_quick(tiny_checkpoint, capsys) -> None:
                                         "--warmup", "2"])
     assert [r["threads"] for r in rows] == ["default (1)", "1", "2", "1, oneDNN off (the app)"]
     assert all(0 < r["median_ms"] <= r["p95_ms"] for r in rows)
-    assert "| threads | median ms | p95 ms |" in capsys.readouterr().out
+    assert "| threads | median ms | p95 ms | new thread per call: median ms | p95 ms |" in capsys.readouterr().out
+    assert all(0 < r["fresh_median_ms"] <= r["fresh_p95_ms"] for r in rows)
     assert torch.get_num_threads() == 1 and torch.backends.mkldnn.enabled == onednn
