@@ -65,6 +65,7 @@ def server_sliders(order: list[int], labels: list[str], active: torch.Tensor) ->
 
 
 def traversal(model: VAE, code: torch.Tensor, order: list[int], active: torch.Tensor, y: torch.Tensor | None) -> None:
+    """The traversal grid: a row per dimension (the first MAX_TRAVERSED of `order`), the rest of `code` kept."""
     rows = order[:MAX_TRAVERSED]
     codes = torch.cat([traverse(code, d, TRAVERSAL) for d in rows])
     frames = decode(model, codes, None if y is None else y.repeat(len(codes)))
