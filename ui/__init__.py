@@ -2,9 +2,9 @@
 
 Importing `ui` also sets torch up for interaction, once per process, whichever page runs first.
 Each Streamlit run happens in a new thread, and oneDNN's convolutions size their OpenMP team per
-thread, ignoring torch.set_num_threads: a single-image decode in a fresh thread took 4 ms at the
-median and up to 70 ms when the browser on the same machine held a core, against about 1 ms with
-torch's own kernels. One thread suits these small models: the other core is left to the browser.
+thread, ignoring torch.set_num_threads: single-image decodes in fresh threads are slower with it
+(bench/decode_speed.py), and inside the app, with the browser holding a core, took up to 75 ms.
+One thread and torch's own kernels suit these small models and leave the other core to the browser.
 """
 
 import torch
