@@ -15,6 +15,7 @@ from vae.objectives import (
     kl_per_dim,
     kl_warmup,
     negative_elbo,
+    negative_iwae,
     nll_importance_sampling,
     reconstruction_nll,
 )
@@ -87,6 +88,31 @@ def test_iwae_bound_is_at_least_the_elbo_and_rises_with_k(tiny_model, mnist_test
     assert l1 == pytest.approx(elbo, abs=6.0)  # L_1 is the ELBO, estimated with a sampled KL
     bounds = [_mean_bound(model, x, k, repeats=4) for k in (5, 50, 500)]
     assert elbo + 20 < bounds[0] < bounds[1] < bounds[2], (elbo, bounds)
+
+
+def test_forward_with_k_noises_decodes_k_samples_per_image(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("conv"), mnist_test.floats(slice(0, 3))
+    eps = torch.randn(4, 3, model.cfg.latent_dim)
+    with torch.no_grad():
+        logits, mu, logvar = model(x, eps=eps)
+        expected = model.decode((mu + eps * torch.exp(0.5 * logvar)).flatten(0, 1))
+    assert logits.shape == (12, 1, 28, 28)  # sample-major: row i * 3 + j is sample i of image j
+    torch.testing.assert_close(logits, expected)
+
+
+def test_negative_iwae_is_minus_the_bound_and_trains_both_networks(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("conv"), mnist_test.floats(slice(0, 8))
+    torch.manual_seed(5)
+    loss = negative_iwae(model, x, 6)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        bound = iwae_bound(model, x, 6)
+    torch.testing.assert_close(loss.loss.detach(), -bound.mean())
+    mu, logvar = model.encode(x)
+    torch.testing.assert_close(loss.kl.detach(), kl_per_dim(mu, logvar).sum(1).mean().detach())
+    loss.loss.backward()
+    for net in (model.trunk, model.head, model.decoder):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
 
 
 def test_nll_with_one_chunk_is_minus_the_iwae_bound(tiny_model, mnist_test) -> None:

@@ -89,12 +89,26 @@ class VAE(nn.Module):
         return self.decoder(self._with_label(z, y))
 
     @staticmethod
-    def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
-        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
+        """z = mu + eps * sigma, eps ~ N(0, I) unless given; eps shaped (k, B, D) gives k samples per image."""
+        eps = torch.randn_like(mu) if eps is None else eps
+        return mu + eps * torch.exp(0.5 * logvar)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, x: Tensor, y: Tensor | None = None, eps: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Logits of p(x|z) for z ~ q(z|x), with the mean and log-variance of q.
+
+        With eps of shape (k, B, D) the logits are (k * B, C, H, W): sample-major, so that
+        training with several samples per image (the IWAE bound) goes through forward,
+        the one call DistributedDataParallel synchronizes.
+        """
         mu, logvar = self.encode(x, y)
-        return self.decode(self.reparameterize(mu, logvar), y), mu, logvar
+        z = self.reparameterize(mu, logvar, eps)
+        if z.dim() == 3:
+            y = None if y is None else y.repeat(z.shape[0])
+            z = z.flatten(0, 1)
+        return self.decode(z, y), mu, logvar
 
 
 def count_parameters(model: nn.Module) -> int:

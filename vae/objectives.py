@@ -78,18 +78,33 @@ def _log_normal(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
 
 
+def _importance_terms(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """For k samples z_i ~ q(z|x): log p(x, z_i) - log q(z_i|x) and -log p(x|z_i), each (k, B); mu, logvar."""
+    vae = getattr(model, "module", model)  # model may be wrapped in DistributedDataParallel
+    eps = torch.randn((k, x.shape[0], vae.cfg.latent_dim), device=x.device)
+    logits, mu, logvar = model(x, y, eps)
+    z = vae.reparameterize(mu, logvar, eps)
+    recon = reconstruction_nll(logits, x.repeat(k, *([1] * (x.dim() - 1)))).view(k, -1)
+    log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    log_qz = -0.5 * (LOG_2PI + logvar + eps.pow(2)).sum(-1)  # log N(z; mu, sigma) with z - mu = eps * sigma
+    return -recon + log_pz - log_qz, recon, mu, logvar
+
+
 def log_importance_weights(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Tensor:
     """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape (k, B)."""
-    mu, logvar = model.encode(x, y)
-    std = torch.exp(0.5 * logvar)
-    z = mu + std * torch.randn((k, *mu.shape), device=x.device, dtype=mu.dtype)
-    flat = z.reshape(k * x.shape[0], -1)
-    y_rep = None if y is None else y.repeat(k)
-    logits = model.decode(flat, y_rep)
-    log_px_z = -reconstruction_nll(logits, x.repeat(k, *([1] * (x.dim() - 1)))).view(k, -1)
-    log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-    log_qz = _log_normal(z, mu, logvar)
-    return log_px_z + log_pz - log_qz
+    return _importance_terms(model, x, k, y)[0]
+
+
+def negative_iwae(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Loss:
+    """-L_k, the negative importance-weighted bound, as a training objective (Burda et al., 2016).
+
+    Its gradient weights the k samples by their normalized importance weights, which trains the
+    decoder towards a higher log p(x) than the ELBO does, at the price of k decoder passes.
+    recon and kl report the mean single-sample terms, comparable with negative_elbo's.
+    """
+    log_w, recon, mu, logvar = _importance_terms(model, x, k, y)
+    bound = torch.logsumexp(log_w, dim=0) - math.log(k)
+    return Loss(loss=-bound.mean(), recon=recon.mean(), kl=kl_per_dim(mu, logvar).sum(1).mean())
 
 
 def iwae_bound(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Tensor:
