@@ -6,7 +6,8 @@ the target or after --max-epochs:
   mlp      our `mlp` preset (784-400-20), trained by vae.train.train_epoch with the train command's defaults
            (batch 128, Adam 1e-3 constant, no binarization);
   shipped  the shipped conv model: its architecture and training settings (batch size, learning-rate
-           schedule, binarization, seed) from checkpoints/mnist/config.json, else the conv preset, latent 16;
+           schedule, binarization, seed) from checkpoints/mnist/config.json (those of its first run, when
+           it was fine-tuned from --init weights), else the conv preset, latent 16;
   classic  a self-contained reimplementation of the classic example: a 784-400-20 MLP with separate mean and
            log-variance heads, ReLU, sigmoid outputs, Adam 1e-3, batch 128, BCE summed over pixels + KL,
            summed over the batch, on [0, 1] intensities without binarization.
@@ -150,7 +151,10 @@ def shipped_setup(folder: Path, max_epochs: int) -> tuple[ModelConfig, argparse.
         cfg = replace(PRESETS["conv"], latent_dim=16)
         return cfg, settings_from({"epochs": max_epochs}), "conv preset, latent 16 (no shipped config found)"
     cfg = ModelConfig.from_dict(meta["model"])
-    return cfg, settings_from(meta.get("train", {})), f"from {folder / 'config.json'}"
+    first = meta
+    while isinstance(first.get("init"), dict):  # fine-tuned from --init weights: race the run that made those
+        first = first["init"]
+    return cfg, settings_from(first.get("train", {})), f"from {folder / 'config.json'}"
 
 
 def settings_from(saved: dict) -> argparse.Namespace:

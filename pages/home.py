@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from ui import entry, models, show, state
-from vae.checkpoint import Checkpoint
+from vae.checkpoint import Checkpoint, training_commands
 from vae.latent import decode, encode_dataset, sample_prior
 from vae.model import count_parameters
 
@@ -40,9 +40,10 @@ def model_card(ckpt: Checkpoint) -> None:
         cols[3].metric("Reconstruction MSE", f"{metrics.get('recon_mse', float('nan')):.4f}")
     else:
         st.caption(f"Not evaluated yet: `python -m vae evaluate {ckpt.folder}` adds NLL and active units here.")
-    if meta.get("command"):
+    commands = training_commands(meta)
+    if commands:
         with st.expander("How it was trained"):
-            st.code(meta["command"], language="bash", wrap_lines=True)
+            st.code("\n".join(commands), language="bash", wrap_lines=True)
 
 
 def curve(history: list[dict], keys: dict[str, str], title: str) -> go.Figure:

@@ -20,6 +20,7 @@ from vae.checkpoint import (
     read_meta,
     read_tensors,
     save_checkpoint,
+    training_commands,
     update_meta,
 )
 
@@ -49,6 +50,13 @@ def test_find_and_update(tmp_path: Path, tiny_checkpoint) -> None:
     meta = update_meta(a, metrics={"nll": 90.0})
     assert read_meta(a)["metrics"] == {"nll": 90.0} == meta["metrics"]
     assert read_meta(a)["dataset"] == "mnist"
+
+
+def test_training_commands_follow_the_init_chain_first() -> None:
+    stage_one = {"command": "train A", "resumed_with": ["train A --resume"]}
+    meta = {"command": "train B --init a", "init": {"checkpoint": "a", **stage_one}, "resumed_with": ["train B -r"]}
+    assert training_commands(meta) == ["train A", "train A --resume", "train B --init a", "train B -r"]
+    assert training_commands({}) == [] and training_commands({"command": 3, "init": "junk"}) == []
 
 
 def _refusal(folder: Path) -> str:

@@ -110,6 +110,29 @@ def test_resume_refuses_a_last_state_without_train_state(tmp_path: Path, capsys)
     assert "has no train_state" in capsys.readouterr().err
 
 
+def test_iwae_training_starts_from_an_init_checkpoint(tmp_path: Path) -> None:
+    first, second = tmp_path / "elbo", tmp_path / "iwae"
+    assert train(first, "--epochs", "1", "--lr", "3e-3") == 0
+    assert train(second, "--init", str(first), "--iwae-k", "3", "--epochs", "1", "--lr", "1e-9") == 0
+    start, end = load_checkpoint(first).model.state_dict(), load_checkpoint(second).model.state_dict()
+    for name in start:  # a learning rate of 1e-9 leaves the initial weights where they were
+        torch.testing.assert_close(end[name], start[name], atol=1e-6, rtol=0)
+    meta, init_meta = read_meta(second), read_meta(first)
+    assert meta["init"] == {"checkpoint": str(first), "command": init_meta["command"], "train": init_meta["train"]}
+    assert meta["train"]["iwae_k"] == 3 and meta["best_epoch"] == 1
+    record = meta["history"][0]
+    # -L_3 is a tighter bound than the one-sample ELBO, on the same test images
+    assert record["test_iwae_loss"] < record["test_loss"]
+    assert record["test_loss"] == pytest.approx(init_meta["history"][0]["test_loss"], abs=1.0)
+
+
+def test_init_refuses_a_contradicting_architecture(tmp_path: Path, capsys) -> None:
+    assert train(tmp_path / "a", "--epochs", "1") == 0
+    assert train(tmp_path / "b", "--init", str(tmp_path / "a"), "--latent-dim", "8") == 2
+    assert "--latent-dim 8 (the checkpoint has 4)" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
 def test_conditional_training_needs_labels(tmp_path: Path, capsys) -> None:
     images = tmp_path / "images"
     images.mkdir()
@@ -154,6 +177,9 @@ def test_absurd_learning_rate_diverges_cleanly(tmp_path: Path, capsys) -> None:
         (["--warmup-epochs", "-2"], "--warmup-epochs must be >= 0"),
         (["--beta", "-1"], "beta must be a finite number >= 0"),
         (["--hidden", "0"], "hidden and hidden_layers must be positive"),
+        (["--iwae-k", "0"], "--iwae-k must be >= 1"),
+        (["--iwae-k", "3", "--beta", "0.5"], "no --beta, --warmup-epochs or --free-bits"),
+        (["--init", "/nonexistent/ckpt"], "/nonexistent/ckpt"),
         (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
         (["--dataset", "folder:/nonexistent/images"], "image folder /nonexistent/images does not exist"),
     ],

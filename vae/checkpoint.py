@@ -112,6 +112,14 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
+def training_commands(meta: dict[str, Any]) -> list[str]:
+    """The commands that made a checkpoint, in order: those behind its --init weights, its own, its resumptions."""
+    init = meta.get("init")
+    earlier = training_commands(init) if isinstance(init, dict) else []
+    own = [meta["command"]] if isinstance(meta.get("command"), str) else []
+    return [*earlier, *own, *[c for c in meta.get("resumed_with", []) if isinstance(c, str)]]
+
+
 def read_tensors(path: Path) -> dict[str, Tensor]:
     """Load a safetensors file, refusing pickles and naming the file in every error."""
     if not path.is_file():

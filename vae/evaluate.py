@@ -23,7 +23,7 @@ from vae.data import ImageSet, batches, binarize
 from vae.images import save_grid
 from vae.latent import decode, sample_prior
 from vae.model import VAE
-from vae.objectives import kl_per_dim, nll_importance_sampling, reconstruction_nll
+from vae.objectives import iwae_bound, kl_per_dim, nll_importance_sampling, reconstruction_nll
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 BINARIZE_SEED = 0
@@ -61,6 +61,18 @@ def continuous_test_loss(model: VAE, data: ImageSet, batch_size: int = 1000, see
             kl += kl_per_dim(mu, logvar).sum().item()
     n = len(data)
     return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n}
+
+
+@torch.no_grad()
+def test_iwae_loss(model: VAE, data: ImageSet, k: int, batch_size: int = 500, seed: int = 0) -> float:
+    """Mean -L_k (the IWAE bound with k seeded samples) against [0, 1] intensities: what IWAE training lowers."""
+    _check_not_empty(data)
+    device = next(model.parameters()).device
+    total = 0.0
+    with _seeded(seed, device):
+        for x, y in batches(data, batch_size):
+            total -= iwae_bound(model, x.to(device), k, _labels(model, y, device)).sum().item()
+    return total / len(data)
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """Training: `python -m vae train ...`, alone or under `torchrun --nproc-per-node N` (data-parallel).
 
-Writes the best model (lowest continuous test loss) to OUT/ and the last one, with the
-optimizer state for --resume, to OUT/last/. Each epoch is seeded from (seed, epoch), so
+Writes the best model (lowest continuous test loss; with --iwae-k K, lowest test -L_K) to
+OUT/ and the last one, with the optimizer state for --resume, to OUT/last/. Each epoch is seeded from (seed, epoch), so
 a resumed run draws the same batches and noise as an uninterrupted one.
 """
 
@@ -34,9 +34,9 @@ from vae.checkpoint import (
 )
 from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
-from vae.evaluate import continuous_test_loss
+from vae.evaluate import continuous_test_loss, test_iwae_loss
 from vae.model import VAE
-from vae.objectives import kl_warmup, negative_elbo
+from vae.objectives import kl_warmup, negative_elbo, negative_iwae
 
 LAST = "last"
 OPTIMIZER = "optimizer.safetensors"
@@ -80,6 +80,26 @@ def model_config(args: argparse.Namespace, data: ImageSet) -> ModelConfig:
         raise ValueError(f"--conditional needs class labels, and {data.name} has none (no class subfolders)")
     num_classes = len(data.class_names) if args.conditional else 0
     return replace(PRESETS[args.arch], channels=c, height=h, width=w, num_classes=num_classes, **overrides)
+
+
+def initial_model(args: argparse.Namespace, data: ImageSet) -> tuple[VAE, dict[str, Any]]:
+    """The model of --init CHECKPOINT, checked against the data and any architecture flags; and its provenance."""
+    ckpt = load_checkpoint(args.init)
+    cfg = ckpt.model.cfg
+    problems = [
+        f"--{name.replace('_', '-')} {getattr(args, name)} (the checkpoint has {getattr(cfg, name)})"
+        for name in ("latent_dim", "hidden", "hidden_layers", "beta", "activation")
+        if getattr(args, name) is not None and getattr(args, name) != getattr(cfg, name)
+    ]
+    if cfg.image_shape != data.image_shape:
+        problems.append(f"images of {data.image_shape} (the checkpoint's are {cfg.image_shape})")
+    if args.conditional != cfg.conditional or (cfg.conditional and cfg.num_classes != len(data.class_names)):
+        problems.append(f"--conditional {args.conditional} with {len(data.class_names)} classes "
+                        f"(the checkpoint has {cfg.num_classes} classes)")
+    if problems:
+        raise ValueError(f"--init {args.init}: the run asks for " + "; ".join(problems))
+    keys = ("command", "resumed_with", "init", "train")
+    return ckpt.model, {"checkpoint": args.init, **{k: ckpt.meta[k] for k in keys if k in ckpt.meta}}
 
 
 def learning_rate(args: argparse.Namespace, step: int, total_steps: int) -> float:
@@ -128,6 +148,10 @@ def check_args(args: argparse.Namespace) -> None:
         problems.append(f"--free-bits must be a number >= 0, got {args.free_bits}")
     if args.subset is not None and args.subset < 1:
         problems.append(f"--subset must be >= 1, got {args.subset}")
+    if args.iwae_k < 1:
+        problems.append(f"--iwae-k must be >= 1, got {args.iwae_k}")
+    elif args.iwae_k > 1 and (args.warmup_epochs or args.free_bits or args.beta not in (None, 1.0)):
+        problems.append("--iwae-k > 1 trains the plain IWAE bound: no --beta, --warmup-epochs or --free-bits")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -171,8 +195,9 @@ def train_epoch(
 ) -> tuple[int, dict[str, float]]:
     """One pass over this rank's shard, seeded from (seed, epoch); returns the new step and mean loss and KL.
 
-    Uses args.{batch_size, epochs, lr, lr_min, warmup_epochs, free_bits, binarize, seed, quiet}: the learning
-    rate and KL weight follow their schedules over args.epochs. A NaN or infinite loss raises TrainingDiverged.
+    Uses args.{batch_size, epochs, lr, lr_min, warmup_epochs, free_bits, iwae_k, binarize, seed, quiet}: the
+    learning rate and KL weight follow their schedules over args.epochs; iwae_k > 1 trains on the IWAE bound.
+    A NaN or infinite loss raises TrainingDiverged.
     """
     ddp = ddp or Distributed()
     model: VAE = net.module if isinstance(net, DistributedDataParallel) else net  # type: ignore[assignment]
@@ -191,8 +216,11 @@ def train_epoch(
         y = y.to(device) if model.cfg.conditional else None
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, step, total_steps)
-        beta = kl_warmup(step, warmup_steps, model.cfg.beta)
-        loss = negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
+        if args.iwae_k > 1:
+            loss = negative_iwae(net, x, args.iwae_k, y)  # type: ignore[arg-type]
+        else:
+            beta = kl_warmup(step, warmup_steps, model.cfg.beta)
+            loss = negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
         if not _all_finite(loss.loss, ddp):
             raise TrainingDiverged(
                 f"the loss became NaN or infinite (here {loss.loss.item()}) at epoch {epoch + 1}, step {step}; "
@@ -269,8 +297,12 @@ def _train(
         if not isinstance(state, dict) or not {"epoch", "step"} <= state.keys():
             raise CheckpointError(f"{last.folder / 'config.json'}: has no train_state (epoch, step) to resume from")
         start_epoch, step = state["epoch"], state["step"]
+    elif args.init:
+        model, init = initial_model(args, train_set)
     else:
         model = VAE(model_config(args, train_set))
+    if args.iwae_k > 1 and model.cfg.beta != 1.0:
+        raise ValueError(f"--iwae-k > 1 needs beta 1 (the IWAE bound has no KL weight), not {model.cfg.beta}")
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     if last:
@@ -280,7 +312,8 @@ def _train(
     if start_epoch >= args.epochs and ddp.main:
         print(f"{out} has trained {start_epoch} epochs already; pass a larger --epochs to go on", file=sys.stderr)
     net = DistributedDataParallel(model) if ddp.world_size > 1 else model
-    best = min((h["test_loss"] for h in history), default=math.inf)
+    selection = "test_iwae_loss" if args.iwae_k > 1 else "test_loss"
+    best = min((h[selection] for h in history if selection in h), default=math.inf)
     meta: dict[str, Any] = {
         "dataset": args.dataset,
         "class_names": train_set.class_names,
@@ -290,6 +323,10 @@ def _train(
     }
     if last:  # the original command stays first; each resumption is recorded after it
         meta["resumed_with"] = [*last.meta.get("resumed_with", []), command]
+        if "init" in last.meta:
+            meta["init"] = last.meta["init"]
+    elif args.init:  # how the starting weights were made, so that the whole recipe can be re-run
+        meta["init"] = init
 
     for epoch in range(start_epoch, args.epochs):
         started = time.perf_counter()
@@ -301,6 +338,8 @@ def _train(
             raise TrainingDiverged(f"{err} {kept}") from err
         model.eval()
         test = continuous_test_loss(model, test_set)
+        if args.iwae_k > 1:
+            test["iwae_loss"] = test_iwae_loss(model, test_set, args.iwae_k)
         model.train()
         if not math.isfinite(test["loss"]):
             raise TrainingDiverged(f"the test loss became {test['loss']} after epoch {epoch + 1}; stopped.")
@@ -308,21 +347,24 @@ def _train(
             "epoch": epoch + 1, "step": step,
             "train_loss": round(stats["train_loss"], 4), "train_kl": round(stats["train_kl"], 4),
             "test_loss": round(test["loss"], 4), "test_kl": round(test["kl"], 4),
+            **({"test_iwae_loss": round(test["iwae_loss"], 4)} if "iwae_loss" in test else {}),
             "seconds": round(time.perf_counter() - started, 2),
         }
         history.append(record)
         if ddp.main:
             print(
                 f"epoch {record['epoch']}: train loss {record['train_loss']:.2f}  "
-                f"test loss {record['test_loss']:.2f} (KL {record['test_kl']:.2f})  {record['seconds']:.1f}s",
+                f"test loss {record['test_loss']:.2f} (KL {record['test_kl']:.2f})"
+                + (f"  test -L_{args.iwae_k} {record['test_iwae_loss']:.2f}" if selection != "test_loss" else "")
+                + f"  {record['seconds']:.1f}s",
                 file=sys.stderr,
             )
             meta = {**meta, "history": history}
             # Optimizer first, config.json (holding train_state) last: an interrupted save is detected on resume.
             write_tensors(out / LAST / OPTIMIZER, optimizer_tensors(opt))
             save_checkpoint(out / LAST, model, {**meta, "train_state": {"epoch": epoch + 1, "step": step}})
-            if record["test_loss"] < best:
-                best = record["test_loss"]
+            if record[selection] < best:
+                best = record[selection]
                 save_checkpoint(out, model, {**meta, "best_epoch": epoch + 1})
             else:  # the best weights stay; their metadata learns the newer history
                 update_meta(out, **meta)

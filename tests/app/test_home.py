@@ -27,6 +27,7 @@ def test_lists_working_models_and_broken_ones_with_reasons(open_app) -> None:
     assert at.query_params["model"] == "tiny"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Latent size"] == "4" and metrics["Dataset"] == "mnist" and metrics["Epochs"] == "3"
+    assert at.expander[0].label == "How it was trained" and at.code[0].value == "python -m vae train --tiny"
 
 
 def test_picking_a_model_updates_the_card_and_the_link(open_app) -> None:
