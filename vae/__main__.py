@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from vae.allocator import keep_freed_memory
 from vae.checkpoint import CheckpointError
 from vae.config import ACTIVATIONS, PRESETS
 from vae.data import BINARIZATIONS, DataError
@@ -32,6 +33,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-min", type=float, help="final learning rate of a cosine decay (default: --lr, constant)")
     p.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear KL warm-up from 0 to beta")
     p.add_argument("--free-bits", type=float, default=0.0, help="minimum KL per latent dimension, in nats")
+    p.add_argument("--iwae-k", type=int, default=1, help="train on the IWAE bound with K samples (default 1: the ELBO)")
+    p.add_argument("--init", help="start from this checkpoint's weights (architecture included), fresh optimizer")
     p.add_argument("--subset", type=int, help="train on the first N images only (quick runs and tests)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     add_evaluate(sub)
     add_atlas(sub)
     args = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         args.func(args, argv[1:])
     except (DataError, CheckpointError, TrainingDiverged, ValueError, OSError) as err:
