@@ -23,7 +23,12 @@ def model_card(ckpt: Checkpoint) -> None:
     cols[2].metric("Latent size", cfg.latent_dim)
     cols[3].metric("β (KL weight)", f"{cfg.beta:g}")
     cols[4].metric("Parameters", f"{count_parameters(ckpt.model):,}")
-    cols[5].metric("Epochs", f"{len(history)}", help=f"Best epoch: {meta.get('best_epoch', '?')}")
+    init_epochs = (meta.get("init") or {}).get("train", {}).get("epochs")
+    cols[5].metric(
+        "Epochs", f"{len(history)}" + (f" + {init_epochs}" if init_epochs else ""),
+        help=f"Best epoch: {meta.get('best_epoch', '?')}"
+        + (f". Fine-tuned from weights trained {init_epochs} epochs before (--init)." if init_epochs else ""),
+    )
     if cfg.conditional:
         st.caption(f"Conditional on the class label ({cfg.num_classes} classes).")
     metrics = meta.get("metrics")
@@ -66,8 +71,12 @@ def training_curves(ckpt: Checkpoint) -> None:
         st.caption("No training history recorded.")
         return
     left, right = st.columns(2)
-    left.plotly_chart(curve(history, {"train_loss": "train", "test_loss": "test"}, "Loss (negative ELBO)"),
-                      key="curve_loss")
+    k = ckpt.meta.get("train", {}).get("iwae_k", 1)
+    losses, title = {"train_loss": "train", "test_loss": "test"}, "Loss (negative ELBO)"
+    if k > 1:  # trained on the IWAE bound: the training loss is -L_k, and the test set has both
+        losses = {"train_loss": f"train -L_{k}", "test_iwae_loss": f"test -L_{k}", "test_loss": "test ELBO"}
+        title = "Loss"
+    left.plotly_chart(curve(history, losses, title), key="curve_loss")
     right.plotly_chart(curve(history, {"train_kl": "train", "test_kl": "test"}, "KL divergence"), key="curve_kl")
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from app_helpers import assert_clean, make_checkpoint
 
+from vae.checkpoint import update_meta
 from vae.config import ModelConfig
 from vae.data import MissingDataError
 
@@ -99,3 +101,17 @@ def test_without_the_test_images_the_pages_still_work(open_app, monkeypatch, tmp
     assert_clean(at)
     assert at.subheader[0].value.startswith("Test image #2")  # shown by its reconstruction and neighbours'
     assert len(at.image) >= 2
+
+
+def test_a_fine_tuned_iwae_model_shows_its_whole_recipe_and_both_losses(open_app, tmp_path: Path) -> None:
+    folder = make_checkpoint(tmp_path / "iwae", ModelConfig(arch="mlp", latent_dim=2, hidden=8))
+    init = {"checkpoint": "runs/elbo", "command": "python -m vae train --epochs 30", "train": {"epochs": 30}}
+    meta = update_meta(folder, init=init, command="python -m vae train --init runs/elbo --iwae-k 5",
+                       train={"iwae_k": 5, "epochs": 3})
+    update_meta(folder, history=[{**h, "test_iwae_loss": h["test_loss"] - 2} for h in meta["history"]])
+    at = open_app(root=tmp_path)
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["Epochs"] == "3 + 30"
+    assert at.code[0].value == "python -m vae train --epochs 30\npython -m vae train --init runs/elbo --iwae-k 5"
+    loss_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in loss_chart["data"]] == ["train -L_5", "test -L_5", "test ELBO"]
