@@ -64,7 +64,7 @@ def continuous_test_loss(model: VAE, data: ImageSet, batch_size: int = 1000, see
 
 
 @torch.no_grad()
-def test_iwae_loss(model: VAE, data: ImageSet, k: int, batch_size: int = 500, seed: int = 0) -> float:
+def continuous_iwae_loss(model: VAE, data: ImageSet, k: int, batch_size: int = 500, seed: int = 0) -> float:
     """Mean -L_k (the IWAE bound with k seeded samples) against [0, 1] intensities: what IWAE training lowers."""
     _check_not_empty(data)
     device = next(model.parameters()).device

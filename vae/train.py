@@ -34,7 +34,7 @@ from vae.checkpoint import (
 )
 from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
-from vae.evaluate import continuous_test_loss, test_iwae_loss
+from vae.evaluate import continuous_iwae_loss, continuous_test_loss
 from vae.model import VAE
 from vae.objectives import kl_warmup, negative_elbo, negative_iwae
 
@@ -339,7 +339,7 @@ def _train(
         model.eval()
         test = continuous_test_loss(model, test_set)
         if args.iwae_k > 1:
-            test["iwae_loss"] = test_iwae_loss(model, test_set, args.iwae_k)
+            test["iwae_loss"] = continuous_iwae_loss(model, test_set, args.iwae_k)
         model.train()
         if not math.isfinite(test["loss"]):
             raise TrainingDiverged(f"the test loss became {test['loss']} after epoch {epoch + 1}; stopped.")
