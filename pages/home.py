@@ -25,7 +25,7 @@ def model_card(ckpt: Checkpoint) -> None:
     cols[4].metric("Parameters", f"{count_parameters(ckpt.model):,}")
     init_epochs = (meta.get("init") or {}).get("train", {}).get("epochs")
     cols[5].metric(
-        "Epochs", f"{len(history)}" + (f" + {init_epochs}" if init_epochs else ""),
+        "Epochs", (f"{init_epochs} + " if init_epochs else "") + f"{len(history)}",
         help=f"Best epoch: {meta.get('best_epoch', '?')}"
         + (f". Fine-tuned from weights trained {init_epochs} epochs before (--init)." if init_epochs else ""),
     )

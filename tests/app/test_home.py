@@ -111,7 +111,7 @@ def test_a_fine_tuned_iwae_model_shows_its_whole_recipe_and_both_losses(open_app
     update_meta(folder, history=[{**h, "test_iwae_loss": h["test_loss"] - 2} for h in meta["history"]])
     at = open_app(root=tmp_path)
     assert_clean(at)
-    assert {m.label: m.value for m in at.metric}["Epochs"] == "3 + 30"
+    assert {m.label: m.value for m in at.metric}["Epochs"] == "30 + 3"
     assert at.code[0].value == "python -m vae train --epochs 30\npython -m vae train --init runs/elbo --iwae-k 5"
     loss_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in loss_chart["data"]] == ["train -L_5", "test -L_5", "test ELBO"]
