@@ -1,8 +1,9 @@
 """Training: `python -m vae train ...`, alone or under `torchrun --nproc-per-node N` (data-parallel).
 
 Writes the best model (lowest continuous test loss; with --iwae-k K, lowest test -L_K) to
-OUT/ and the last one, with the optimizer state for --resume, to OUT/last/. Each epoch is seeded from (seed, epoch), so
-a resumed run draws the same batches and noise as an uninterrupted one.
+OUT/ and the last one, with the optimizer state for --resume, to OUT/last/. Each epoch is
+seeded from (seed, epoch), so a resumed run draws the same batches and noise as an
+uninterrupted one.
 """
 
 from __future__ import annotations
