@@ -128,9 +128,20 @@ def test_iwae_training_starts_from_an_init_checkpoint(tmp_path: Path) -> None:
 
 def test_init_refuses_a_contradicting_architecture(tmp_path: Path, capsys) -> None:
     assert train(tmp_path / "a", "--epochs", "1") == 0
-    assert train(tmp_path / "b", "--init", str(tmp_path / "a"), "--latent-dim", "8") == 2
-    assert "--latent-dim 8 (the checkpoint has 4)" in capsys.readouterr().err
+    assert train(tmp_path / "b", "--init", str(tmp_path / "a"), "--latent-dim", "8", "--hidden", "16") == 2
+    err = capsys.readouterr().err
+    assert "--latent-dim 8 (the checkpoint has 4)" in err and "--hidden 16 (the checkpoint has 32)" in err
     assert not (tmp_path / "b").exists()
+
+
+def test_init_with_a_larger_hidden_widens_the_model(tmp_path: Path) -> None:
+    first, second = tmp_path / "narrow", tmp_path / "wide"
+    assert train(first, "--epochs", "1", "--lr", "3e-3") == 0
+    assert train(second, "--init", str(first), "--hidden", "48", "--epochs", "1", "--lr", "1e-9") == 0
+    meta, init_meta = read_meta(second), read_meta(first)
+    assert meta["model"]["hidden"] == 48 and init_meta["model"]["hidden"] == 32
+    # the widened model starts where the narrow one ended
+    assert meta["history"][0]["test_loss"] == pytest.approx(init_meta["history"][0]["test_loss"], abs=1.0)
 
 
 def test_conditional_training_needs_labels(tmp_path: Path, capsys) -> None:

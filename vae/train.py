@@ -38,6 +38,7 @@ from vae.data import ImageSet, batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
 from vae.model import VAE
 from vae.objectives import kl_warmup, negative_elbo, negative_iwae
+from vae.widen import widen
 
 LAST = "last"
 OPTIMIZER = "optimizer.safetensors"
@@ -84,13 +85,17 @@ def model_config(args: argparse.Namespace, data: ImageSet) -> ModelConfig:
 
 
 def initial_model(args: argparse.Namespace, data: ImageSet) -> tuple[VAE, dict[str, Any]]:
-    """The model of --init CHECKPOINT, checked against the data and any architecture flags; and its provenance."""
+    """The model of --init CHECKPOINT, checked against the data and any architecture flags; and its provenance.
+
+    A larger --hidden than the checkpoint's widens the model (`vae.widen`): same outputs, more room.
+    """
     ckpt = load_checkpoint(args.init)
     cfg = ckpt.model.cfg
     problems = [
         f"--{name.replace('_', '-')} {getattr(args, name)} (the checkpoint has {getattr(cfg, name)})"
         for name in ("latent_dim", "hidden", "hidden_layers", "beta", "activation")
         if getattr(args, name) is not None and getattr(args, name) != getattr(cfg, name)
+        and not (name == "hidden" and args.hidden > cfg.hidden)
     ]
     if cfg.image_shape != data.image_shape:
         problems.append(f"images of {data.image_shape} (the checkpoint's are {cfg.image_shape})")
@@ -100,7 +105,8 @@ def initial_model(args: argparse.Namespace, data: ImageSet) -> tuple[VAE, dict[s
     if problems:
         raise ValueError(f"--init {args.init}: the run asks for " + "; ".join(problems))
     keys = ("command", "resumed_with", "init", "train")
-    return ckpt.model, {"checkpoint": args.init, **{k: ckpt.meta[k] for k in keys if k in ckpt.meta}}
+    model = widen(ckpt.model, args.hidden) if args.hidden is not None and args.hidden > cfg.hidden else ckpt.model
+    return model, {"checkpoint": args.init, **{k: ckpt.meta[k] for k in keys if k in ckpt.meta}}
 
 
 def learning_rate(args: argparse.Namespace, step: int, total_steps: int) -> float:
