@@ -41,7 +41,7 @@ from vae.config import PRESETS, ModelConfig  # noqa: E402
 from vae.data import ImageSet, batches, load_dataset  # noqa: E402
 from vae.evaluate import continuous_test_loss  # noqa: E402
 from vae.model import VAE  # noqa: E402
-from vae.train import train_epoch  # noqa: E402
+from vae.train import model_config, train_epoch  # noqa: E402
 
 TARGET = 105.6
 
@@ -143,18 +143,23 @@ def classic(train_set: ImageSet, test_set: ImageSet, device: torch.device, seed:
     return race("classic (reimplemented)", train_one_epoch, test_loss, target, max_epochs)
 
 
-def shipped_setup(folder: Path, max_epochs: int) -> tuple[ModelConfig, argparse.Namespace, str]:
-    """The shipped model's architecture and training settings, or the conv preset with latent 16."""
+def shipped_setup(folder: Path, max_epochs: int, data: ImageSet) -> tuple[ModelConfig, argparse.Namespace, str]:
+    """The shipped model's first run: its architecture and training settings, or the conv preset with latent 16.
+
+    A model fine-tuned from --init weights races the run that made those; its architecture is that run's
+    (a later run may have widened it).
+    """
     try:
         meta = read_meta(folder)
     except CheckpointError:
         cfg = replace(PRESETS["conv"], latent_dim=16)
         return cfg, settings_from({"epochs": max_epochs}), "conv preset, latent 16 (no shipped config found)"
-    cfg = ModelConfig.from_dict(meta["model"])
     first = meta
-    while isinstance(first.get("init"), dict):  # fine-tuned from --init weights: race the run that made those
+    while isinstance(first.get("init"), dict):
         first = first["init"]
-    return cfg, settings_from(first.get("train", {})), f"from {folder / 'config.json'}"
+    settings = settings_from(first.get("train", {}))
+    cfg = ModelConfig.from_dict(meta["model"]) if first is meta else model_config(settings, data)
+    return cfg, settings, f"from {folder / 'config.json'}"
 
 
 def settings_from(saved: dict) -> argparse.Namespace:
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
     max_epochs = args.max_epochs
     if args.quick:
         train_set, test_set, max_epochs = train_set.subset(2000), test_set.subset(500), 1
-    shipped_cfg, shipped_settings, source = shipped_setup(args.shipped, max_epochs)
+    shipped_cfg, shipped_settings, source = shipped_setup(args.shipped, max_epochs, train_set)
     mlp_settings = settings_from({"epochs": max_epochs})
     print(f"# time to a continuous test loss of {args.target} on MNIST ({len(train_set)} training, "
           f"{len(test_set)} test images; {device}, {torch.get_num_threads()} threads; training seconds only)")

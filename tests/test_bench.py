@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import torch
 
@@ -32,6 +32,16 @@ def test_train_speed_quick(tiny_checkpoint, capsys) -> None:
     assert "| contestant | epochs | seconds | final test loss | reached 105.6? |" in out
     assert "'latent_dim': 4" in out and "'binarize': 'dynamic'" in out and "'batch_size': 256" in out
     assert torch.get_num_threads() == 1  # conftest's setting, untouched without --threads
+
+
+def test_train_speed_races_the_first_run_of_a_widened_model(tiny_checkpoint) -> None:
+    folder = tiny_checkpoint(arch="conv", hidden=16)  # widened from 8 channels by a second run
+    first_run = {"arch": "conv", "latent_dim": 4, "hidden": 8, "epochs": 3, "lr": 2e-3}
+    update_meta(folder, init={"checkpoint": "runs/narrow", "train": first_run}, train={"epochs": 9, "hidden": 16})
+    data = SimpleNamespace(name="mnist", image_shape=(1, 28, 28), class_names=[str(i) for i in range(10)])
+    cfg, settings, _ = _bench("train_speed").shipped_setup(folder, 20, data)
+    assert (cfg.arch, cfg.latent_dim, cfg.hidden) == ("conv", 4, 8)
+    assert (settings.epochs, settings.lr) == (3, 2e-3)
 
 
 def test_train_speed_stops_at_the_target(capsys) -> None:
