@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from ui import entry, models, show, state
-from vae.checkpoint import Checkpoint, training_commands
+from vae.checkpoint import Checkpoint, training_commands, training_epochs
 from vae.latent import decode, encode_dataset, sample_prior
 from vae.model import count_parameters
 
@@ -23,11 +23,11 @@ def model_card(ckpt: Checkpoint) -> None:
     cols[2].metric("Latent size", cfg.latent_dim)
     cols[3].metric("β (KL weight)", f"{cfg.beta:g}")
     cols[4].metric("Parameters", f"{count_parameters(ckpt.model):,}")
-    init_epochs = (meta.get("init") or {}).get("train", {}).get("epochs")
+    runs = training_epochs(meta) or [len(history)]
     cols[5].metric(
-        "Epochs", (f"{init_epochs} + " if init_epochs else "") + f"{len(history)}",
+        "Epochs", " + ".join(map(str, runs)),
         help=f"Best epoch: {meta.get('best_epoch', '?')}"
-        + (f". Fine-tuned from weights trained {init_epochs} epochs before (--init)." if init_epochs else ""),
+        + (f". Fine-tuned from weights trained {sum(runs[:-1])} epochs before (--init)." if len(runs) > 1 else ""),
     )
     if cfg.conditional:
         st.caption(f"Conditional on the class label ({cfg.num_classes} classes).")

@@ -21,6 +21,7 @@ from vae.checkpoint import (
     read_tensors,
     save_checkpoint,
     training_commands,
+    training_epochs,
     update_meta,
 )
 
@@ -57,6 +58,14 @@ def test_training_commands_follow_the_init_chain_first() -> None:
     meta = {"command": "train B --init a", "init": {"checkpoint": "a", **stage_one}, "resumed_with": ["train B -r"]}
     assert training_commands(meta) == ["train A", "train A --resume", "train B --init a", "train B -r"]
     assert training_commands({}) == [] and training_commands({"command": 3, "init": "junk"}) == []
+
+
+def test_training_epochs_follow_the_init_chain_first() -> None:
+    first = {"checkpoint": "a", "train": {"epochs": 30}}
+    second = {"checkpoint": "b", "init": first, "train": {"epochs": 22}}
+    meta = {"init": second, "train": {"epochs": 12}, "history": [{"epoch": 1}] * 10}  # a run stopped at 10
+    assert training_epochs(meta) == [30, 22, 10]
+    assert training_epochs({}) == [] and training_epochs({"init": "junk", "train": {"epochs": 5}}) == [5]
 
 
 def _refusal(folder: Path) -> str:

@@ -120,6 +120,15 @@ def training_commands(meta: dict[str, Any]) -> list[str]:
     return [*earlier, *own, *[c for c in meta.get("resumed_with", []) if isinstance(c, str)]]
 
 
+def training_epochs(meta: dict[str, Any]) -> list[int]:
+    """Epochs of each run behind a checkpoint, in order (an --init run's as its settings asked)."""
+    init = meta.get("init")
+    earlier = training_epochs(init) if isinstance(init, dict) else []
+    history, settings = meta.get("history"), meta.get("train") or {}
+    own = len(history) if isinstance(history, list) else settings.get("epochs")
+    return [*earlier, *([own] if isinstance(own, int) else [])]
+
+
 def read_tensors(path: Path) -> dict[str, Tensor]:
     """Load a safetensors file, refusing pickles and naming the file in every error."""
     if not path.is_file():

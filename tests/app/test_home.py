@@ -105,13 +105,19 @@ def test_without_the_test_images_the_pages_still_work(open_app, monkeypatch, tmp
 
 def test_a_fine_tuned_iwae_model_shows_its_whole_recipe_and_both_losses(open_app, tmp_path: Path) -> None:
     folder = make_checkpoint(tmp_path / "iwae", ModelConfig(arch="mlp", latent_dim=2, hidden=8))
-    init = {"checkpoint": "runs/elbo", "command": "python -m vae train --epochs 30", "train": {"epochs": 30}}
-    meta = update_meta(folder, init=init, command="python -m vae train --init runs/elbo --iwae-k 5",
+    elbo = {"checkpoint": "runs/elbo", "command": "python -m vae train --epochs 30", "train": {"epochs": 30}}
+    init = {"checkpoint": "runs/iwae", "command": "python -m vae train --init runs/elbo", "train": {"epochs": 22},
+            "init": elbo}
+    meta = update_meta(folder, init=init, command="python -m vae train --init runs/iwae --iwae-k 5",
                        train={"iwae_k": 5, "epochs": 3})
     update_meta(folder, history=[{**h, "test_iwae_loss": h["test_loss"] - 2} for h in meta["history"]])
     at = open_app(root=tmp_path)
     assert_clean(at)
-    assert {m.label: m.value for m in at.metric}["Epochs"] == "30 + 3"
-    assert at.code[0].value == "python -m vae train --epochs 30\npython -m vae train --init runs/elbo --iwae-k 5"
+    epochs = next(m for m in at.metric if m.label == "Epochs")
+    assert epochs.value == "30 + 22 + 3" and "trained 52 epochs before" in epochs.proto.help
+    assert at.code[0].value.splitlines() == [
+        "python -m vae train --epochs 30", "python -m vae train --init runs/elbo",
+        "python -m vae train --init runs/iwae --iwae-k 5",
+    ]
     loss_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in loss_chart["data"]] == ["train -L_5", "test -L_5", "test ELBO"]
