@@ -1,9 +1,9 @@
 """Widening a trained VAE without changing what it computes (in the spirit of Net2Net, Chen et al., 2016).
 
-When a small model has stopped improving, more width may let it go on without starting over. `widen` builds the same architecture with more hidden units or channels,
-copies the trained weights into the leading slices and gives every new unit fresh weights in and
-zero weights out. The wide model's outputs equal the narrow one's exactly, and training goes on
-from there with room to improve.
+When a small model has stopped improving, more width may let it go on without starting over.
+`widen` builds the same architecture with more hidden units or channels, copies the trained
+weights into the leading slices and gives every new unit fresh weights in and zero weights out.
+The wide model's outputs equal the narrow one's exactly, and training goes on from there.
 """
 
 from __future__ import annotations
