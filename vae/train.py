@@ -91,11 +91,12 @@ def initial_model(args: argparse.Namespace, data: ImageSet) -> tuple[VAE, dict[s
     """
     ckpt = load_checkpoint(args.init)
     cfg = ckpt.model.cfg
+    widening = args.hidden is not None and args.hidden > cfg.hidden
     problems = [
         f"--{name.replace('_', '-')} {getattr(args, name)} (the checkpoint has {getattr(cfg, name)})"
         for name in ("latent_dim", "hidden", "hidden_layers", "beta", "activation")
         if getattr(args, name) is not None and getattr(args, name) != getattr(cfg, name)
-        and not (name == "hidden" and args.hidden > cfg.hidden)
+        and not (name == "hidden" and widening)
     ]
     if cfg.image_shape != data.image_shape:
         problems.append(f"images of {data.image_shape} (the checkpoint's are {cfg.image_shape})")
@@ -105,7 +106,7 @@ def initial_model(args: argparse.Namespace, data: ImageSet) -> tuple[VAE, dict[s
     if problems:
         raise ValueError(f"--init {args.init}: the run asks for " + "; ".join(problems))
     keys = ("command", "resumed_with", "init", "train")
-    model = widen(ckpt.model, args.hidden) if args.hidden is not None and args.hidden > cfg.hidden else ckpt.model
+    model = widen(ckpt.model, args.hidden) if widening else ckpt.model
     return model, {"checkpoint": args.init, **{k: ckpt.meta[k] for k in keys if k in ckpt.meta}}
 
 
