@@ -17,7 +17,7 @@ SHOWN = 12  # test images, reconstructions and samples shown
 def model_card(ckpt: Checkpoint) -> None:
     cfg, meta = ckpt.model.cfg, ckpt.meta
     history = meta.get("history") or []
-    cols = st.columns(6)
+    cols = st.columns([1, 1.1, 0.8, 0.8, 1.1, 1.5])  # room for a multi-stage "30 + 22 + 10 + 25"
     cols[0].metric("Dataset", meta.get("dataset", "unknown"))
     cols[1].metric("Architecture", f"{cfg.arch} · {cfg.activation}")
     cols[2].metric("Latent size", cfg.latent_dim)
