@@ -96,3 +96,13 @@ def test_config_refuses_bad_values(fields: dict, message: str) -> None:
 def test_config_refuses_unknown_keys() -> None:
     with pytest.raises(ValueError, match="unknown model config keys"):
         ModelConfig.from_dict({**ModelConfig().to_dict(), "depth": 3})
+
+
+def test_the_family_is_checked_where_it_is_configured() -> None:
+    assert not ModelConfig(objective="ae").stochastic and ModelConfig().stochastic
+    with pytest.raises(ValueError, match="objective must be one of"):
+        ModelConfig(objective="gan")
+    with pytest.raises(ValueError, match="needs mmd_weight > 0"):
+        ModelConfig(objective="wae")
+    with pytest.raises(ValueError, match="has no KL term"):
+        ModelConfig(objective="ae", beta=4.0)

@@ -147,3 +147,36 @@ def test_nll_chunking_equals_one_shot(monkeypatch, tiny_model) -> None:
 def test_nll_refuses_zero_samples(tiny_model) -> None:
     with pytest.raises(ValueError, match="k"):
         nll_importance_sampling(tiny_model("mlp"), torch.rand(1, 1, 28, 28), k=0)
+
+
+def test_mmd_is_zero_for_identical_samples_and_grows_with_a_shift() -> None:
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(256, 8, generator=gen)
+    other = torch.randn(256, 8, generator=gen)
+    assert objectives.imq_mmd(z, z).item() == pytest.approx(0.0, abs=1e-6)
+    shifts = [objectives.imq_mmd(other + s, z).item() for s in (0.0, 0.5, 1.0, 2.0)]
+    assert shifts == sorted(shifts) and shifts[0] < 0.05 < shifts[-1], shifts
+
+
+def test_mmd_has_a_gradient_where_codes_coincide() -> None:
+    z = torch.zeros(4, 3, requires_grad=True)
+    objectives.imq_mmd(z, torch.ones(4, 3)).backward()
+    assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+
+
+def test_an_autoencoder_has_no_noise_and_no_kl(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("conv", objective="ae"), mnist_test.floats(slice(0, 16))
+    first, second = objectives.autoencoder_loss(model, x), objectives.autoencoder_loss(model, x)
+    assert first.kl is None and torch.equal(first.loss, second.loss)  # the same code every time
+    logits, mu, _ = model(x)
+    torch.testing.assert_close(logits, model.decode(mu))
+    torch.testing.assert_close(first.loss, reconstruction_nll(logits, x).mean())
+
+
+def test_wae_loss_is_reconstruction_plus_weighted_mmd(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("mlp", objective="wae", mmd_weight=5.0), mnist_test.floats(slice(0, 32))
+    loss = objectives.wae_loss(model, x)
+    assert loss.kl is None and loss.mmd.item() > 0
+    torch.testing.assert_close(loss.loss, loss.recon + 5.0 * loss.mmd)
+    loss.loss.backward()
+    assert all(p.grad is not None for p in model.head.parameters())  # the MMD term trains the encoder

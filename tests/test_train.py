@@ -144,6 +144,19 @@ def test_init_with_a_larger_hidden_widens_the_model(tmp_path: Path) -> None:
     assert meta["history"][0]["test_loss"] == pytest.approx(init_meta["history"][0]["test_loss"], abs=1.0)
 
 
+@pytest.mark.parametrize(("objective", "term"), [("ae", None), ("wae", "mmd")])
+def test_the_deterministic_members_train_and_record_their_own_terms(tmp_path: Path, objective, term) -> None:
+    out = tmp_path / objective
+    assert train(out, "--objective", objective, "--epochs", "2", "--lr", "3e-3") == 0
+    meta = read_meta(out)
+    assert meta["model"]["objective"] == objective
+    assert meta["model"]["mmd_weight"] == (10.0 if objective == "wae" else 0.0)
+    history = meta["history"]
+    assert history[1]["test_loss"] < history[0]["test_loss"]
+    assert not any("kl" in key for h in history for key in h)  # no KL where there is no posterior
+    assert all((f"test_{term}" in h) == (term is not None) for h in history)
+
+
 def test_conditional_training_needs_labels(tmp_path: Path, capsys) -> None:
     images = tmp_path / "images"
     images.mkdir()
@@ -191,6 +204,10 @@ def test_absurd_learning_rate_diverges_cleanly(tmp_path: Path, capsys) -> None:
         (["--iwae-k", "0"], "--iwae-k must be >= 1"),
         (["--iwae-k", "3", "--beta", "0.5"], "no --beta, --warmup-epochs or --free-bits"),
         (["--init", "/nonexistent/ckpt"], "/nonexistent/ckpt"),
+        (["--objective", "ae", "--beta", "4"], "--objective ae has no KL term: --beta apply to a vae only"),
+        (["--objective", "wae", "--iwae-k", "5"], "--iwae-k apply to a vae only"),
+        (["--mmd-weight", "3"], "--mmd-weight is the WAE's lambda"),
+        (["--objective", "wae", "--mmd-weight", "0"], "--mmd-weight is the WAE's lambda"),
         (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
         (["--dataset", "folder:/nonexistent/images"], "image folder /nonexistent/images does not exist"),
     ],

@@ -8,7 +8,7 @@ import sys
 
 from vae.allocator import keep_freed_memory
 from vae.checkpoint import CheckpointError
-from vae.config import ACTIVATIONS, PRESETS
+from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
 from vae.data import BINARIZATIONS, DataError
 from vae.train import TrainingDiverged
 
@@ -24,7 +24,10 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, help="MLP width, or the conv's base channel count")
     p.add_argument("--hidden-layers", type=int, help="hidden layers on each side (mlp)")
     p.add_argument("--activation", choices=ACTIVATIONS, help="activation (default: the preset's)")
-    p.add_argument("--beta", type=float, help="KL weight (default 1)")
+    p.add_argument("--objective", choices=OBJECTIVES,
+                   help="vae (the ELBO, default), ae (a plain autoencoder: no noise, no KL) or wae (WAE-MMD)")
+    p.add_argument("--beta", type=float, help="KL weight of a vae (default 1; beta > 1 is a beta-VAE)")
+    p.add_argument("--mmd-weight", type=float, help="lambda of the wae's MMD term (default 10)")
     p.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the class label")
     p.add_argument("--binarize", default="none", choices=BINARIZATIONS, help="training-time binarization")
     p.add_argument("--epochs", type=int, default=10)

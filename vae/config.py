@@ -7,6 +7,9 @@ from typing import Any
 
 ARCHITECTURES = ("mlp", "conv")
 ACTIVATIONS = ("relu", "silu")
+# vae: the ELBO (beta weighs its KL); ae: a plain autoencoder (the encoder's mean, no noise, no KL);
+# wae: a Wasserstein autoencoder, WAE-MMD (the mean code, and mmd_weight x MMD between codes and prior samples).
+OBJECTIVES = ("vae", "ae", "wae")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class ModelConfig:
     width: int = 28
     num_classes: int = 0  # > 0 makes a conditional VAE
     activation: str = "silu"
+    objective: str = "vae"
+    mmd_weight: float = 0.0  # lambda of the WAE's MMD term; only wae uses it
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -49,6 +54,14 @@ class ModelConfig:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.num_classes < 0:
             raise ValueError("num_classes must be >= 0")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if not 0 <= self.mmd_weight < float("inf"):
+            raise ValueError(f"mmd_weight must be a finite number >= 0, got {self.mmd_weight}")
+        if self.objective == "wae" and self.mmd_weight == 0:
+            raise ValueError("a wae needs mmd_weight > 0 (the weight of its MMD term)")
+        if self.objective != "vae" and self.beta != 1.0:
+            raise ValueError(f"beta weighs the KL of a vae; an {self.objective} has no KL term (got beta {self.beta})")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -57,6 +70,11 @@ class ModelConfig:
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the encoder is a distribution q(z|x): only then are KL, the ELBO and likelihoods defined."""
+        return self.objective == "vae"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

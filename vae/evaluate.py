@@ -23,7 +23,7 @@ from vae.data import ImageSet, batches, binarize
 from vae.images import save_grid
 from vae.latent import decode, sample_prior
 from vae.model import VAE
-from vae.objectives import iwae_bound, kl_per_dim, nll_importance_sampling, reconstruction_nll
+from vae.objectives import imq_mmd, iwae_bound, kl_per_dim, nll_importance_sampling, reconstruction_nll
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 BINARIZE_SEED = 0
@@ -49,18 +49,29 @@ def _seeded(seed: int, device: torch.device) -> Iterator[None]:
 
 @torch.no_grad()
 def continuous_test_loss(model: VAE, data: ImageSet, batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
-    """Mean BCE (vs intensities) + KL over the set, with one seeded sample per image."""
+    """Mean BCE (vs intensities) + KL over the set, with one seeded sample per image.
+
+    For the deterministic members there is no KL: an ae's loss is the BCE of its mean code, a wae's
+    adds mmd_weight x the MMD between each batch's codes and as many prior samples ("mmd", the mean over batches).
+    """
     _check_not_empty(data)
     device = next(model.parameters()).device
-    recon = kl = 0.0
+    recon = kl = mmd = 0.0
     with _seeded(seed, device):
         for x, y in batches(data, batch_size):
             x = x.to(device)
             logits, mu, logvar = model(x, _labels(model, y, device))
             recon += reconstruction_nll(logits, x).sum().item()
-            kl += kl_per_dim(mu, logvar).sum().item()
+            if model.cfg.stochastic:
+                kl += kl_per_dim(mu, logvar).sum().item()
+            elif model.cfg.objective == "wae":
+                mmd += imq_mmd(mu, torch.randn_like(mu)).item() * len(x)
     n = len(data)
-    return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n}
+    if model.cfg.stochastic:
+        return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n}
+    if model.cfg.objective == "wae":
+        return {"loss": (recon + model.cfg.mmd_weight * mmd) / n, "recon": recon / n, "mmd": mmd / n}
+    return {"loss": recon / n, "recon": recon / n}
 
 
 @torch.no_grad()

@@ -51,7 +51,12 @@ def _decoder(cfg: ModelConfig) -> nn.Sequential:
 
 
 class VAE(nn.Module):
-    """A (optionally class-conditional) VAE whose decoder returns Bernoulli logits."""
+    """A (optionally class-conditional) VAE whose decoder returns Bernoulli logits.
+
+    The deterministic members of the family (cfg.objective "ae" and "wae") share the networks and
+    decode the encoder's mean: their log-variance head is kept, so every member exports and loads
+    alike, but it is never used.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -104,7 +109,10 @@ class VAE(nn.Module):
         the one call DistributedDataParallel synchronizes.
         """
         mu, logvar = self.encode(x, y)
-        z = self.reparameterize(mu, logvar, eps)
+        if self.cfg.stochastic:
+            z = self.reparameterize(mu, logvar, eps)
+        else:  # the code is the mean; k "samples" are k copies of it
+            z = mu if eps is None else mu.expand(eps.shape[0], *mu.shape)
         if z.dim() == 3:
             y = None if y is None else y.repeat(z.shape[0])
             z = z.flatten(0, 1)

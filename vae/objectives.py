@@ -3,6 +3,11 @@
 The reconstruction term is Bernoulli: binary cross-entropy of the decoder's logits
 summed over pixels. Against [0, 1] intensities this is the "continuous" loss of the
 classic PyTorch example; against binarized images it is a true log-likelihood.
+
+The family: a VAE minimizes the negative ELBO (beta weighs the KL; Higgins et al., 2017),
+or the IWAE bound; a plain autoencoder the reconstruction term alone; a Wasserstein
+autoencoder (WAE-MMD, Tolstikhin et al., 2018) the reconstruction term plus lambda x the MMD
+between the batch's codes and as many prior samples.
 """
 
 from __future__ import annotations
@@ -41,13 +46,20 @@ def free_bits_kl(kl_dims: Tensor, free_bits: float) -> Tensor:
     return torch.clamp(per_dim, min=free_bits).sum().expand(kl_dims.shape[0])
 
 
+IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
 @dataclass
 class Loss:
-    """One batch's objective and its parts, each averaged over the batch."""
+    """One batch's objective and its parts, each averaged over the batch.
+
+    kl is None for the deterministic members (ae, wae): they have no posterior to measure.
+    """
 
     loss: Tensor  # what the optimizer minimizes
     recon: Tensor
-    kl: Tensor
+    kl: Tensor | None
+    mmd: Tensor | None = None
 
     @property
     def elbo(self) -> Tensor:
@@ -65,6 +77,39 @@ def negative_elbo(
     kl = kl_dims.sum(1)
     loss = recon + beta * free_bits_kl(kl_dims, free_bits)
     return Loss(loss=loss.mean(), recon=recon.mean(), kl=kl.mean())
+
+
+def autoencoder_loss(model: VAE, x: Tensor, y: Tensor | None = None) -> Loss:
+    """A plain autoencoder's loss: the reconstruction NLL of the mean code, nothing else."""
+    logits, _, _ = model(x, y)
+    recon = reconstruction_nll(logits, x).mean()
+    return Loss(loss=recon, recon=recon, kl=None)
+
+
+def imq_mmd(z: Tensor, prior: Tensor, scales: tuple[float, ...] = IMQ_SCALES) -> Tensor:
+    """Squared MMD between two samples with the inverse multiquadratic kernel C / (C + |a - b|^2).
+
+    The kernel is summed over C = 2 * D * s for each scale s, as in the WAE paper's experiments
+    (2D is the expected squared distance between two prior samples). This is the biased
+    (V-statistic) estimate: exactly zero for identical samples, never negative.
+    """
+    c = 2.0 * z.shape[1] * torch.tensor(scales, dtype=z.dtype, device=z.device).view(-1, 1, 1)
+
+    def kernel_mean(a: Tensor, b: Tensor) -> Tensor:
+        # squared distances written out: differentiable at zero distance, where cdist's gradient is not
+        sq = (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1) - 2 * a @ b.T).clamp_min(0)
+        return (c / (c + sq.unsqueeze(0))).mean(dim=(1, 2)).sum()
+
+    return kernel_mean(z, z) + kernel_mean(prior, prior) - 2 * kernel_mean(z, prior)
+
+
+def wae_loss(model: VAE, x: Tensor, y: Tensor | None = None, *, weight: float | None = None) -> Loss:
+    """WAE-MMD: reconstruction NLL of the mean code + weight x MMD(codes, prior samples)."""
+    weight = model.cfg.mmd_weight if weight is None else weight
+    logits, mu, _ = model(x, y)
+    recon = reconstruction_nll(logits, x).mean()
+    mmd = imq_mmd(mu, torch.randn_like(mu))
+    return Loss(loss=recon + weight * mmd, recon=recon, kl=None, mmd=mmd)
 
 
 def kl_warmup(step: int, warmup_steps: int, beta: float) -> float:

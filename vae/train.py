@@ -37,13 +37,15 @@ from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
 from vae.model import VAE
-from vae.objectives import kl_warmup, negative_elbo, negative_iwae
+from vae.objectives import Loss, autoencoder_loss, kl_warmup, negative_elbo, negative_iwae, wae_loss
 from vae.widen import widen
 
 LAST = "last"
 OPTIMIZER = "optimizer.safetensors"
 # On --resume, these come from the new command line; --epochs may extend the run; all else is the saved run's.
 RESUME_CURRENT = ("device", "data_root", "out", "resume", "quiet")
+DEFAULT_MMD_WEIGHT = 10.0  # the WAE paper's lambda for MNIST
+REGULARIZER = {"vae": "kl", "wae": "mmd"}  # the term each objective adds to reconstruction (an ae adds none)
 RESUME_MAY_CHANGE = ("epochs",)
 NOT_SETTINGS = ("command", "func", "resume", "quiet")  # argparse fields that are not recorded in config.json
 
@@ -78,6 +80,10 @@ def model_config(args: argparse.Namespace, data: ImageSet) -> ModelConfig:
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.activation:
         overrides["activation"] = args.activation
+    if args.objective:
+        overrides["objective"] = args.objective
+    if args.objective == "wae":
+        overrides["mmd_weight"] = DEFAULT_MMD_WEIGHT if args.mmd_weight is None else args.mmd_weight
     if args.conditional and not data.class_names:
         raise ValueError(f"--conditional needs class labels, and {data.name} has none (no class subfolders)")
     num_classes = len(data.class_names) if args.conditional else 0
@@ -94,7 +100,7 @@ def initial_model(args: argparse.Namespace, data: ImageSet) -> tuple[VAE, dict[s
     widening = args.hidden is not None and args.hidden > cfg.hidden
     problems = [
         f"--{name.replace('_', '-')} {getattr(args, name)} (the checkpoint has {getattr(cfg, name)})"
-        for name in ("latent_dim", "hidden", "hidden_layers", "beta", "activation")
+        for name in ("latent_dim", "hidden", "hidden_layers", "beta", "activation", "objective", "mmd_weight")
         if getattr(args, name) is not None and getattr(args, name) != getattr(cfg, name)
         and not (name == "hidden" and widening)
     ]
@@ -160,6 +166,17 @@ def check_args(args: argparse.Namespace) -> None:
         problems.append(f"--iwae-k must be >= 1, got {args.iwae_k}")
     elif args.iwae_k > 1 and (args.warmup_epochs or args.free_bits or args.beta not in (None, 1.0)):
         problems.append("--iwae-k > 1 trains the plain IWAE bound: no --beta, --warmup-epochs or --free-bits")
+    objective = args.objective or "vae"
+    if objective != "vae":
+        vae_only = [flag for flag, used in (
+            ("--beta", args.beta is not None), ("--iwae-k", args.iwae_k > 1),
+            ("--warmup-epochs", args.warmup_epochs > 0), ("--free-bits", args.free_bits > 0),
+        ) if used]
+        if vae_only:
+            problems.append(f"--objective {objective} has no KL term: {', '.join(vae_only)} apply to a vae only")
+    if args.mmd_weight is not None and (objective != "wae" or not 0 < args.mmd_weight < math.inf):
+        problems.append(f"--mmd-weight is the WAE's lambda: a positive number with --objective wae, "
+                        f"got {args.mmd_weight} with --objective {objective}")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -214,6 +231,7 @@ def train_epoch(
     torch.manual_seed(args.seed * 100_003 + epoch * ddp.world_size + ddp.rank)
     order = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
     sums = torch.zeros(3, dtype=torch.float64)
+    name = REGULARIZER.get(model.cfg.objective)
     shard = batches(data, args.batch_size, shuffle=True, generator=order, rank=ddp.rank, world_size=ddp.world_size)
     bar = tqdm(
         shard, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not ddp.main or args.quiet,
@@ -224,11 +242,7 @@ def train_epoch(
         y = y.to(device) if model.cfg.conditional else None
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, step, total_steps)
-        if args.iwae_k > 1:
-            loss = negative_iwae(net, x, args.iwae_k, y)  # type: ignore[arg-type]
-        else:
-            beta = kl_warmup(step, warmup_steps, model.cfg.beta)
-            loss = negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
+        loss = batch_loss(net, model, x, y, args, kl_warmup(step, warmup_steps, model.cfg.beta))
         if not _all_finite(loss.loss, ddp):
             raise TrainingDiverged(
                 f"the loss became NaN or infinite (here {loss.loss.item()}) at epoch {epoch + 1}, step {step}; "
@@ -238,13 +252,31 @@ def train_epoch(
         loss.loss.backward()
         opt.step()
         step += 1
-        sums += torch.tensor([loss.loss.item(), loss.kl.item(), 1.0], dtype=torch.float64)
-        bar.set_postfix(loss=f"{sums[0] / sums[2]:.2f}", kl=f"{sums[1] / sums[2]:.2f}")
+        extra = loss.kl if loss.kl is not None else loss.mmd
+        sums += torch.tensor([loss.loss.item(), 0.0 if extra is None else extra.item(), 1.0], dtype=torch.float64)
+        bar.set_postfix(loss=f"{sums[0] / sums[2]:.2f}", **({name: f"{sums[1] / sums[2]:.3g}"} if name else {}))
     if ddp.world_size > 1:  # nccl reduces only tensors on the GPU
         reduced = sums.to(device)
         dist.all_reduce(reduced)
         sums = reduced.cpu()
-    return step, {"train_loss": sums[0].item() / sums[2].item(), "train_kl": sums[1].item() / sums[2].item()}
+    stats = {"train_loss": sums[0].item() / sums[2].item()}
+    if name:
+        stats[f"train_{name}"] = sums[1].item() / sums[2].item()
+    return step, stats
+
+
+
+def batch_loss(
+    net: torch.nn.Module, model: VAE, x: torch.Tensor, y: torch.Tensor | None, args: argparse.Namespace, beta: float
+) -> Loss:
+    """The objective of model's kind on one batch (through net, which DDP may wrap)."""
+    if model.cfg.objective == "ae":
+        return autoencoder_loss(net, x, y)  # type: ignore[arg-type]
+    if model.cfg.objective == "wae":
+        return wae_loss(net, x, y, weight=model.cfg.mmd_weight)  # type: ignore[arg-type]
+    if args.iwae_k > 1:
+        return negative_iwae(net, x, args.iwae_k, y)  # type: ignore[arg-type]
+    return negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
 
 
 def _resume_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> None:
@@ -353,16 +385,16 @@ def _train(
             raise TrainingDiverged(f"the test loss became {test['loss']} after epoch {epoch + 1}; stopped.")
         record = {
             "epoch": epoch + 1, "step": step,
-            "train_loss": round(stats["train_loss"], 4), "train_kl": round(stats["train_kl"], 4),
-            "test_loss": round(test["loss"], 4), "test_kl": round(test["kl"], 4),
-            **({"test_iwae_loss": round(test["iwae_loss"], 4)} if "iwae_loss" in test else {}),
+            **{k: round(v, 4) for k, v in stats.items()},
+            **{f"test_{k}": round(v, 4) for k, v in test.items() if k != "recon"},
             "seconds": round(time.perf_counter() - started, 2),
         }
         history.append(record)
         if ddp.main:
             print(
                 f"epoch {record['epoch']}: train loss {record['train_loss']:.2f}  "
-                f"test loss {record['test_loss']:.2f} (KL {record['test_kl']:.2f})"
+                f"test loss {record['test_loss']:.2f}"
+                + (f" (KL {record['test_kl']:.2f})" if "test_kl" in record else "")
                 + (f"  test -L_{args.iwae_k} {record['test_iwae_loss']:.2f}" if selection != "test_loss" else "")
                 + f"  {record['seconds']:.1f}s",
                 file=sys.stderr,
