@@ -180,3 +180,15 @@ def test_wae_loss_is_reconstruction_plus_weighted_mmd(tiny_model, mnist_test) ->
     torch.testing.assert_close(loss.loss, loss.recon + 5.0 * loss.mmd)
     loss.loss.backward()
     assert all(p.grad is not None for p in model.head.parameters())  # the MMD term trains the encoder
+
+
+def test_negative_elbo_at_the_mean_is_deterministic_and_refused_without_a_posterior(tiny_model, mnist_test) -> None:
+    model, x = tiny_model("conv"), mnist_test.floats(slice(0, 8))
+    score = objectives.negative_elbo_at_mean(model, x)
+    mu, logvar = model.encode(x)
+    expected = reconstruction_nll(model.decode(mu), x) + kl_per_dim(mu, logvar).sum(1)
+    assert score.shape == (8,)
+    torch.testing.assert_close(score, expected)
+    torch.testing.assert_close(objectives.negative_elbo_at_mean(model, x), score)
+    with pytest.raises(ValueError, match="no ELBO"):
+        objectives.negative_elbo_at_mean(tiny_model("conv", objective="ae"), x)

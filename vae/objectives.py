@@ -79,6 +79,18 @@ def negative_elbo(
     return Loss(loss=loss.mean(), recon=recon.mean(), kl=kl.mean())
 
 
+def negative_elbo_at_mean(model: VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """-ELBO per image with the posterior mean in place of a sample: -log p(x | mu) + KL(q(z|x) || p(z)).
+
+    Deterministic, one encoder and one decoder pass: a cheap anomaly score that the browser can compute
+    too (it runs the same two networks). Shape (B,). Defined for a vae only (the others have no KL).
+    """
+    if not model.cfg.stochastic:
+        raise ValueError(f"an {model.cfg.objective} has no posterior q(z|x), so no ELBO")
+    mu, logvar = model.encode(x, y)
+    return reconstruction_nll(model.decode(mu, y), x) + kl_per_dim(mu, logvar).sum(1)
+
+
 def autoencoder_loss(model: VAE, x: Tensor, y: Tensor | None = None) -> Loss:
     """A plain autoencoder's loss: the reconstruction NLL of the mean code, nothing else."""
     logits, _, _ = model(x, y)
