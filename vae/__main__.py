@@ -1,4 +1,4 @@
-"""Command line: `python -m vae {train,evaluate,atlas} ...`; `python -m vae CMD --help` for options."""
+"""Command line: `python -m vae {train,evaluate,atlas,classifier} ...`; `python -m vae CMD --help` for options."""
 
 from __future__ import annotations
 
@@ -120,6 +120,31 @@ def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
     print(json.dumps(atlas.meta, indent=2))
 
 
+def add_classifier(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classifier", help="train the classifier that measures samples (Fréchet distance, confidence)")
+    p.add_argument("--dataset", default="mnist", help="a labelled dataset: mnist, fashion-mnist or folder:PATH")
+    p.add_argument("--data-root", help="where datasets live")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for model.safetensors and config.json")
+    p.set_defaults(func=run_classifier)
+
+
+def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.classifier import save_instrument, train_classifier
+    from vae.data import load_dataset
+
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    train = load_dataset(args.dataset, "train", args.data_root)
+    test = load_dataset(args.dataset, "test", args.data_root)
+    model, history = train_classifier(train, test, epochs=args.epochs, seed=args.seed)
+    meta = {"dataset": args.dataset, "class_names": train.class_names, "history": history,
+            "test_accuracy": history[-1]["test_accuracy"], "command": f"python -m vae classifier {' '.join(argv)}"}
+    save_instrument(args.out, model, meta)
+    print(f"test accuracy {meta['test_accuracy']:.4f}; saved to {args.out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__)
@@ -127,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     add_train(sub)
     add_evaluate(sub)
     add_atlas(sub)
+    add_classifier(sub)
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:

@@ -190,3 +190,16 @@ def find_checkpoints(root: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / CONFIG).is_file())
+
+
+def read_meta_file(path: Path) -> dict[str, Any]:
+    """A JSON object from path, with an error that names the file when it is missing or not a JSON object."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        raise CheckpointError(f"{path}: not readable JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: holds {type(data).__name__}, not a JSON object")
+    return data
