@@ -61,11 +61,14 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", type=int, help="evaluate on the first N test images only")
     p.add_argument("--no-save", action="store_true", help="print only; leave config.json alone")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    p.add_argument("--classifier", help="classifier folder measuring the samples (default: checkpoints/classifiers/"
+                   "DATASET when there is one; see `python -m vae classifier`)")
     p.set_defaults(func=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
     from vae.checkpoint import load_checkpoint
+    from vae.classifier import instrument_for, load_instrument
     from vae.data import load_dataset
     from vae.evaluate import evaluate, format_metrics
 
@@ -80,7 +83,8 @@ def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
     )
     if args.subset:
         data = data.subset(args.subset)
-    metrics = evaluate(ckpt, data, k=args.k, save=not args.no_save)
+    instrument = load_instrument(args.classifier) if args.classifier else instrument_for(ckpt.meta["dataset"])
+    metrics = evaluate(ckpt, data, k=args.k, save=not args.no_save, instrument=instrument)
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
 
 
