@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui import entry, models, show, state
+from ui import entry, metrics, models, show, state
 from vae.checkpoint import Checkpoint, training_commands, training_epochs
 from vae.latent import decode, encode_dataset, sample_prior
 from vae.model import count_parameters
@@ -12,6 +12,13 @@ from vae.model import count_parameters
 entry.through_app()
 
 SHOWN = 12  # test images, reconstructions and samples shown
+KIND_HELP = {
+    "vae": "A VAE: the encoder gives a distribution q(z|x), trained on the ELBO with β weighing its KL term.",
+    "ae": "A plain autoencoder: each image gets one code, trained on reconstruction alone. Nothing makes its codes "
+          "look like the prior, so samples from N(0, I) often land where the decoder saw no codes.",
+    "wae": "A Wasserstein autoencoder (WAE-MMD): deterministic codes, trained on reconstruction plus λ times the MMD "
+           "between a batch's codes and prior samples, so the codes as a whole match the prior.",
+}
 
 
 def model_card(ckpt: Checkpoint) -> None:
@@ -21,7 +28,7 @@ def model_card(ckpt: Checkpoint) -> None:
     cols[0].metric("Dataset", meta.get("dataset", "unknown"))
     cols[1].metric("Architecture", f"{cfg.arch} · {cfg.activation}")
     cols[2].metric("Latent size", cfg.latent_dim)
-    cols[3].metric("β (KL weight)", f"{cfg.beta:g}")
+    cols[3].metric("Kind", cfg.kind, help=KIND_HELP[cfg.objective])
     cols[4].metric("Parameters", f"{count_parameters(ckpt.model):,}")
     runs = training_epochs(meta) or [len(history)]
     cols[5].metric(
@@ -31,18 +38,15 @@ def model_card(ckpt: Checkpoint) -> None:
     )
     if cfg.conditional:
         st.caption(f"Conditional on the class label ({cfg.num_classes} classes).")
-    metrics = meta.get("metrics")
-    if metrics:
-        cols = st.columns(4)
-        cols[0].metric(
-            "NLL, binarized", f"{metrics['nll_binarized']:.2f} nats" if "nll_binarized" in metrics else "–",
-            help=f"-log p(x) of the binarized test set, importance sampling with k={metrics.get('nll_k', '?')}",
-        )
-        cols[1].metric("Test loss", f"{metrics.get('continuous_test_loss', float('nan')):.2f} nats",
-                       help="BCE against grey levels + KL, one sample (the PyTorch example's convention)")
-        cols[2].metric("Active units", f"{metrics.get('active_units', '?')} of {cfg.latent_dim}",
-                       help="Dimensions whose posterior mean varies across images (variance > 0.01)")
-        cols[3].metric("Reconstruction MSE", f"{metrics.get('recon_mse', float('nan')):.4f}")
+    if meta.get("metrics"):
+        for start in range(0, len(metrics.METRICS), 4):
+            for col, metric in zip(st.columns(4), metrics.METRICS[start:start + 4], strict=False):
+                missing = metrics.value(ckpt, metric.key) is None
+                why = " " + metrics.missing_reason(ckpt, metric.key) if missing else ""
+                col.metric(metric.label, metrics.formatted(ckpt, metric), help=metric.help + "." + why)
+        k = meta["metrics"].get("nll_k")
+        if k:
+            st.caption(f"NLL by importance sampling with k = {k} samples per image.")
     else:
         st.caption(f"Not evaluated yet: `python -m vae evaluate {ckpt.folder}` adds NLL and active units here.")
     commands = training_commands(meta)
@@ -72,12 +76,19 @@ def training_curves(ckpt: Checkpoint) -> None:
         return
     left, right = st.columns(2)
     k = ckpt.meta.get("train", {}).get("iwae_k", 1)
-    losses, title = {"train_loss": "train", "test_loss": "test"}, "Loss (negative ELBO)"
+    losses = {"train_loss": "train", "test_loss": "test"}
+    title = {"vae": "Loss (negative ELBO)", "ae": "Loss (reconstruction)", "wae": "Loss (reconstruction + λ·MMD)"}[
+        ckpt.model.cfg.objective]
     if k > 1:  # trained on the IWAE bound: the training loss is -L_k, and the test set has both
         losses = {"train_loss": f"train -L_{k}", "test_iwae_loss": f"test -L_{k}", "test_loss": "test ELBO"}
         title = "Loss"
     left.plotly_chart(curve(history, losses, title), key="curve_loss")
-    right.plotly_chart(curve(history, {"train_kl": "train", "test_kl": "test"}, "KL divergence"), key="curve_kl")
+    regularizer = {"vae": ("kl", "KL divergence"), "wae": ("mmd", "MMD to the prior")}.get(ckpt.model.cfg.objective)
+    if regularizer:
+        term, name = regularizer
+        right.plotly_chart(curve(history, {f"train_{term}": "train", f"test_{term}": "test"}, name), key="curve_kl")
+    else:
+        right.caption("A plain autoencoder's loss is its reconstruction term alone: no KL or MMD to plot.")
 
 
 def samples_and_reconstructions(ckpt: Checkpoint) -> None:

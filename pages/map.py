@@ -46,20 +46,26 @@ def images_of(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: to
     return decode(ckpt.model, atlas.mu[indices], y)
 
 
-def code_chart(mu: torch.Tensor, sigma: torch.Tensor) -> go.Figure:
+def code_chart(mu: torch.Tensor, sigma: torch.Tensor | None) -> go.Figure:
+    """The code as bars; a VAE's posterior spread as error bars (the deterministic members have none)."""
     dims = [f"z{d}" for d in range(len(mu))]
-    fig = go.Figure(go.Bar(
-        x=dims, y=mu.tolist(), error_y={"type": "data", "array": sigma.tolist(), "thickness": 1.2},
-        marker_color="#4f46e5", hovertemplate="%{x}: μ %{y:.2f} ± σ %{error_y.array:.2f}<extra></extra>",
-    ))
-    fig.update_layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Latent mean μ ± σ",
-                      yaxis={"zeroline": True})
+    if sigma is None:
+        bar = go.Bar(x=dims, y=mu.tolist(), marker_color="#4f46e5", hovertemplate="%{x}: %{y:.2f}<extra></extra>")
+    else:
+        bar = go.Bar(
+            x=dims, y=mu.tolist(), error_y={"type": "data", "array": sigma.tolist(), "thickness": 1.2},
+            marker_color="#4f46e5", hovertemplate="%{x}: μ %{y:.2f} ± σ %{error_y.array:.2f}<extra></extra>",
+        )
+    fig = go.Figure(bar)
+    title = "Latent mean μ ± σ" if sigma is not None else "Code (deterministic: no σ)"
+    fig.update_layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title, yaxis={"zeroline": True})
     return fig
 
 
 def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, names: list[str]) -> None:
     model = ckpt.model
-    mu, sigma = atlas.mu[i], torch.exp(0.5 * atlas.logvar[i])
+    mu = atlas.mu[i]
+    sigma = torch.exp(0.5 * atlas.logvar[i]) if model.cfg.stochastic else None
     y = atlas.labels[i:i + 1] if model.cfg.conditional else None
     recon = decode(model, mu[None], y)[0]
     st.subheader(f"Test image #{i} · {label_name(names, int(atlas.labels[i]))}")

@@ -106,3 +106,13 @@ def test_the_family_is_checked_where_it_is_configured() -> None:
         ModelConfig(objective="wae")
     with pytest.raises(ValueError, match="has no KL term"):
         ModelConfig(objective="ae", beta=4.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kind"),
+    [({}, "VAE"), ({"beta": 4.0}, "β-VAE (β = 4)"), ({"num_classes": 10}, "CVAE"), ({"objective": "ae"}, "AE"),
+     ({"objective": "wae", "mmd_weight": 10.0}, "WAE (λ = 10)"),
+     ({"objective": "ae", "num_classes": 2}, "conditional AE")],
+)
+def test_each_member_says_what_it_is(overrides: dict, kind: str) -> None:
+    assert ModelConfig(**overrides).kind == kind

@@ -167,14 +167,14 @@ def test_conditional_training_needs_labels(tmp_path: Path, capsys) -> None:
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path: Path, monkeypatch, capsys) -> None:
-    real_elbo, calls = vae.train.negative_elbo, []
+    real_loss, calls = vae.train.training_loss, []
 
     def nan_in_epoch_two(*args, **kwargs):
         calls.append(1)
-        loss = real_elbo(*args, **kwargs)
+        loss = real_loss(*args, **kwargs)
         return Loss(loss.loss * float("nan"), loss.recon, loss.kl) if len(calls) > 8 else loss
 
-    monkeypatch.setattr(vae.train, "negative_elbo", nan_in_epoch_two)
+    monkeypatch.setattr(vae.train, "training_loss", nan_in_epoch_two)
     out = tmp_path / "run"
     assert train(out, "--epochs", "3") == 2
     err = capsys.readouterr().err

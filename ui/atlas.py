@@ -118,28 +118,38 @@ def _encoded_stats(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: 
     return kl_per_dim(mu, logvar).mean(dim=0), mu.var(dim=0)
 
 
-def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor, Tensor, str] | None:
+def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor | None, Tensor, str] | None:
     """KL (nats) and posterior-mean variance per dimension, and where they come from.
 
     From the evaluate metrics when present, else from a stored atlas, else from encoding
-    the first 2,000 test images; None when none of these is available.
+    the first 2,000 test images; None when none of these is available. The KL is None for the
+    deterministic members (ae, wae), which have no posterior.
     """
-    dim = ckpt.model.cfg.latent_dim
+    dim, stochastic = ckpt.model.cfg.latent_dim, ckpt.model.cfg.stochastic
+    found = _stored_stats(ckpt, dim)
+    if found is None and data is not None:
+        folder = ckpt.folder.resolve()
+        kl_t, var_t = _encoded_stats(str(folder), _signature(folder), ckpt, data)
+        found = kl_t, var_t, f"the first {min(STATS_SUBSET, len(data)):,} test images"
+    if found is None:
+        return None
+    kl, variance, source = found
+    return (kl if stochastic else None), variance, source
+
+
+def _stored_stats(ckpt: Checkpoint, dim: int) -> tuple[Tensor | None, Tensor, str] | None:
     metrics = ckpt.meta.get("metrics") or {}
     kl, var = metrics.get("kl_per_dim"), metrics.get("latent_variance")
-    if isinstance(kl, list) and isinstance(var, list) and len(kl) == dim == len(var):
-        return torch.tensor(kl), torch.tensor(var), "the evaluate metrics"
+    kl_ok = isinstance(kl, list) and len(kl) == dim
+    if isinstance(var, list) and len(var) == dim and (kl_ok or not ckpt.model.cfg.stochastic):
+        return (torch.tensor(kl) if kl_ok else None), torch.tensor(var), "the evaluate metrics"
     try:
         atlas = stored(ckpt)
     except AtlasError:
         atlas = None
     if atlas is not None and not atlas.stale and atlas.mu.shape[1] == dim:
         return atlas.kl_per_dim, atlas.mean_variance, "the latent map's test images"
-    if data is None:
-        return None
-    folder = ckpt.folder.resolve()
-    kl_t, var_t = _encoded_stats(str(folder), _signature(folder), ckpt, data)
-    return kl_t, var_t, f"the first {min(STATS_SUBSET, len(data)):,} test images"
+    return None
 
 
 def active(variance: Tensor) -> Tensor:

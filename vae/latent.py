@@ -38,6 +38,19 @@ def decode(model: VAE, z: Tensor, y: Tensor | None = None) -> Tensor:
     return torch.sigmoid(model.decode(z.to(device, torch.float32), y)).cpu()
 
 
+@torch.no_grad()
+def every_class(model: VAE, x: Tensor, y: Tensor) -> Tensor:
+    """A conditional model's "same style, every class": each image encoded with its own label, its code
+    decoded with every label in turn. Images (B, C, H, W) and labels (B,) -> (B, num_classes, C, H, W)."""
+    classes = model.cfg.num_classes
+    if not classes:
+        raise ValueError("every_class needs a conditional model")
+    mu, _ = model.encode(x.to(_device(model)), y.to(_device(model)))
+    codes = mu.cpu().repeat_interleave(classes, dim=0)
+    images = decode(model, codes, torch.arange(classes).repeat(len(x)))
+    return images.reshape(len(x), classes, *images.shape[1:])
+
+
 def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     """Points (1 - t) a + t b for each t: shape (len(t), D)."""
     t = t.reshape(-1, 1)

@@ -37,7 +37,7 @@ from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
 from vae.model import VAE
-from vae.objectives import Loss, autoencoder_loss, kl_warmup, negative_elbo, negative_iwae, wae_loss
+from vae.objectives import kl_warmup, training_loss
 from vae.widen import widen
 
 LAST = "last"
@@ -242,7 +242,8 @@ def train_epoch(
         y = y.to(device) if model.cfg.conditional else None
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, step, total_steps)
-        loss = batch_loss(net, model, x, y, args, kl_warmup(step, warmup_steps, model.cfg.beta))
+        beta = kl_warmup(step, warmup_steps, model.cfg.beta)
+        loss = training_loss(net, x, y, beta=beta, free_bits=args.free_bits, iwae_k=args.iwae_k)  # type: ignore[arg-type]
         if not _all_finite(loss.loss, ddp):
             raise TrainingDiverged(
                 f"the loss became NaN or infinite (here {loss.loss.item()}) at epoch {epoch + 1}, step {step}; "
@@ -264,19 +265,6 @@ def train_epoch(
         stats[f"train_{name}"] = sums[1].item() / sums[2].item()
     return step, stats
 
-
-
-def batch_loss(
-    net: torch.nn.Module, model: VAE, x: torch.Tensor, y: torch.Tensor | None, args: argparse.Namespace, beta: float
-) -> Loss:
-    """The objective of model's kind on one batch (through net, which DDP may wrap)."""
-    if model.cfg.objective == "ae":
-        return autoencoder_loss(net, x, y)  # type: ignore[arg-type]
-    if model.cfg.objective == "wae":
-        return wae_loss(net, x, y, weight=model.cfg.mmd_weight)  # type: ignore[arg-type]
-    if args.iwae_k > 1:
-        return negative_iwae(net, x, args.iwae_k, y)  # type: ignore[arg-type]
-    return negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
 
 
 def _resume_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> None:
