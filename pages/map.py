@@ -164,6 +164,10 @@ with select_tab:
         "in the chart's toolbar to select many. Click a class in the legend to hide it (double-click to isolate it)."
     )
     fig = maps.figure(maps.cache_key(ckpt, atlas), atlas, st.session_state["projection"], tuple(names))
+    if st.session_state["projection"] == "latent" and not ckpt.model.cfg.conditional:
+        fig = maps.with_manifold(fig, maps.manifold(maps.cache_key(ckpt, atlas), ckpt, atlas))
+        st.caption("This model's latent space is a plane, shown as it is (no projection), over the images its "
+                   "decoder makes at each place: the learned manifold.")
     st.plotly_chart(fig, key="map_chart", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
     chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]

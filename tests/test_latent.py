@@ -19,6 +19,7 @@ from vae.latent import (
     interpolate,
     lerp,
     nearest_neighbours,
+    plane_grid,
     sample_prior,
     slerp,
     traverse,
@@ -141,3 +142,11 @@ def test_every_class_keeps_the_code_and_changes_the_label(tiny_model, mnist_test
         torch.testing.assert_close(grid[i, 7], decode(model, mu[i:i + 1], torch.tensor([7]))[0])
     with pytest.raises(ValueError, match="conditional"):
         every_class(tiny_model("mlp"), x, y)
+
+
+def test_plane_grid_is_laid_out_like_an_image() -> None:
+    codes = plane_grid((-2.0, 2.0), (0.0, 1.0), 4)
+    assert codes.shape == (16, 2)
+    torch.testing.assert_close(codes[0], torch.tensor([-1.5, 0.875]))  # top left cell's centre
+    torch.testing.assert_close(codes[3], torch.tensor([1.5, 0.875]))  # top right
+    torch.testing.assert_close(codes[12], torch.tensor([-1.5, 0.125]))  # bottom left

@@ -44,8 +44,17 @@ BY_KEY = {m.key: m for m in METRICS}
 
 
 def value(ckpt: Checkpoint, key: str) -> float | None:
-    """A metric's stored value, or None when it is not measured or not defined."""
-    raw = (ckpt.meta.get("metrics") or {}).get(key)
+    """A metric's stored value, or None when it is not measured or not defined.
+
+    Rate and distortion are derived from an older evaluation that stored neither: the rate is the sum of the
+    (analytic, so exact) KL per dimension, the distortion the test loss less that rate.
+    """
+    stored = (ckpt.meta.get("metrics") or {})
+    raw = stored.get(key)
+    if raw is None and key in ("rate", "distortion") and "not_defined" not in stored:
+        kl, loss = stored.get("kl_per_dim"), stored.get("continuous_test_loss")
+        if isinstance(kl, list) and all(isinstance(v, int | float) for v in kl) and isinstance(loss, int | float):
+            raw = sum(kl) if key == "rate" else loss - sum(kl)
     return float(raw) if isinstance(raw, int | float) and math.isfinite(raw) else None
 
 

@@ -74,6 +74,18 @@ def choice(options: Sequence[str]) -> Parser:
     return parse
 
 
+def choices(options: Sequence[str], max_count: int) -> Parser:
+    """Up to `max_count` distinct comma-separated names, each one of `options` (an empty value is an empty list)."""
+
+    def parse(raw: str) -> list[str]:
+        names = [n for n in raw.split(",") if n] if raw else []
+        if len(names) > max_count or len(set(names)) != len(names):
+            raise ValueError(f"needs up to {max_count} different names")
+        return [choice(options)(n) for n in names]
+
+    return parse
+
+
 def integer_choice(options: Sequence[int]) -> Parser:
     def parse(raw: str) -> int:
         value = integer(min(options), max(options))(raw)

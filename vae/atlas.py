@@ -1,6 +1,7 @@
 """The atlas: everything the latent map needs, computed once per checkpoint and stored beside it.
 
-`FOLDER/atlas.safetensors` holds, for every test image, the 2-D coordinates (`umap`, `pca`),
+`FOLDER/atlas.safetensors` holds, for every test image, the 2-D coordinates (`umap`, `pca`; a model
+with a 2-D latent has `latent`, its own plane, instead of UMAP),
 the posterior mean and log-variance (`mu`, `logvar`), the per-pixel mean squared error of the
 mean code's reconstruction (`recon_error`) and the label (`labels`), plus the PCA basis
 (`pca_mean`, `pca_basis`) so that any latent code can be projected exactly.
@@ -32,7 +33,7 @@ from vae.objectives import kl_per_dim
 
 ATLAS_TENSORS = "atlas.safetensors"
 ATLAS_META = "atlas.json"
-PROJECTIONS = ("umap", "pca")
+PROJECTIONS = ("latent", "umap", "pca")
 NEIGHBOURS_FOR_PLACEMENT = 8
 
 Progress = Callable[[float, str], None]
@@ -50,8 +51,8 @@ class AtlasMissing(AtlasError):
 class Atlas:
     """Per-image latent statistics of a test set and their 2-D projections.
 
-    `coords` maps a projection name ("umap", "pca") to (N, 2) coordinates; an atlas built
-    without umap has only "pca".
+    `coords` maps a projection name ("latent", "umap", "pca") to (N, 2) coordinates; an atlas built
+    without umap has only "pca", and a 2-D latent's has "latent" (the codes themselves) and "pca".
     """
 
     coords: dict[str, Tensor]
@@ -89,6 +90,8 @@ class Atlas:
         positions of its nearest atlas codes (exactly onto a point it coincides with).
         """
         codes = codes.reshape(-1, self.mu.shape[1]).float()
+        if projection == "latent":
+            return codes.clone()
         if projection == "pca":
             return (codes - self.pca_mean) @ self.pca_basis.T
         dist = torch.cdist(codes, self.mu, compute_mode="donot_use_mm_for_euclid_dist")  # exact near zero
@@ -179,6 +182,9 @@ def build_atlas(
     mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=progress)
     pca_mean, pca_basis = pca_2d(mu)
     coords = {"pca": (mu - pca_mean) @ pca_basis.T}
+    if mu.shape[1] == 2:  # the latent space is a plane already: show it as it is, no UMAP
+        coords["latent"] = mu.clone()
+        use_umap = False
     if use_umap:
         if progress:
             progress(0.35, f"Fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")

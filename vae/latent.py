@@ -89,6 +89,18 @@ def traverse(z: Tensor, dim: int, values: Tensor) -> Tensor:
     return codes
 
 
+def plane_grid(x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> Tensor:
+    """An n x n grid of 2-D codes over a rectangle, row by row from the top (largest y) as an image is laid out,
+    each code at the centre of its cell: shape (n * n, 2)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    centres = (torch.arange(n) + 0.5) / n
+    xs = x_range[0] + centres * (x_range[1] - x_range[0])
+    ys = y_range[1] - centres * (y_range[1] - y_range[0])
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx.flatten(), gy.flatten()], dim=1)
+
+
 def sample_prior(n: int, latent_dim: int, temperature: float = 1.0, seed: int | None = None) -> Tensor:
     """n codes from N(0, temperature^2 I); the same seed gives the same codes."""
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
