@@ -112,7 +112,7 @@ def test_compare_keeps_its_inputs_in_the_link(open_app, family_root: Path) -> No
     first = [i.value for i in at.image]
     at.button(key="other_inputs").click().run()
     assert_clean(at)
-    assert [i.value for i in at.image][0] != first[0] and at.query_params["inputs"] != "0"
+    assert at.image[0].value != first[0] and at.query_params["inputs"] != "0"
 
 
 def test_compare_needs_two_models_and_ignores_unknown_ones(open_app, family_root: Path) -> None:
