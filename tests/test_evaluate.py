@@ -127,3 +127,12 @@ def test_a_classifier_measures_the_samples(tiny_checkpoint, mnist_test, tmp_path
                        instrument=instrument)
     assert metrics["fid"] > 0 and 0.1 <= metrics["confidence"] <= 1 and metrics["quality_samples"] == 40
     assert "sample FID" in format_metrics(metrics)
+
+
+def test_no_nll_keeps_the_stored_likelihood_of_the_same_test_set(tiny_checkpoint, mnist_test) -> None:
+    ckpt = load_checkpoint(tiny_checkpoint("v", "conv"))
+    first = evaluate(ckpt, mnist_test.subset(20), k=5)
+    again = evaluate(load_checkpoint(ckpt.folder), mnist_test.subset(20), k=None)
+    assert again["nll_binarized"] == first["nll_binarized"] and again["nll_k"] == 5
+    other = evaluate(load_checkpoint(ckpt.folder), mnist_test.subset(30), k=None)
+    assert "nll_binarized" not in other  # measured on other images: not carried over

@@ -57,6 +57,8 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure a checkpoint on its test set and store the metrics")
     p.add_argument("checkpoint", help="checkpoint folder")
     p.add_argument("--k", type=int, default=1000, help="importance samples for the NLL estimate")
+    p.add_argument("--no-nll", action="store_true",
+                   help="skip the NLL (the slow part) and keep the one stored for the same test images")
     p.add_argument("--data-root", help="where datasets live")
     p.add_argument("--subset", type=int, help="evaluate on the first N test images only")
     p.add_argument("--no-save", action="store_true", help="print only; leave config.json alone")
@@ -84,7 +86,8 @@ def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
     if args.subset:
         data = data.subset(args.subset)
     instrument = load_instrument(args.classifier) if args.classifier else instrument_for(ckpt.meta["dataset"])
-    metrics = evaluate(ckpt, data, k=args.k, save=not args.no_save, instrument=instrument)
+    k = None if args.no_nll else args.k
+    metrics = evaluate(ckpt, data, k=k, save=not args.no_save, instrument=instrument)
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
 
 
