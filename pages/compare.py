@@ -96,10 +96,11 @@ def rate_distortion(chosen: list[tuple[str, Checkpoint]]) -> go.Figure | None:
     ys = [d for _, _, d in points if d is not None]
     if not ys:
         return None
+    pad = max(4.0, 0.1 * (max(ys) - min(ys)))
     fig.update_layout(
         title="Rate against distortion", height=380, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"title": "rate: KL(q(z|x) || p(z)), nats", "rangemode": "tozero"},
-        yaxis={"title": "distortion: reconstruction, nats", "range": [min(ys) - 8, max(ys) + 8]},
+        yaxis={"title": "distortion: reconstruction, nats", "range": [min(ys) - pad, max(ys) + 2 * pad]},
     )
     return fig
 
