@@ -72,7 +72,7 @@ def test_three_models_picked_give_three_reconstruction_rows_and_a_rate_distortio
     image = page.locator('[data-testid="stImage"] img').first
     height = image.evaluate("img => img.naturalHeight")
     # the input row and one row per model, drawn as the page draws them
-    expected = labelled_rows(torch.zeros(4, 10, 1, 28, 28), ["input"] + list(MODELS)[:3], ["#0"] * 10, tile=44)
+    expected = labelled_rows(torch.zeros(4, 10, 1, 28, 28), ["input", *list(MODELS)[:3]], ["#0"] * 10, tile=44)
     assert height == expected.height
     plot = page.locator(".js-plotly-plot").filter(has_text="Rate against distortion")
     plot.wait_for()
