@@ -194,3 +194,48 @@ def test_crash_at_a_rename_keeps_a_loadable_checkpoint(tiny_checkpoint, tiny_mod
         ckpt = load_checkpoint(folder)
         assert "note" not in ckpt.meta
         assert all(torch.equal(v, ckpt.model.state_dict()[k]) for k, v in newer.state_dict().items())
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused_at_load(tiny_checkpoint, value: float) -> None:
+    folder = tiny_checkpoint()
+    tensors = read_tensors(folder / WEIGHTS)
+    tensors["decoder.0.bias"][3] = value
+    save_file(tensors, folder / WEIGHTS)
+    message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "not finite" in message and "decoder.0.bias" in message
+
+
+def test_absurd_sizes_are_refused_before_anything_is_allocated(tiny_checkpoint, monkeypatch) -> None:
+    folder = tiny_checkpoint()
+    meta = json.loads((folder / CONFIG).read_text())
+    meta["model"]["hidden"] = 10**9
+    (folder / CONFIG).write_text(json.dumps(meta))
+    real_empty = torch.empty
+
+    def small_allocations_only(*size, **kwargs):
+        tensor = real_empty(*size, **kwargs)
+        assert tensor.device.type == "meta" or tensor.numel() < 10**8, "allocated a huge tensor"
+        return tensor
+
+    monkeypatch.setattr(torch, "empty", small_allocations_only)
+    message = _refusal(folder)
+    assert str(folder / CONFIG) in message and "more than the 1,073,741,824 allowed" in message
+
+
+def test_a_folder_that_cannot_be_read_is_refused_with_the_reason(tiny_checkpoint, monkeypatch) -> None:
+    from tests.damaged import denied_paths
+
+    folder = tiny_checkpoint()
+    with denied_paths(monkeypatch, folder):
+        message = _refusal(folder)
+    assert str(folder / CONFIG) in message and "cannot be read (Permission denied)" in message
+
+
+def test_weights_that_cannot_be_read_are_refused_with_the_reason(tiny_checkpoint, monkeypatch) -> None:
+    from tests.damaged import denied_paths
+
+    folder = tiny_checkpoint()
+    with denied_paths(monkeypatch, folder, names=(WEIGHTS,)):
+        message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "cannot be read (Permission denied)" in message

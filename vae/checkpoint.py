@@ -20,7 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from vae.config import ModelConfig
-from vae.model import VAE
+from vae.meta import MetaError, validate
+from vae.model import VAE, ModelTooLarge, build
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -95,21 +96,20 @@ def write_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
 
 
 def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
-    """The checkpoint's config.json, checked for the keys every reader needs."""
+    """The checkpoint's config.json, its fields checked against `vae.meta` (the types every reader relies on)."""
     path = Path(folder) / CONFIG
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing (a checkpoint folder holds {WEIGHTS} and {CONFIG})")
     try:
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing (a checkpoint folder holds {WEIGHTS} and {CONFIG})")
         meta = json.loads(path.read_text())
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror or err})") from err
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path}: not valid JSON ({err})") from err
-    if not isinstance(meta, dict) or "model" not in meta:
-        raise CheckpointError(f"{path}: has no 'model' section, so the architecture is unknown")
     try:
-        ModelConfig.from_dict(meta["model"])
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: invalid model config ({err})") from err
-    return meta
+        return validate(meta)
+    except MetaError as err:
+        raise CheckpointError(f"{path}: {err}") from err
 
 
 def training_commands(meta: dict[str, Any]) -> list[str]:
@@ -131,14 +131,17 @@ def training_epochs(meta: dict[str, Any]) -> list[int]:
 
 def read_tensors(path: Path) -> dict[str, Tensor]:
     """Load a safetensors file, refusing pickles and naming the file in every error."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing")
+    try:
+        if not path.is_file():  # before opening: a named pipe would block
+            raise CheckpointError(f"{path}: missing")
+        with open(path, "rb") as f:  # safetensors reports a file it may not read as missing
+            head = f.read(2)
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror or err})") from err
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         # Checked only after a failed load: a valid safetensors header length may start with these bytes too.
-        with open(path, "rb") as f:
-            head = f.read(2)
         if head[:1] == b"\x80" or head == b"PK":
             raise CheckpointError(
                 f"{path}: looks like a pickle or torch.save file; only safetensors are loaded, never pickles"
@@ -159,7 +162,10 @@ def load_checkpoint(folder: str | os.PathLike, device: str | torch.device = "cpu
     """Rebuild the model from config.json and load its weights, in eval mode."""
     folder = Path(folder)
     meta = read_meta(folder)
-    model = VAE(ModelConfig.from_dict(meta["model"]))
+    try:
+        model = build(ModelConfig.from_dict(meta["model"]))
+    except ModelTooLarge as err:
+        raise CheckpointError(f"{folder / CONFIG}: {err}") from err
     tensors = read_tensors(folder / WEIGHTS)
     expected = model.state_dict()
     problems = [f"missing {k}" for k in expected if k not in tensors]
@@ -172,8 +178,18 @@ def load_checkpoint(folder: str | os.PathLike, device: str | torch.device = "cpu
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise CheckpointError(f"{folder / WEIGHTS}: does not match {CONFIG} ({shown})")
+    _check_finite(folder / WEIGHTS, tensors)
     model.load_state_dict(tensors)
     return Checkpoint(folder, model.to(device).eval(), meta)
+
+
+def _check_finite(path: Path, tensors: dict[str, Tensor]) -> None:
+    """Refuse weights holding NaN or inf: such a model decodes nothing and would fail later, far from the cause."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise CheckpointError(f"{path}: weights not finite (NaN or infinite values in {shown}); the training that "
+                              "wrote them diverged or the file is damaged")
 
 
 def update_meta(folder: str | os.PathLike, **fields: Any) -> dict[str, Any]:
