@@ -35,20 +35,25 @@ def model_card(ckpt: Checkpoint) -> None:
     if metrics:
         cols = st.columns(4)
         cols[0].metric(
-            "NLL, binarized", f"{metrics['nll_binarized']:.2f} nats" if "nll_binarized" in metrics else "–",
-            help=f"-log p(x) of the binarized test set, importance sampling with k={metrics.get('nll_k', '?')}",
+            "NLL, binarized", _number(metrics.get("nll_binarized"), "{:.2f} nats"),
+            help=f"-log p(x) of the binarized test set, importance sampling with k={metrics.get('nll_k') or '?'}",
         )
-        cols[1].metric("Test loss", f"{metrics.get('continuous_test_loss', float('nan')):.2f} nats",
+        cols[1].metric("Test loss", _number(metrics.get("continuous_test_loss"), "{:.2f} nats"),
                        help="BCE against grey levels + KL, one sample (the PyTorch example's convention)")
-        cols[2].metric("Active units", f"{metrics.get('active_units', '?')} of {cfg.latent_dim}",
+        cols[2].metric("Active units", f"{_number(metrics.get('active_units'), '{}')} of {cfg.latent_dim}",
                        help="Dimensions whose posterior mean varies across images (variance > 0.01)")
-        cols[3].metric("Reconstruction MSE", f"{metrics.get('recon_mse', float('nan')):.4f}")
+        cols[3].metric("Reconstruction MSE", _number(metrics.get("recon_mse"), "{:.4f}"))
     else:
         st.caption(f"Not evaluated yet: `python -m vae evaluate {ckpt.folder}` adds NLL and active units here.")
     commands = training_commands(meta)
     if commands:
         with st.expander("How it was trained"):
             st.code("\n".join(commands), language="bash", wrap_lines=True)
+
+
+def _number(value: float | None, form: str) -> str:
+    """A metric as `form` says, or a dash where it is missing or null (not measured, or not defined)."""
+    return "–" if value is None else form.format(value)
 
 
 def curve(history: list[dict], keys: dict[str, str], title: str) -> go.Figure:
@@ -98,16 +103,18 @@ def samples_and_reconstructions(ckpt: Checkpoint) -> None:
 
 
 def table_row(entry: models.Entry) -> dict[str, object]:
+    """One row of the table; each column holds one type (text or integers), None where a broken folder has none,
+    so that Streamlit serializes it as it is."""
     ckpt = None if entry.error else models.load(entry)
     row: dict[str, object] = {"Model": entry.id, "Status": "broken" if entry.error else "ok"}
     if isinstance(ckpt, Checkpoint):
         cfg = ckpt.model.cfg
         row |= {
-            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": str(cfg.latent_dim),
-            "Epochs": str(len(ckpt.meta.get("history") or [])), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
+            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": cfg.latent_dim,
+            "Epochs": len(ckpt.meta.get("history") or []), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
         }
     else:
-        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"), "–")
+        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"))
     return row | {"Folder": str(entry.folder)}
 
 
