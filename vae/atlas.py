@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vae.atomic import current
 from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
 from vae.latent import decode
@@ -101,7 +102,7 @@ class Atlas:
 
 def weights_sha256(folder: str | os.PathLike) -> str:
     digest = hashlib.sha256()
-    with open(Path(folder) / WEIGHTS, "rb") as f:
+    with open(current(Path(folder), WEIGHTS), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

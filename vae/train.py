@@ -1,9 +1,10 @@
 """Training: `python -m vae train ...`, alone or under `torchrun --nproc-per-node N` (data-parallel).
 
 Writes the best model (lowest continuous test loss; with --iwae-k K, lowest test -L_K) to
-OUT/ and the last one, with the optimizer state for --resume, to OUT/last/. Each epoch is
-seeded from (seed, epoch), so a resumed run draws the same batches and noise as an
-uninterrupted one.
+OUT/ and the last one, with the optimizer state for --resume, to OUT/last/, each folder's
+files as one step (`vae.atomic`), so that a kill at any moment leaves a state --resume
+continues from. Each epoch is seeded from (seed, epoch), so a resumed run draws the same
+batches and noise as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from vae.atomic import settle
 from vae.checkpoint import (
     CONFIG,
     WEIGHTS,
@@ -33,7 +35,6 @@ from vae.checkpoint import (
     read_tensors,
     save_checkpoint,
     update_meta,
-    write_tensors,
 )
 from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
@@ -345,7 +346,8 @@ def _resume_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> No
     if saved_steps != {step}:
         raise CheckpointError(
             f"{path}: optimizer state is from step {sorted(saved_steps)}, the weights in {folder} from step {step}; "
-            "the last save was interrupted, so the run cannot be resumed exactly. Train again into a new --out."
+            "the files are not from one save (copied by hand, or a save interrupted in an older version), so the "
+            "run cannot be resumed exactly. Train again into a new --out."
         )
     load_optimizer_tensors(opt, tensors)
 
@@ -355,6 +357,9 @@ def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     out = check_out(args)
     command = command_line(argv)
     device = pick_device(args.device)
+    if args.resume:  # finish a save a kill interrupted after its commit, and clear what killed saves left
+        settle(out, (WEIGHTS, CONFIG))
+        settle(out / LAST, (WEIGHTS, CONFIG, OPTIMIZER))
     last = load_checkpoint(out / LAST) if args.resume and (out / LAST / WEIGHTS).is_file() else None
     if last:
         apply_saved_settings(args, last.meta.get("train", {}), argv)
@@ -463,12 +468,13 @@ def _train(
                 file=sys.stderr,
             )
             meta = {**meta, "history": history}
-            # Optimizer first, config.json (holding train_state) last: an interrupted save is detected on resume.
-            write_tensors(out / LAST / OPTIMIZER, optimizer_tensors(opt))
-            save_checkpoint(out / LAST, model, {**meta, "train_state": {"epoch": epoch + 1, "step": step}})
+            # Each save is one step (vae.atomic). The best goes first: after a kill between the two, --resume
+            # redoes this epoch exactly and saves the same best again.
             if record[selection] < best:
                 best = record[selection]
                 save_checkpoint(out, model, {**meta, "best_epoch": epoch + 1})
             else:  # the best weights stay; their metadata learns the newer history
                 update_meta(out, **meta)
+            save_checkpoint(out / LAST, model, {**meta, "train_state": {"epoch": epoch + 1, "step": step}},
+                            extra={OPTIMIZER: optimizer_tensors(opt)})
     return meta
