@@ -267,3 +267,37 @@ def test_a_kill_at_any_step_of_any_save_is_resumed_exactly(tmp_path: Path, monke
         assert sorted(p.name for p in out.iterdir()) == ["config.json", "last", "model.safetensors"]
         assert sorted(p.name for p in (out / "last").iterdir()) == ["config.json", "model.safetensors",
                                                                     "optimizer.safetensors"]
+
+
+KILL_AT_A_WRITE = """
+import os, signal, sys
+import vae.atomic
+from vae.__main__ import main
+writes, real = [], vae.atomic.fsync_file
+def fsync_file(path):
+    writes.append(path)
+    if len(writes) == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(path)
+vae.atomic.fsync_file = fsync_file
+main(sys.argv[2:])
+"""
+
+
+def test_a_real_sigkill_mid_save_is_resumed_and_its_leftovers_removed(
+    tmp_path: Path, repo_root: Path, child_env: dict
+) -> None:
+    """The same with a real SIGKILL (no Python cleanup runs at all), in epoch 2's save of the last state."""
+    run = [*TINY_RUN, "--epochs", "2"]
+    out = tmp_path / "killed"
+    # files written per epoch: the best (2, or 1 when only its config.json changes), then the last state (3)
+    proc = subprocess.run([sys.executable, "-c", KILL_AT_A_WRITE, "9", "train", *run, "--out", str(out)],
+                          cwd=repo_root, env=child_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert [p.name for p in (out / "last").iterdir() if p.name.startswith(".staging.")], "nothing left to clean"
+    assert train(tmp_path / "whole", "--epochs", "2") == 0
+    assert train(out, "--epochs", "2", "--resume") == 0
+    assert _history(out) == _history(tmp_path / "whole")
+    assert _same_weights(out / "last", tmp_path / "whole" / "last")
+    assert sorted(p.name for p in (out / "last").iterdir()) == ["config.json", "model.safetensors",
+                                                                "optimizer.safetensors"]
