@@ -126,7 +126,7 @@ def checkpoint_table() -> None:
             f"or point ${models.ENV} (or `streamlit run app.py -- --checkpoints DIR`) at a folder of checkpoints."
         )
         return
-    st.dataframe([table_row(e) for e in entries], hide_index=True)
+    st.dataframe([table_row(e) for e in entries], hide_index=True, placeholder="–")
     for e in entries:
         if e.error:
             st.error(f"**{e.id}** is broken: {e.error}", icon=":material/broken_image:")
