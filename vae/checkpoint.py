@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from vae.atomic import atomic_write, current, save_files, settle
+from vae.atomic import atomic_write, current, save_files
 from vae.config import ModelConfig
 from vae.meta import MetaError, validate
 from vae.model import VAE, ModelTooLarge, build
@@ -170,9 +170,8 @@ def _check_finite(path: Path, tensors: dict[str, Tensor]) -> None:
 
 
 def update_meta(folder: str | os.PathLike, **fields: Any) -> dict[str, Any]:
-    """Merge fields into config.json (atomically, after settling an interrupted save) and return the new metadata."""
+    """Merge fields into config.json (atomically) and return the new metadata."""
     folder = Path(folder)
-    settle(folder, (CONFIG,))
     meta = {**read_meta(folder), **fields}
     save_files(folder, {CONFIG: json_writer(meta)})
     return meta
