@@ -55,6 +55,11 @@ def model_card(ckpt: Checkpoint) -> None:
             st.code("\n".join(commands), language="bash", wrap_lines=True)
 
 
+def _number(value: float | None, form: str) -> str:
+    """A metric as `form` says, or a dash where it is missing or null (not measured, or not defined)."""
+    return "–" if value is None else form.format(value)
+
+
 def curve(history: list[dict], keys: dict[str, str], title: str) -> go.Figure:
     fig = go.Figure()
     epochs = [h.get("epoch") for h in history]
@@ -109,16 +114,18 @@ def samples_and_reconstructions(ckpt: Checkpoint) -> None:
 
 
 def table_row(entry: models.Entry) -> dict[str, object]:
+    """One row of the table; each column holds one type (text or integers), None where a broken folder has none,
+    so that Streamlit serializes it as it is."""
     ckpt = None if entry.error else models.load(entry)
     row: dict[str, object] = {"Model": entry.id, "Status": "broken" if entry.error else "ok"}
     if isinstance(ckpt, Checkpoint):
         cfg = ckpt.model.cfg
         row |= {
-            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": str(cfg.latent_dim),
-            "Epochs": str(len(ckpt.meta.get("history") or [])), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
+            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": cfg.latent_dim,
+            "Epochs": len(ckpt.meta.get("history") or []), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
         }
     else:
-        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"), "–")
+        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"))
     return row | {"Folder": str(entry.folder)}
 
 
@@ -130,7 +137,7 @@ def checkpoint_table() -> None:
             f"or point ${models.ENV} (or `streamlit run app.py -- --checkpoints DIR`) at a folder of checkpoints."
         )
         return
-    st.dataframe([table_row(e) for e in entries], hide_index=True)
+    st.dataframe([table_row(e) for e in entries], hide_index=True, placeholder="–")
     for e in entries:
         if e.error:
             st.error(f"**{e.id}** is broken: {e.error}", icon=":material/broken_image:")

@@ -98,7 +98,9 @@ def test_evaluate_command_refuses_a_corrupt_checkpoint(tiny_checkpoint, capsys) 
 
 def test_evaluate_command_refuses_bad_numbers(tiny_checkpoint, capsys, tmp_path: Path) -> None:
     assert main(["evaluate", str(tiny_checkpoint()), "--k", "0"]) == 2
-    assert "--k and --subset must be >= 1" in capsys.readouterr().err
+    assert "--k must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["evaluate", str(tiny_checkpoint()), "--subset", "-5"]) == 2
+    assert "--subset must be >= 1, got -5" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
 

@@ -29,7 +29,17 @@ ACTIVE_VARIANCE = 0.01  # Burda et al.'s active-unit threshold, as in vae.evalua
 
 def _signature(folder: Path) -> tuple[int, ...]:
     files = [folder / ATLAS_TENSORS, folder / ATLAS_META, folder / "model.safetensors"]
-    return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+    return tuple(_mtime(f) for f in files)
+
+
+def _mtime(path: Path) -> int:
+    """Modification time, 0 where the file is missing, -1 where it cannot be looked at (loading then says why)."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return -1
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -45,16 +45,26 @@ def extra_roots() -> list[Path]:
     return [Path(p).expanduser() for p in named + args.checkpoints]
 
 
+def _holds_checkpoint(folder: Path) -> bool:
+    """Whether a folder holds weights or a config; one that cannot be looked into counts, so that it is
+    listed as broken with the reason (one unreadable folder must never hide the others)."""
+    try:
+        return (folder / CONFIG).is_file() or (folder / WEIGHTS).is_file()
+    except OSError:
+        return True
+
+
 def candidate_folders(root: Path) -> list[Path]:
     """root itself if it is a checkpoint folder, else its subfolders that hold weights or a config."""
-    if (root / CONFIG).is_file() or (root / WEIGHTS).is_file():
+    if _holds_checkpoint(root):
         return [root]
-    if not root.is_dir():
+    try:
+        subfolders = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir())
+    except NotADirectoryError:
         return []
-    return sorted(
-        p for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and ((p / CONFIG).is_file() or (p / WEIGHTS).is_file())
-    )
+    except OSError:
+        return [root]  # cannot be listed: one broken entry, with the reason
+    return [p for p in subfolders if _holds_checkpoint(p)]
 
 
 def signature(folder: Path) -> tuple[int, ...]:
@@ -78,7 +88,7 @@ def load(entry: Entry) -> Checkpoint | str:
     try:
         sig = signature(entry.folder)
     except OSError as err:
-        return f"{entry.folder}: unreadable ({err})"
+        return f"{err.filename or entry.folder}: cannot be read ({err.strerror or err})"
     return _load(str(entry.folder.resolve()), sig)
 
 
@@ -87,7 +97,7 @@ def discover() -> list[Entry]:
     folders: list[Path] = []
     missing: list[Entry] = []
     for root in [PROJECT_CHECKPOINTS, *extra_roots()]:
-        if root != PROJECT_CHECKPOINTS and not root.exists():
+        if root != PROJECT_CHECKPOINTS and not os.path.exists(root):  # False too where it cannot be looked at
             missing.append(Entry(str(root), root, f"{root}: named as a checkpoint folder but does not exist"))
         folders += [f for f in candidate_folders(root) if f.resolve() not in {g.resolve() for g in folders}]
     names = [f.name for f in folders]

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vae.atomic import current
 from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
 from vae.latent import decode
@@ -104,7 +105,7 @@ class Atlas:
 
 def weights_sha256(folder: str | os.PathLike) -> str:
     digest = hashlib.sha256()
-    with open(Path(folder) / WEIGHTS, "rb") as f:
+    with open(current(Path(folder), WEIGHTS), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -221,11 +222,13 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
     """Read and check a stored atlas; `stale` is set when the weights changed since it was built."""
     folder = Path(folder)
     tensors_path, meta_path = folder / ATLAS_TENSORS, folder / ATLAS_META
-    if not tensors_path.is_file() or not meta_path.is_file():
-        raise AtlasMissing(f"{folder}: no atlas yet (build it with `python -m vae atlas {folder}`)")
     try:
+        if not tensors_path.is_file() or not meta_path.is_file():
+            raise AtlasMissing(f"{folder}: no atlas yet (build it with `python -m vae atlas {folder}`)")
         meta = json.loads(meta_path.read_text())
         t = read_tensors(tensors_path)
+    except OSError as err:
+        raise AtlasError(f"{err.filename or folder}: cannot be read ({err.strerror or err})") from err
     except (json.JSONDecodeError, UnicodeDecodeError, CheckpointError) as err:
         raise AtlasError(f"{folder}: unreadable atlas ({err})") from err
     required = ("pca", "mu", "logvar", "recon_error", "labels", "pca_mean", "pca_basis")

@@ -83,7 +83,7 @@ def load_dataset(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if name.startswith("folder:"):
-        return _load_folder(Path(name[len("folder:"):]), split, size or 28, channels or 1)
+        return _load_folder(Path(name[len("folder:"):]), split, 28 if size is None else size, channels or 1)
     if name not in TORCHVISION_SETS:
         raise ValueError(f"unknown dataset {name!r}: use mnist, fashion-mnist or folder:PATH")
     if size not in (None, 28) or channels not in (None, 1):

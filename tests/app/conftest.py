@@ -8,6 +8,7 @@ needs to write.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,3 +78,18 @@ def open_app(model_root: Path, use_root: Callable[[Path], None]) -> Iterator[Cal
         return at
 
     yield open_
+
+
+@pytest.fixture
+def dataframe_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog, also fed by Streamlit's dataframe logger (Streamlit's loggers do not propagate), which tells
+    at INFO level when a table could not be serialized to Arrow as it was."""
+    logger = logging.getLogger("streamlit.dataframe_util")
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.setLevel(level)

@@ -39,11 +39,13 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(
-    script: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 60
+    script: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 60, prefix: tuple[str, ...] = ()
 ) -> Iterator[str]:
-    """Run `streamlit run script` on a free port (working directory: the repo root); yield its URL."""
+    """Run `streamlit run script` on a free port (working directory: the repo root); yield its URL.
+
+    `prefix` goes before the command (e.g. setpriv, to run the app with fewer privileges)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+    cmd = [*prefix, sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
