@@ -27,6 +27,7 @@ from torch import Tensor
 
 from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
+from vae.folder import locate
 from vae.latent import decode
 from vae.objectives import kl_per_dim
 
@@ -107,10 +108,13 @@ def weights_sha256(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None) -> ImageSet:
-    """The test split of the dataset a checkpoint was trained on, at its size and channels."""
+def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, near: Path | None = None) -> ImageSet:
+    """The test split of the dataset a checkpoint was trained on, at its size and channels.
+
+    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there.
+    """
     train = meta.get("train") or {}
-    return load_dataset(meta["dataset"], "test", root, train.get("size"), train.get("channels"))
+    return load_dataset(locate(meta["dataset"], near), "test", root, train.get("size"), train.get("channels"))
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
