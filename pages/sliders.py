@@ -129,7 +129,7 @@ else:
     kl, order, active = None, list(range(dim)), torch.ones(dim, dtype=torch.bool)
     st.caption("One slider per latent dimension (their KL is unknown: no metrics, map or test images).")
 
-state.bind("z", [0.0] * dim, state.numbers(dim, -LIMIT, LIMIT))
+state.bind_code("z", dim, LIMIT)
 
 names = models.class_names(ckpt)
 buttons = st.columns([1, 1, 1.3, 1.4, 2] if data is not None else [1, 1, 5.7], vertical_alignment="bottom")

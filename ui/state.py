@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -43,6 +43,31 @@ def bind(key: str, default: Any, parse: Parser) -> None:
             st.session_state[key] = default
             return
     st.session_state[key] = memory.get(key, default)
+
+
+def bind_code(key: str, dim: int, limit: float) -> bool:
+    """bind for a latent code of `dim` numbers within ±limit (zeros by default). A code kept in the session
+    with another length (another model's, handed over or left behind) never reaches the page: it is
+    dropped with a notice, and True says so."""
+    bind(key, [0.0] * dim, numbers(dim, -limit, limit))
+    kept = st.session_state[key]
+    if len(kept) == dim:
+        return False
+    notice(f"Ignored a code of {len(kept)} numbers: this model has {dim} latent dimensions. Starting from zeros.")
+    st.session_state[key] = [0.0] * dim
+    return True
+
+
+def switch_page(page: str, values: dict[str, Any] | None = None) -> NoReturn:
+    """Open another page of the app with these values in its link, keeping the model.
+
+    st.switch_page starts the next page without the browser's widget states, so Streamlit forgets every
+    widget's value, the sidebar's model picker's too, which would fall back to the default model. The
+    model therefore goes along in the URL, where `bind` finds it, like any other value of the page.
+    """
+    wanted = {MODEL_KEY: st.session_state[MODEL_KEY]} if MODEL_KEY in st.session_state else {}
+    wanted.update({k: dump(v) for k, v in (values or {}).items()})
+    st.switch_page(page, query_params=wanted)
 
 
 def publish(values: dict[str, Any]) -> None:
