@@ -145,6 +145,16 @@ if atlas.stale:
                     icon=":material/history:")
     if data is not None and cols[1].button("Rebuild the map", key="rebuild_atlas"):
         atlas = atlases.rebuild(ckpt, data)
+if data is not None and not atlases.describes(ckpt, atlas, data):
+    cols = st.columns([4, 1])
+    note = cols[0].empty()
+    note.warning("This map was built from other test images (the dataset has changed since), so the images "
+                 "shown are reconstructions of its points.", icon=":material/history:")
+    if cols[1].button("Rebuild the map", key="rebuild_changed_atlas"):
+        atlas = atlases.rebuild(ckpt, data)
+        note.empty()
+    else:
+        data = None  # its images are not the map's points
 
 projections = atlas.projections
 state.bind("projection", projections[0], state.choice(projections))

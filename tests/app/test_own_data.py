@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app_helpers import assert_clean, image_urls, live_data
 
+from vae.atlas import load_atlas
 from vae.checkpoint import load_checkpoint, read_meta, update_meta
 from vae.data import load_dataset
 from vae.latent import encode_dataset
@@ -24,6 +25,7 @@ def map_traces(at) -> list[dict]:
 def test_open_in_sliders_keeps_the_model_picked(open_app, model_root: Path) -> None:
     """tiny-cond (latent 3) is not the default model (tiny, latent 4): the code must reach tiny-cond."""
     at = open_app(MAP, model="tiny-cond", selected="7")
+    assert not at.warning  # a map of the first 400 test images describes the test set
     at.button(key="to_sliders").click().run()
     assert_clean(at)
     assert at.title[0].value == "Latent sliders" and at.session_state["model"] == "tiny-cond"
@@ -79,6 +81,7 @@ def test_interpolate_works_for_a_folder_without_classes(open_app, own_root: Path
 def test_an_unlabelled_map_makes_up_no_class(open_app, own_root: Path) -> None:
     at = open_app(MAP, root=own_root, model="digits")
     assert_clean(at)
+    assert not at.warning
     [trace] = map_traces(at)
     assert trace["showlegend"] is False and "· 0" not in trace["hovertemplate"]
     assert not [c for c in at.caption if "legend" in c.value]
@@ -154,3 +157,19 @@ def test_the_loss_chart_shows_its_only_epoch_inside_the_axes(open_app, own_root:
     low, high = chart["layout"]["yaxis"]["range"]
     values = [v for trace in chart["data"] for v in trace["y"]]
     assert len(values) == 2 and all(low < v < high for v in values)
+
+
+def test_a_map_of_a_folder_that_changed_since_shows_no_wrong_images(open_app, own_root: Path, tmp_path: Path) -> None:
+    """Files added to (or removed from) the folder after the map was built: its points are other images now."""
+    data = Path(read_meta(own_root / "digits")["dataset"].removeprefix("folder:"))
+    folder = Path(shutil.copytree(data, tmp_path / "digits"))
+    root = with_dataset(own_root, tmp_path, f"folder:{folder}")
+    for path in sorted(folder.iterdir())[::2]:
+        path.unlink()  # half the images gone: the map has more points than the test set has images
+    last = str(len(load_atlas(root / "digits")) - 1)
+    at = open_app(MAP, root=root, model="digits", selected=last)
+    assert_clean(at)
+    assert any("other test images" in w.value for w in at.warning)
+    at.button(key="rebuild_changed_atlas").click().run()
+    assert_clean(at)
+    assert not [w for w in at.warning if "other test images" in w.value]
