@@ -119,6 +119,7 @@ def pick_model() -> Checkpoint | None:
         return None
     ids = [e.id for e in working]
     default = DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0]
+    kept = st.session_state.get(state.MODEL_KEY) in ids
     state.bind(state.MODEL_KEY, default, state.choice(ids))
     if st.session_state[state.MODEL_KEY] not in ids:  # it broke or vanished since it was picked
         st.session_state[state.MODEL_KEY] = default
@@ -129,9 +130,12 @@ def pick_model() -> Checkpoint | None:
     st.session_state[SHOWN] = st.session_state[state.MODEL_KEY]
     st.session_state["_entries"] = entries
     by_id = {e.id: e for e in working}
+    # The picker's default is the model in use, so that the browser shows the right one should it redraw the
+    # picker without the value it holds (it did, now and then, after a click on the current page's link). Not
+    # in a run that has just set the value itself: Streamlit would warn of two values for one widget.
     chosen = st.sidebar.selectbox(
-        "Model", ids, key=state.MODEL_KEY,
-        format_func=lambda i: f"{i}  ·  {describe(by_id[i])}",
+        "Model", ids, key=state.MODEL_KEY, index=ids.index(st.session_state[state.MODEL_KEY]) if kept else None,
+        format_func=lambda i: f"{i} · {describe(by_id[i])}",
         help="Every checkpoint under checkpoints/ and under $" + ENV + ".",
     )
     broken = len(entries) - len(working)

@@ -148,7 +148,7 @@ def test_the_model_card_and_picker_name_a_folder_by_its_name(open_app, own_root:
     assert dataset.value == "tiles" and path in dataset.proto.help
     labels = at.selectbox[0].options
     assert labels and not [o for o in labels if path in o]
-    assert "tiles  ·  mlp, z=3" in labels
+    assert "tiles · mlp, z=3" in labels
 
 
 def test_the_loss_chart_shows_its_only_epoch_inside_the_axes(open_app, own_root: Path) -> None:
