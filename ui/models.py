@@ -101,12 +101,12 @@ def discover() -> list[Entry]:
     return entries + missing
 
 
-def _forget_page_state() -> None:
+def _forget_page_state(model: str) -> None:
     """A different model means a different latent space: every page starts afresh, its link too."""
     for key in list(st.session_state):
         if key != state.MODEL_KEY:
             del st.session_state[key]
-    st.query_params.from_dict({state.MODEL_KEY: st.session_state[state.MODEL_KEY]})
+    st.query_params.from_dict({state.MODEL_KEY: model})
 
 
 def pick_model() -> Checkpoint | None:
@@ -119,22 +119,22 @@ def pick_model() -> Checkpoint | None:
         return None
     ids = [e.id for e in working]
     default = DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0]
-    kept = st.session_state.get(state.MODEL_KEY) in ids
-    state.bind(state.MODEL_KEY, default, state.choice(ids))
-    if st.session_state[state.MODEL_KEY] not in ids:  # it broke or vanished since it was picked
-        st.session_state[state.MODEL_KEY] = default
+    current = st.session_state.get(state.MODEL_KEY)
+    if current not in ids:  # the first run, a page switch that dropped it, or it broke or vanished since
+        st.session_state.pop(state.MODEL_KEY, None)
+        current = state.initial(state.MODEL_KEY, default, state.choice(ids))
     # However the model changed (the picker, a vanished model, a page switch that lost it), no page may
     # see the state of another model's latent space.
-    if st.session_state.setdefault(SHOWN, st.session_state[state.MODEL_KEY]) != st.session_state[state.MODEL_KEY]:
-        _forget_page_state()
-    st.session_state[SHOWN] = st.session_state[state.MODEL_KEY]
+    if st.session_state.setdefault(SHOWN, current) != current:
+        _forget_page_state(current)
+    st.session_state[SHOWN] = current
     st.session_state["_entries"] = entries
     by_id = {e.id: e for e in working}
-    # The picker's default is the model in use, so that the browser shows the right one should it redraw the
-    # picker without the value it holds (it did, now and then, after a click on the current page's link). Not
-    # in a run that has just set the value itself: Streamlit would warn of two values for one widget.
+    # The model is the picker's default, never set through session_state: so the browser shows the right one
+    # even should it redraw the picker without the value it holds (it showed the first model, now and then,
+    # after a click on the current page's link).
     chosen = st.sidebar.selectbox(
-        "Model", ids, key=state.MODEL_KEY, index=ids.index(st.session_state[state.MODEL_KEY]) if kept else None,
+        "Model", ids, index=ids.index(current), key=state.MODEL_KEY,
         format_func=lambda i: f"{i} · {describe(by_id[i])}",
         help="Every checkpoint under checkpoints/ and under $" + ENV + ".",
     )

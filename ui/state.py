@@ -29,20 +29,22 @@ def notice(message: str) -> None:
 
 def bind(key: str, default: Any, parse: Parser) -> None:
     """Set st.session_state[key] once, before the widget with that key is drawn."""
-    if key in st.session_state:
-        return
-    memory = st.session_state.setdefault(MEMORY, {})
+    if key not in st.session_state:
+        st.session_state[key] = initial(key, default, parse)
+
+
+def initial(key: str, default: Any, parse: Parser) -> Any:
+    """A widget's first value: from the link, else what it was when the user last left the page, else the
+    default; a link value that does not parse gives the default and a notice."""
     raw = st.query_params.get(key)
-    if raw is not None:
-        try:
-            st.session_state[key] = parse(raw)
-            return
-        except ValueError as err:
-            shown = raw if len(raw) <= MAX_SHOWN else raw[:MAX_SHOWN] + "…"
-            notice(f"Ignored {key}={shown!r} from the link: {err}. Using {dump(default)!r} instead.")
-            st.session_state[key] = default
-            return
-    st.session_state[key] = memory.get(key, default)
+    if raw is None:
+        return st.session_state.setdefault(MEMORY, {}).get(key, default)
+    try:
+        return parse(raw)
+    except ValueError as err:
+        shown = raw if len(raw) <= MAX_SHOWN else raw[:MAX_SHOWN] + "…"
+        notice(f"Ignored {key}={shown!r} from the link: {err}. Using {dump(default)!r} instead.")
+        return default
 
 
 def bind_code(key: str, dim: int, limit: float) -> bool:
