@@ -25,7 +25,11 @@ def model_card(ckpt: Checkpoint) -> None:
     cfg, meta = ckpt.model.cfg, ckpt.meta
     history = meta.get("history") or []
     cols = st.columns([1, 1.1, 0.8, 0.8, 1.1, 1.5])  # room for a multi-stage "30 + 22 + 10 + 25"
-    cols[0].metric("Dataset", meta.get("dataset", "unknown"))
+    dataset, missing = models.dataset_of(ckpt), models.data_missing(ckpt)
+    split = (meta.get("split") or {}).get("rule")
+    cols[0].metric("Dataset", models.dataset_label(dataset),
+                   help=dataset + (f". Test split: {split}." if split else ""),
+                   delta="images missing" if missing else None, delta_color="red", delta_arrow="off")
     cols[1].metric("Architecture", f"{cfg.arch} · {cfg.activation}")
     cols[2].metric("Latent size", cfg.latent_dim)
     cols[3].metric("Kind", cfg.kind, help=KIND_HELP[cfg.objective])
@@ -63,9 +67,15 @@ def _number(value: float | None, form: str) -> str:
 def curve(history: list[dict], keys: dict[str, str], title: str) -> go.Figure:
     fig = go.Figure()
     epochs = [h.get("epoch") for h in history]
+    values = []
     for key, name in keys.items():
         if any(key in h for h in history):
             fig.add_scatter(x=epochs, y=[h.get(key) for h in history], name=name, mode="lines+markers")
+            values += [h[key] for h in history if isinstance(h.get(key), int | float)]
+    if values:  # a range of our own: plotly's cut the markers of a one-epoch history in half
+        low, high = min(values), max(values)
+        pad = (high - low) * 0.1 or max(abs(high) * 0.02, 0.5)
+        fig.update_yaxes(range=[low - pad, high + pad])
     fig.update_layout(
         title=title, height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"title": "epoch", "tickformat": "d", "dtick": max(1, len(history) // 10)}, yaxis_title="nats per image",
@@ -120,6 +130,7 @@ def table_row(entry: models.Entry) -> dict[str, object]:
     row: dict[str, object] = {"Model": entry.id, "Status": "broken" if entry.error else "ok"}
     if isinstance(ckpt, Checkpoint):
         cfg = ckpt.model.cfg
+        row["Status"] = "data missing" if models.data_missing(ckpt) else "ok"
         row |= {
             "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": cfg.latent_dim,
             "Epochs": len(ckpt.meta.get("history") or []), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",

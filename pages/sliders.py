@@ -133,10 +133,10 @@ else:
     kl, variance, order, active = None, None, list(range(dim)), torch.ones(dim, dtype=torch.bool)
     st.caption("One slider per latent dimension (their KL is unknown: no metrics, map or test images).")
 
-state.bind("z", [0.0] * dim, state.numbers(dim, -LIMIT, LIMIT))
+state.bind_code("z", dim, LIMIT)
 
 names = models.class_names(ckpt)
-buttons = st.columns([1, 1, 1.3, 1.4, 2] if data is not None else [1, 1, 5.7], vertical_alignment="bottom")
+buttons = st.columns([1, 1, 1.3, 1.4, 2] if data is not None else [1.25, 1.5, 5], vertical_alignment="bottom")
 buttons[0].button("Reset", key="reset", icon=":material/restart_alt:", on_click=set_code, args=([0.0] * dim,),
                   help="Every dimension back to 0, the prior's mean.", width="stretch")
 buttons[1].button("Randomize", key="randomize", icon=":material/casino:", width="stretch",

@@ -122,6 +122,17 @@ def get(ckpt: Checkpoint, data: ImageSet | None) -> Atlas | None:
         return atlas or _build(ckpt, data)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _describes(folder: str, sig: tuple[int, ...], data_id: int, _atlas: Atlas, _data: ImageSet) -> bool:
+    return _atlas.describes(_data)
+
+
+def describes(ckpt: Checkpoint, atlas: Atlas, data: ImageSet) -> bool:
+    """Atlas.describes, once per atlas and loaded test set (hashing 10,000 images takes a while)."""
+    folder = ckpt.folder.resolve()
+    return _describes(str(folder), _signature(folder), id(data), atlas, data)
+
+
 @st.cache_resource(max_entries=8, show_spinner="Measuring each latent dimension…")
 def _encoded_stats(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: ImageSet) -> tuple[Tensor, Tensor]:
     mu, logvar = encode_dataset(_ckpt.model, _data.subset(STATS_SUBSET))

@@ -40,7 +40,8 @@ def point_size(n: int) -> float:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...], muted: bool = False) -> go.Figure:
-    """The map of every atlas point coloured by class; `key` names the atlas (folder and weights hash).
+    """The map of every atlas point coloured by class (one trace and no legend without classes); `key` names
+    the atlas (folder and weights hash).
 
     Muted maps (faint points, no hover) are the backdrop for paths. The figure is shared between
     sessions and reruns: callers copy it before adding traces.
@@ -52,10 +53,10 @@ def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...
         idx = torch.nonzero(labels == label).flatten().numpy()
         name = class_names[label] if label < len(class_names) else str(label)
         fig.add_trace(go.Scattergl(
-            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, customdata=idx,
+            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name if class_names else "test images", customdata=idx,
             marker={"size": point_size(len(labels)), "color": colour(label), "opacity": 0.25 if muted else 0.8},
-            hovertemplate=f"#%{{customdata}} · {name}<extra></extra>",
-            hoverinfo="skip" if muted else None,
+            hovertemplate=f"#%{{customdata}}{' · ' + name if class_names else ''}<extra></extra>",
+            hoverinfo="skip" if muted else None, showlegend=bool(class_names),
         ))
     x_title, y_title = AXIS_TITLES[projection]
     fig.update_layout(

@@ -15,7 +15,11 @@ from vae.train import TrainingDiverged
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a VAE and save best and last checkpoints")
-    p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or folder:PATH")
+    p.add_argument("--dataset", default="mnist", help=(
+        "mnist, fashion-mnist or folder:PATH (images in one subfolder per class, or none; stored as an absolute "
+        "path). A folder's test split is about 10%% of each class, decided per file: a file is a test image when "
+        "the sha256 of its path relative to the folder, read as a fraction, is below 0.1 (a class left without "
+        "one gives its file of lowest hash), so adding files never moves another between train and test"))
     p.add_argument("--data-root", help="where datasets live (default: $LATENT_EXPLORER_DATA or ./data)")
     p.add_argument("--size", type=int, help="image size for folder: datasets, 1..1024 (default 28; conv: a multiple "
                    "of 4)")
@@ -82,7 +86,7 @@ def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, Image
     ckpt = load_checkpoint(args.checkpoint)
     if "dataset" not in ckpt.meta:
         raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
-    data = load_test_set(ckpt.meta, args.data_root)
+    data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
     return ckpt, data.subset(args.subset) if args.subset else data
 
 

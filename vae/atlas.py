@@ -6,7 +6,8 @@ the posterior mean and log-variance (`mu`, `logvar`), the per-pixel mean squared
 mean code's reconstruction (`recon_error`) and the label (`labels`), plus the PCA basis
 (`pca_mean`, `pca_basis`) so that any latent code can be projected exactly.
 `FOLDER/atlas.json` records the dataset, split, size, projections, the sha256 of the weights
-it was built from (so a stale atlas is detected) and the seconds it took.
+it was built from (so a stale atlas is detected), the sha256 of the test images (so a map of a
+folder that changed since is detected) and the seconds it took.
 
 umap is imported only while building, never while loading.
 """
@@ -29,6 +30,7 @@ from torch import Tensor
 from vae.atomic import current
 from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
+from vae.folder import locate
 from vae.latent import decode
 from vae.objectives import kl_per_dim
 
@@ -79,6 +81,16 @@ class Atlas:
         """Variance of each dimension's posterior mean across images (activity, as in Burda et al.): (D,)."""
         return self.mu.var(dim=0)
 
+    def describes(self, data: ImageSet) -> bool:
+        """Whether the atlas's points are the first len(self) images of `data` (a folder dataset may have
+        changed since the atlas was built; atlases made before the images' hash was kept compare labels)."""
+        if len(self) > len(data):
+            return False
+        part = data.subset(len(self))
+        if "images_sha256" in self.meta:
+            return self.meta["images_sha256"] == images_sha256(part)
+        return torch.equal(part.labels, self.labels)
+
     @property
     def projections(self) -> list[str]:
         return [p for p in PROJECTIONS if p in self.coords]
@@ -111,10 +123,17 @@ def weights_sha256(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None) -> ImageSet:
-    """The test split of the dataset a checkpoint was trained on, at its size and channels."""
+def images_sha256(data: ImageSet) -> str:
+    return hashlib.sha256(data.images.contiguous().numpy().tobytes()).hexdigest()
+
+
+def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, near: Path | None = None) -> ImageSet:
+    """The test split of the dataset a checkpoint was trained on, at its size and channels.
+
+    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there.
+    """
     train = meta.get("train") or {}
-    return load_dataset(meta["dataset"], "test", root, train.get("size"), train.get("channels"))
+    return load_dataset(locate(meta["dataset"], near), "test", root, train.get("size"), train.get("channels"))
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
@@ -201,6 +220,7 @@ def build_atlas(
         "umap": {"seed": seed, **(umap_params or {})} if use_umap else None,
         "recon_error": "per-pixel mean squared error of the mean code's reconstruction",
         "weights_sha256": sha,
+        "images_sha256": images_sha256(data),
         "seconds": round(time.perf_counter() - started, 1),
     }
     return Atlas(coords, mu, logvar, recon_error, data.labels.clone().long(), pca_mean, pca_basis, meta)

@@ -39,6 +39,7 @@ from vae.checkpoint import (
 from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
+from vae.folder import absolute_name
 from vae.model import VAE, build
 from vae.objectives import kl_warmup, training_loss
 from vae.widen import widen
@@ -349,8 +350,11 @@ def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         settle(out, (WEIGHTS, CONFIG))
         settle(out / LAST, (WEIGHTS, CONFIG, OPTIMIZER))
     last = load_checkpoint(out / LAST) if args.resume and (out / LAST / WEIGHTS).is_file() else None
+    args.dataset = absolute_name(args.dataset)  # so that evaluate and the app find it from any folder
     if last:
-        apply_saved_settings(args, last.meta.get("train", {}), argv)
+        saved = last.meta.get("train", {})
+        saved = {**saved, "dataset": absolute_name(saved["dataset"])} if "dataset" in saved else saved
+        apply_saved_settings(args, saved, argv)
     if args.lr_min is None:
         args.lr_min = args.lr
     check_args(args)
@@ -373,6 +377,9 @@ def _train(
 ) -> dict[str, Any]:
     train_set = load_dataset(args.dataset, "train", args.data_root, args.size, args.channels)
     test_set = load_dataset(args.dataset, "test", args.data_root, args.size, args.channels)
+    if ddp.main:
+        for note in train_set.notes:
+            print(f"{args.dataset}: {note}", file=sys.stderr)
     if args.subset:
         train_set, test_set = train_set.subset(args.subset), test_set.subset(max(1, args.subset // 6))
     if len(train_set) < ddp.world_size:
@@ -413,6 +420,7 @@ def _train(
     meta: dict[str, Any] = {
         "dataset": args.dataset,
         "class_names": train_set.class_names,
+        "split": train_set.split,
         "binarize": args.binarize,
         "train": {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS},
         "command": last.meta.get("command", command) if last else command,

@@ -35,7 +35,7 @@ def test_damaged_folders_are_listed_with_their_reasons_and_the_good_model_works(
     with denied_paths(monkeypatch, root / "unreadable"):
         at = open_app(root=root)
         assert_clean(at)
-        assert [o.split("  ·  ")[0] for o in at.selectbox(key="model").options] == ["tiny"]
+        assert [o.split(" · ")[0] for o in at.selectbox(key="model").options] == ["tiny"]
         shown = errors_by_model(at)
         assert set(shown) == {*reasons, "unreadable"}
         for name, reason in {**reasons, "unreadable": UNREADABLE_REASON}.items():

@@ -14,7 +14,7 @@ from vae.data import MissingDataError
 
 
 def model_options(at) -> list[str]:
-    return [o.split("  ·  ")[0] for o in at.selectbox(key="model").options]
+    return [o.split(" · ")[0] for o in at.selectbox(key="model").options]
 
 
 def test_lists_working_models_and_broken_ones_with_reasons(open_app) -> None:
