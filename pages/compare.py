@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from plotly.colors import qualitative
 
 from ui import atlas as atlases
 from ui import entry, maps, metrics, models, show, state
@@ -24,6 +25,7 @@ MAX_MODELS = 6
 SHOWN = 10  # test images reconstructed, samples drawn and steps on the path
 MAX_SEED = 2**31 - 1
 TILE = 44
+SIDES = ("top", "bottom")
 BEST_STYLE = "font-weight: 700; background-color: rgba(79, 70, 229, 0.14)"
 
 
@@ -57,42 +59,53 @@ def metrics_table(chosen: list[tuple[str, Checkpoint]]) -> None:
     labels = [m.label for m in metrics.METRICS]
     frame[labels] = frame[labels].astype(float)  # one type per column: a missing figure is NaN
     styler = frame.style.format({m.label: f"{{:,.{m.digits}f}}" for m in metrics.METRICS}, na_rep="—")
+    conditional = pd.Series([c.model.cfg.conditional for _, c in chosen], index=frame.index)
+    mixed = conditional.any() and not conditional.all()
     for m in metrics.METRICS:
-        column = frame[m.label]
-        if column.notna().sum() >= 2:
+        column = frame[m.label][~conditional] if m.given_label and mixed else frame[m.label]
+        if m.better and column.notna().sum() >= 2:
             best = column.min() if m.better == "lower" else column.max()
-            styler = styler.map(lambda v, best=best: BEST_STYLE if v == best else "", subset=[m.label])
+            styler = styler.map(lambda v, best=best: BEST_STYLE if v == best else "", subset=(column.index, m.label))
     st.dataframe(styler, placeholder="—")
     missing = [(i, m.label, metrics.missing_reason(c, m.key)) for i, c in chosen for m in metrics.METRICS
                if metrics.value(c, m.key) is None]
-    st.caption("The best of each column is marked. Numbers come from `python -m vae evaluate` (NLL with "
-               "the k in each model card); a dash is a number that does not exist for that kind of model, or was "
-               "not measured.")
+    if mixed:
+        missing += [(i, m.label, "given its label: -log p(x|y), not comparable with the others' -log p(x), so not "
+                     "marked as the best") for i, c in chosen if c.model.cfg.conditional
+                    for m in metrics.METRICS if m.given_label]
+    st.caption("The best of each column is marked (rate is a trade-off, so none there). Numbers come from "
+               "`python -m vae evaluate` (NLL with the k in each model card); a dash is a number that does not exist "
+               "for that kind of model, or was not measured.")
     with st.expander("What the columns mean" + (", and why some cells have no number" if missing else "")):
         st.markdown("\n".join(f"- **{m.label}**: {m.help}." for m in metrics.METRICS))
         if missing:
             st.markdown("\n".join(f"- **{i}**, {label}: {why}" for i, label, why in missing))
 
 
-def rate_distortion(chosen: list[tuple[str, Checkpoint]]) -> go.Figure | None:
+def model_colours(chosen: list[tuple[str, Checkpoint]]) -> dict[str, str]:
+    """One colour per model, the same in every chart of the page."""
+    return {i: qualitative.Plotly[n % len(qualitative.Plotly)] for n, (i, _) in enumerate(chosen)}
+
+
+def rate_distortion(chosen: list[tuple[str, Checkpoint]], colours: dict[str, str]) -> go.Figure | None:
     """Rate (KL) against distortion, a point per VAE; deterministic models as lines at their distortion."""
     fig = go.Figure()
     points = [(i, metrics.value(c, "rate"), metrics.value(c, "distortion")) for i, c in chosen]
     with_rate = [(i, r, d) for i, r, d in points if r is not None and d is not None]
-    for i, r, d in with_rate:
-        fig.add_scatter(x=[r], y=[d], mode="markers+text", text=[i], textposition="top center", name=i,
-                        marker={"size": 13}, hovertemplate=f"{i}<br>rate %{{x:.2f}} nats<br>distortion %{{y:.2f}}"
-                        " nats<extra></extra>")
+    for n, (i, r, d) in enumerate(sorted(with_rate, key=lambda p: p[1])):  # neighbours' labels on opposite sides
+        fig.add_scatter(x=[r], y=[d], mode="markers+text", text=[i], textposition=SIDES[n % 2] + " center", name=i,
+                        marker={"size": 13, "color": colours[i]},
+                        hovertemplate=f"{i}<br>rate %{{x:.2f}} nats<br>distortion %{{y:.2f}} nats<extra></extra>")
     if with_rate:  # lines of equal ELBO (rate + distortion) through the best point
         total = min(r + d for _, r, d in with_rate)
         xs = [0, max(r for _, r, _ in with_rate) * 1.3 + 1]
         for offset in (0, 10, 20):
             fig.add_scatter(x=xs, y=[total + offset - x for x in xs], mode="lines", showlegend=False, hoverinfo="skip",
                             line={"dash": "dot", "width": 1, "color": "#9ca3af"})
-    for i, r, d in points:
-        if r is None and d is not None:
-            fig.add_hline(y=d, line={"dash": "dash", "width": 1.5}, annotation_text=f"{i} (no rate)",
-                          annotation_position="top right")
+    lines = sorted((d, i) for i, r, d in points if r is None and d is not None)
+    for n, (d, i) in enumerate(lines):  # from the lowest up: below, above, below, ...
+        fig.add_hline(y=d, line={"dash": "dash", "width": 1.5, "color": colours[i]}, annotation_text=f"{i} (no rate)",
+                      annotation_position=SIDES[1 - n % 2] + " left")  # the points lie to the right
     ys = [d for _, _, d in points if d is not None]
     if not ys:
         return None
@@ -105,7 +118,7 @@ def rate_distortion(chosen: list[tuple[str, Checkpoint]]) -> go.Figure | None:
     return fig
 
 
-def kl_bars(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None) -> go.Figure | None:
+def kl_bars(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None, colours: dict[str, str]) -> go.Figure | None:
     """Each VAE's KL per dimension, largest first: near-zero bars are collapsed dimensions."""
     fig = go.Figure()
     for i, c in chosen:
@@ -113,7 +126,7 @@ def kl_bars(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None) -> go.F
         if stats is None or stats[0] is None:
             continue
         kl = torch.sort(stats[0], descending=True).values
-        fig.add_bar(x=list(range(1, len(kl) + 1)), y=kl.tolist(), name=i,
+        fig.add_bar(x=list(range(1, len(kl) + 1)), y=kl.tolist(), name=i, marker_color=colours[i],
                     hovertemplate=f"{i}: dimension %{{x}} by KL, %{{y:.2f}} nats<extra></extra>")
     if not fig.data:
         return None
@@ -199,7 +212,8 @@ data = models.test_set(first)
 st.subheader("Measured")
 metrics_table(chosen)
 left, right = st.columns(2, gap="large")
-rd = rate_distortion(chosen)
+colours = model_colours(chosen)
+rd = rate_distortion(chosen, colours)
 if rd is not None:
     left.plotly_chart(rd, key="rate_distortion")
     left.caption("Lower left is better. Along a dotted line the ELBO (rate + distortion) is the same; a larger β "
@@ -207,7 +221,7 @@ if rd is not None:
                  "line.")
 else:
     left.caption("No rate or distortion measured yet for these models (`python -m vae evaluate`).")
-bars = kl_bars(chosen, data)
+bars = kl_bars(chosen, data, colours)
 if bars is not None:
     right.plotly_chart(bars, key="kl_bars")
     right.caption("Dimensions with almost no KL carry no information about the image: the posterior has collapsed "
@@ -250,6 +264,9 @@ ends_cols[2].button("Random pair", key="random_pair", icon=":material/casino:", 
 ends = torch.tensor([st.session_state["a"], st.session_state["b"]])
 strip = paths(chosen, data.floats(ends), data.labels[ends])
 show.picture(show.labelled_rows(strip, names, ["A", *[""] * (SHOWN - 2), "B"], tile=TILE))
+if any(c.model.cfg.conditional for _, c in chosen):
+    st.caption("A conditional model decodes the whole path as A's class: its code holds the style, the label the "
+               "digit, so it morphs A's style into B's and keeps A's class.")
 
 st.subheader("Latent maps")
 small_maps(chosen)

@@ -18,17 +18,19 @@ class Metric:
     key: str  # the key in config.json's "metrics"
     label: str
     digits: int
-    better: str  # "lower" or "higher": which way is better, for marking the best of a column
+    better: str | None  # "lower" or "higher": which way is better, for marking the best of a column; None: a trade-off
     help: str
+    given_label: bool = False  # a conditional model's figure is conditioned on the label, so not comparable
 
 
 METRICS = (
     Metric("nll_binarized", "NLL (nats)", 2, "lower",
-           "-log p(x) of the binarized test set by importance sampling; the k is in the model card"),
+           "-log p(x) of the binarized test set by importance sampling; the k is in the model card", given_label=True),
     Metric("continuous_test_loss", "Test loss (nats)", 2, "lower",
-           "-ELBO against the grey levels, one sample: BCE + KL (the PyTorch example's convention)"),
-    Metric("rate", "Rate, KL (nats)", 2, "lower",
-           "KL(q(z|x) || p(z)), averaged over the test set: the information the codes carry about each image"),
+           "-ELBO against the grey levels, one sample: BCE + KL (the PyTorch example's convention)", given_label=True),
+    Metric("rate", "Rate, KL (nats)", 2, None,
+           "KL(q(z|x) || p(z)), averaged over the test set: the information the codes carry about each image; "
+           "a trade-off against distortion, so no best is marked"),
     Metric("distortion", "Distortion (nats)", 2, "lower",
            "The reconstruction term: BCE of the decoded code against the grey levels"),
     Metric("active_units", "Active units", 0, "higher",

@@ -9,6 +9,7 @@ import pytest
 from app_helpers import ATLAS_SUBSET, assert_clean, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
+from ui import metrics
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint
 from vae.classifier import Classifier, Instrument
@@ -121,3 +122,12 @@ def test_compare_needs_two_models_and_ignores_unknown_ones(open_app, family_root
     at.multiselect(key="models").set_value(["tiny-vae"]).run()
     assert_clean(at)
     assert any("at least two" in i.value for i in at.info)
+
+
+def test_compare_never_marks_a_conditional_likelihood_best_against_unconditional_ones(open_app, family_root) -> None:
+    at = opened(open_app, family_root, COMPARE, models="tiny-vae,tiny-beta4,tiny-cvae")
+    said = " ".join(m.value for m in at.markdown)
+    assert "**tiny-cvae**, NLL (nats): given its label" in said
+    styles = at.dataframe[0].proto.arrow_data.styler.styles
+    nll = 1 + [m.label for m in metrics.METRICS].index("NLL (nats)") + 1  # after Kind and Latent, 0-based
+    assert f"row2_col{nll}" not in styles and ("row0_col" + str(nll) in styles or f"row1_col{nll}" in styles)
