@@ -89,6 +89,23 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+@contextmanager
+def watched_page(browser: Browser, url: str, shot: Path) -> Iterator[Page]:
+    """A new 1400x1000 page on the app at `url`; after use, a screenshot to `shot` and the checks that no
+    exception box was drawn and no script error was thrown in the page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.base_url = url  # type: ignore[attr-defined]
+    yield page
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot_all(page, shot)
+    exceptions = page.locator('[data-testid="stException"]').count()
+    page.close()
+    assert exceptions == 0 and not errors, (exceptions, errors)
+
+
 def wait_for_app(page: Page, timeout: float = 30_000) -> None:
     """Wait until the script has finished its current run (call after goto and after each interaction)."""
     page.wait_for_selector(APP_IDLE, timeout=timeout)

@@ -11,7 +11,7 @@ import torch
 from playwright.sync_api import Browser, Page
 
 from tests.app.app_helpers import ATLAS_SUBSET, make_checkpoint
-from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, screenshot_all, streamlit_server, wait_for_app
+from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app, watched_page
 from ui.show import labelled_rows
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint
@@ -45,14 +45,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser
 @pytest.fixture
 def page(app: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterator[Page]:
     url, browser = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(60_000)
-    page.base_url = url  # type: ignore[attr-defined]
-    yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    screenshot_all(page, SHOTS / f"{request.node.name}.png")
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.close()
+    with watched_page(browser, url, SHOTS / f"{request.node.name}.png") as page:
+        yield page
 
 
 def pick(page: Page, name: str) -> None:

@@ -21,9 +21,9 @@ from tests.browser.helpers import (
     after_rerun,
     canvas_pixels,
     chromium,
-    screenshot_all,
     streamlit_server,
     wait_for_app,
+    watched_page,
 )
 from vae.atlas import ATLAS_META
 
@@ -46,16 +46,8 @@ def app() -> Iterator[tuple[str, Browser]]:
 @pytest.fixture
 def page(app: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterator[Page]:
     url, browser = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(60_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.base_url = url  # type: ignore[attr-defined]
-    yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    screenshot_all(page, SHOTS / f"{request.node.name}.png")
-    page.close()
-    assert not errors, errors
+    with watched_page(browser, url, SHOTS / f"{request.node.name}.png") as page:
+        yield page
 
 
 def open_page(page: Page, path: str, query: str = "") -> None:
