@@ -121,6 +121,8 @@ def samples_and_reconstructions(ckpt: Checkpoint) -> None:
     with right:
         st.markdown("**Samples from the prior**" + (" (classes in turn)" if model.cfg.conditional else ""))
         show.image_grid(decode(model, codes, models.class_input(ckpt, 2 * SHOWN)), ncol=SHOWN, tile=44)
+        if model.cfg.objective == "ae":
+            st.caption("Drawn from N(0, I), which a plain autoencoder was never trained to fill: see the Sample page.")
 
 
 def table_row(entry: models.Entry) -> dict[str, object]:
@@ -132,11 +134,12 @@ def table_row(entry: models.Entry) -> dict[str, object]:
         cfg = ckpt.model.cfg
         row["Status"] = "data missing" if models.data_missing(ckpt) else "ok"
         row |= {
-            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": cfg.latent_dim,
+            "Kind": cfg.kind, "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch,
+            "Latent size": cfg.latent_dim,
             "Epochs": len(ckpt.meta.get("history") or []), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
         }
     else:
-        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"))
+        row |= dict.fromkeys(("Kind", "Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"))
     return row | {"Folder": str(entry.folder)}
 
 

@@ -57,7 +57,7 @@ def same_style_every_class(ckpt: Checkpoint, data: ImageSet | None, names: list[
     x, y = chosen
     rows = torch.cat([x[:, None], every_class(ckpt.model, x, y)], dim=1)
     short = [n.split(" - ")[0] for n in names]
-    show.picture(show.labelled_rows(rows, [f"{short[int(c)]} in" for c in y], ["input", *short], tile=48))
+    show.picture(show.labelled_rows(rows, [short[int(c)] for c in y], ["input", *short], tile=48))
 
 
 ckpt = models.require_model()
