@@ -12,7 +12,7 @@ from vae.checkpoint import save_checkpoint
 from vae.config import ModelConfig
 from vae.data import load_dataset
 from vae.model import VAE
-from vae.objectives import negative_elbo
+from vae.objectives import autoencoder_loss, negative_elbo
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -27,12 +27,13 @@ def make_checkpoint(folder: Path, cfg: ModelConfig, seed: int = 0, train_steps: 
     torch.manual_seed(seed)
     model = VAE(cfg)
     if train_steps:
+        objective = negative_elbo if cfg.stochastic else autoencoder_loss
         data = load_dataset("mnist", "train").subset(TRAIN_SUBSET)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         for _ in range(train_steps):
             idx = torch.randint(0, len(data), (64,))
             y = data.labels[idx] if cfg.conditional else None
-            loss = negative_elbo(model, data.floats(idx), y).loss
+            loss = objective(model, data.floats(idx), y).loss
             opt.zero_grad()
             loss.backward()
             opt.step()
