@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/sliders.py", title="Latent sliders", icon=":material/tune:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/sample.py", title="Sample", icon=":material/grid_view:"),
+    st.Page("pages/anomalies.py", title="Anomalies", icon=":material/query_stats:"),
 ]
 
 page = st.navigation(PAGES)

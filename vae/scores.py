@@ -147,6 +147,19 @@ def _labelled_pass(model: VAE, x: Tensor) -> _Pass:
     return _mean_pass(model, x, fits.argmin(0))
 
 
+@torch.no_grad()
+def best_fit(model: VAE, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    """Latent means of images as the scores see them, with each image's best-fitting class (None when
+    unconditional): what their reconstructions and places on the map are drawn from. On the CPU."""
+    p = _labelled_pass(model, x.to(next(model.parameters()).device, torch.float32))
+    return p.mu.cpu(), None if p.y is None else p.y.cpu()
+
+
+def percentile(values: Tensor, value: float) -> float:
+    """The share of `values` at or below `value`, in percent: 99 means only 1 % of them score higher."""
+    return 100.0 * float((values <= value).float().mean()) if len(values) else float("nan")
+
+
 def _statistics(p: _Pass, png: Tensor) -> Tensor:
     """(B, F) float64 statistics, in statistic_names order."""
     columns = [p.bce.clamp_min(1e-12).log(), p.mse.clamp_min(1e-12).log()]
