@@ -109,22 +109,24 @@ def own_image(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, score: str,
     k = atlas.meta.get("nll_k", NLL_K)
     own = {n: float(v[0]) for n, v in score_images(ckpt.model, x[None], reference, names, k=k).items()}
     mu, y = best_fit(ckpt.model, x[None])
-    left, middle, right = st.columns([1.1, 1.2, 2.2], gap="medium")
+    left, right = st.columns(2, gap="large")
     with left:
-        show.images(torch.stack([x, decode(ckpt.model, mu, y)[0]]), ["your image", "reconstruction"], width=120)
-        if y is not None:
-            st.caption(f"Scored as the class it fits best: {models.class_names(ckpt)[int(y[0])]}.")
-    with middle:
+        picture, numbers = st.columns([1, 1])
+        with picture:
+            show.image(side_by_side(x[None], decode(ckpt.model, mu, y))[0], "your image · its reconstruction",
+                       width=250)
+            if y is not None:
+                st.caption(f"Scored as the class it fits best: {models.class_names(ckpt)[int(y[0])]}.")
         if score in own:
             value = own[score]
-            st.metric(scores.title(score), f"{value:.4g}",
-                      help="Its score; the percentile below is the share of test images scoring the same or less.")
-            st.metric("Percentile in the test set", f"{percentile(atlas.scores[score], value):.1f}")
-            st.markdown(":red[**Flagged**]: above the threshold." if value > threshold else
-                        ":green[**Not flagged**]: at or below the threshold.")
+            numbers.metric(scores.title(score), f"{value:.4g}",
+                           help="Its score; the percentile is the share of test images scoring the same or less.")
+            numbers.metric("Percentile in the test set", f"{percentile(atlas.scores[score], value):.1f}")
+            numbers.markdown(":red[**Flagged**]: above the threshold." if value > threshold else
+                             ":green[**Not flagged**]: at or below the threshold.")
         st.dataframe(
             {"score": [scores.title(n) for n in own], "value": [f"{v:.4g}" for v in own.values()],
-             "percentile": [round(percentile(atlas.scores[n], v), 1) for n, v in own.items()]},
+             "percentile in the test set": [round(percentile(atlas.scores[n], v), 1) for n, v in own.items()]},
             hide_index=True, key="own_scores",
         )
     with right:

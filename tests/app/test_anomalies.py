@@ -128,9 +128,8 @@ def test_an_upload_gets_its_scores_percentile_and_place(open_app, scored_root: P
     assert_clean(at)
     percentile = next(m for m in at.metric if m.label == "Percentile in the test set")
     assert 0 <= float(percentile.value) <= 100
-    assert any(c == "your image" for element in at.image for c in element.captions)
-    assert any(c == "reconstruction" for element in at.image for c in element.captions)
-    table = table_with(at, "percentile")
+    assert any(c == "your image · its reconstruction" for element in at.image for c in element.captions)
+    table = table_with(at, "percentile in the test set")
     assert list(table["score"]) == display_titles(scored_root / model)
     own_map = [c for c in at.get("plotly_chart") if "your image" in c.proto.spec]
     assert len(own_map) == 1
@@ -146,7 +145,7 @@ def test_an_upload_without_a_score_fit_is_scored_on_what_needs_none(open_app, sc
     at.file_uploader(key="anomaly_upload").set_value(("ring.png", drawing("ring"), "image/png")).run()
     assert_clean(at)
     assert any("no score fit" in c.value and "python -m vae atlas" in c.value for c in at.caption)
-    assert "knn" not in " ".join(table_with(at, "percentile")["score"]).lower()
+    assert "knn" not in " ".join(table_with(at, "percentile in the test set")["score"]).lower()
     assert not any(m.label == "Percentile in the test set" for m in at.metric)  # knn needs the fit
 
 
@@ -158,7 +157,7 @@ def test_stored_benchmarks_draw_roc_curves_for_the_chosen_score(open_app, scored
     ood = load_checkpoint(scored_root / "tiny").meta["ood"]
     assert names == ["chance", f"inverted · AUROC {ood['invert']['scores']['neg_elbo']['auroc']:.3f}",
                      f"flipped left–right · AUROC {ood['hflip']['scores']['neg_elbo']['auroc']:.3f}"]
-    table = table_with(at, "score", not_="percentile")
+    table = table_with(at, "score", not_="percentile in the test set")
     assert list(table.columns) == ["score", "inverted", "flipped left–right"] and len(table) == 6
     at = open_app(ANOMALIES, root=scored_root, model="tiny-ae")
     assert any("No benchmarks stored yet" in c.value and "python -m vae ood" in c.value for c in at.caption)
