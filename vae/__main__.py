@@ -1,4 +1,4 @@
-"""Command line: `python -m vae {train,evaluate,atlas,ood} ...`; `python -m vae CMD --help` for options."""
+"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier} ...`; `python -m vae CMD --help` for options."""
 
 from __future__ import annotations
 
@@ -10,23 +10,27 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vae.allocator import keep_freed_memory
-from vae.checkpoint import CheckpointError
+from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
 from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
-from vae.data import BINARIZATIONS, DataError
+from vae.data import BINARIZATIONS, DataError, ImageSet
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
 from vae.train import TrainingDiverged
 
 if TYPE_CHECKING:
-    from vae.checkpoint import Checkpoint
     from vae.scores import Reference
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a VAE and save best and last checkpoints")
-    p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or folder:PATH")
+    p.add_argument("--dataset", default="mnist", help=(
+        "mnist, fashion-mnist or folder:PATH (images in one subfolder per class, or none; stored as an absolute "
+        "path). A folder's test split is about 10%% of each class, decided per file: a file is a test image when "
+        "the sha256 of its path relative to the folder, read as a fraction, is below 0.1 (a class left without "
+        "one gives its file of lowest hash), so adding files never moves another between train and test"))
     p.add_argument("--data-root", help="where datasets live (default: $LATENT_EXPLORER_DATA or ./data)")
-    p.add_argument("--size", type=int, help="image size for folder: datasets (default 28)")
+    p.add_argument("--size", type=int, help="image size for folder: datasets, 1..1024 (default 28; conv: a multiple "
+                   "of 4)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 (greyscale) or 3 (RGB) for folder: datasets")
     p.add_argument("--arch", default="conv", choices=sorted(PRESETS), help="architecture preset")
     p.add_argument("--latent-dim", type=int, help="latent size (default: the preset's)")
@@ -50,8 +54,11 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", type=int, help="train on the first N images only (quick runs and tests)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    p.add_argument("--out", required=True, help="checkpoint folder; the last state goes to OUT/last")
+    p.add_argument("--out", required=True, help="checkpoint folder; the last state goes to OUT/last. A folder that "
+                   "holds a trained model needs --resume (to continue it) or --overwrite (to replace it)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train a new model into an OUT that holds one; its files are replaced from the first save on")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
@@ -66,29 +73,40 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure a checkpoint on its test set and store the metrics")
     p.add_argument("checkpoint", help="checkpoint folder")
     p.add_argument("--k", type=int, default=1000, help="importance samples for the NLL estimate")
+    p.add_argument("--no-nll", action="store_true",
+                   help="skip the NLL (the slow part) and keep the one stored for the same test images")
     p.add_argument("--data-root", help="where datasets live")
     p.add_argument("--subset", type=int, help="evaluate on the first N test images only")
     p.add_argument("--no-save", action="store_true", help="print only; leave config.json alone")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    p.add_argument("--classifier", help="classifier folder measuring the samples (default: checkpoints/classifiers/"
+                   "DATASET when there is one; see `python -m vae classifier`)")
     p.set_defaults(func=run_evaluate)
 
 
-def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
+def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, ImageSet]:
+    """The checkpoint named on the command line and its test images (the first --subset ones)."""
+    from vae.atlas import load_test_set
     from vae.checkpoint import load_checkpoint
-    from vae.data import load_dataset
-    from vae.evaluate import evaluate, format_metrics
 
-    check_k(args.k, args.subset)
+    if args.subset is not None and args.subset < 1:
+        raise ValueError(f"--subset must be >= 1, got {args.subset}")
     ckpt = load_checkpoint(args.checkpoint)
     if "dataset" not in ckpt.meta:
-        raise CheckpointError(f"{ckpt.folder / 'config.json'}: names no dataset to evaluate on")
-    train_args = ckpt.meta.get("train", {})
-    data = load_dataset(
-        ckpt.meta["dataset"], "test", args.data_root, train_args.get("size"), train_args.get("channels")
-    )
-    if args.subset:
-        data = data.subset(args.subset)
-    metrics = evaluate(ckpt, data, k=args.k, save=not args.no_save)
+        raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
+    data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
+    return ckpt, data.subset(args.subset) if args.subset else data
+
+
+def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.classifier import instrument_for, load_instrument
+    from vae.evaluate import evaluate, format_metrics
+
+    check_k(args.k)
+    ckpt, data = checkpoint_and_test_set(args)
+    instrument = load_instrument(args.classifier) if args.classifier else instrument_for(ckpt.meta["dataset"])
+    k = None if args.no_nll else args.k
+    metrics = evaluate(ckpt, data, k=k, save=not args.no_save, instrument=instrument)
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
 
 
@@ -127,27 +145,23 @@ def score_reference(ckpt: Checkpoint, data_root: str | None, refit: bool, save: 
     if reference is not None and not reference.stale:
         return reference
     print("fitting the knn and stats scores on training images", file=sys.stderr)
-    reference = fit_reference(ckpt.model, load_test_set(ckpt.meta, data_root, split="train"),
+    reference = fit_reference(ckpt.model, load_test_set(ckpt.meta, data_root, ckpt.folder, split="train"),
                               progress=printed_progress())
     if save:
         save_reference(ckpt.folder, reference)
     return reference
 
 
-def check_k(k: int, subset: int | None) -> None:
-    if k < 1 or (subset is not None and subset < 1):
-        raise ValueError(f"--k and --subset must be >= 1, got --k {k}, --subset {subset}")
+def check_k(k: int) -> None:
+    if k < 1:
+        raise ValueError(f"--k must be >= 1, got {k}")
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import AtlasError, build_atlas, load_test_set, save_atlas
-    from vae.checkpoint import load_checkpoint
+    from vae.atlas import AtlasError, build_atlas, save_atlas
 
-    check_k(args.k, args.subset)
-    ckpt = load_checkpoint(args.checkpoint)
-    data = load_test_set(ckpt.meta, args.data_root)
-    if args.subset:
-        data = data.subset(args.subset)
+    check_k(args.k)
+    ckpt, data = checkpoint_and_test_set(args)
     reference = None if args.no_scores else score_reference(ckpt, args.data_root, refit=True, save=True)
     try:
         umap_params = {"n_neighbors": args.neighbors, "min_dist": args.min_dist}
@@ -173,17 +187,13 @@ def add_ood(sub: argparse._SubParsersAction) -> None:
 
 
 def run_ood(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import load_test_set
-    from vae.checkpoint import load_checkpoint
     from vae.ood import against_set, benchmark, format_results, save_benchmark
     from vae.scores import SCORES
 
-    check_k(args.k, args.subset)
-    ckpt = load_checkpoint(args.checkpoint)
-    test = load_test_set(ckpt.meta, args.data_root)
+    check_k(args.k)
+    ckpt, test = checkpoint_and_test_set(args)
     against = {name: against_set(name, test, ckpt.meta, args.data_root) for name in dict.fromkeys(args.against)}
     if args.subset:
-        test = test.subset(args.subset)
         against = {name: data.subset(args.subset) for name, data in against.items()}
     reference = score_reference(ckpt, args.data_root, refit=False, save=not args.no_save)
     command = f"python -m vae ood {shlex.join(argv)}"
@@ -194,6 +204,31 @@ def run_ood(args: argparse.Namespace, argv: list[str]) -> None:
     print(json.dumps(result.results, indent=2) if args.json else format_results(result.results, titles))
 
 
+def add_classifier(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classifier", help="train the classifier that measures samples (Fréchet distance, confidence)")
+    p.add_argument("--dataset", default="mnist", help="a labelled dataset: mnist, fashion-mnist or folder:PATH")
+    p.add_argument("--data-root", help="where datasets live")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for model.safetensors and config.json")
+    p.set_defaults(func=run_classifier)
+
+
+def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.classifier import save_instrument, train_classifier
+    from vae.data import load_dataset
+
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    train = load_dataset(args.dataset, "train", args.data_root)
+    test = load_dataset(args.dataset, "test", args.data_root)
+    model, history = train_classifier(train, test, epochs=args.epochs, seed=args.seed)
+    meta = {"dataset": args.dataset, "class_names": train.class_names, "history": history,
+            "test_accuracy": history[-1]["test_accuracy"], "command": f"python -m vae classifier {' '.join(argv)}"}
+    save_instrument(args.out, model, meta)
+    print(f"test accuracy {meta['test_accuracy']:.4f}; saved to {args.out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__)
@@ -202,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     add_evaluate(sub)
     add_atlas(sub)
     add_ood(sub)
+    add_classifier(sub)
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:
