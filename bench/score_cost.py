@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         model = ckpt.model
         reference = load_reference(ckpt.folder, model.cfg)
         if reference is None or reference.stale:
-            reference = fit_reference(model, load_test_set(ckpt.meta, args.data_root, split="train"), n=2000)
-        x = load_test_set(ckpt.meta, args.data_root).floats(slice(0, max(args.images, args.singles)))
+            train = load_test_set(ckpt.meta, args.data_root, ckpt.folder, split="train")
+            reference = fit_reference(model, train, n=2000)
+        x = load_test_set(ckpt.meta, args.data_root, ckpt.folder).floats(slice(0, max(args.images, args.singles)))
         rows = []
         for score in available(model.cfg):
             singles = time_singles(model, x[:args.singles], reference, score, args.k)

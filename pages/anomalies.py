@@ -111,10 +111,10 @@ def own_image(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, score: str,
     mu, y = best_fit(ckpt.model, x[None])
     left, right = st.columns(2, gap="large")
     with left:
-        picture, numbers = st.columns([1, 1])
+        picture, numbers = st.columns([3, 2])
         with picture:
             show.image(side_by_side(x[None], decode(ckpt.model, mu, y))[0], "your image · its reconstruction",
-                       width=250)
+                       width="stretch")
             if y is not None:
                 st.caption(f"Scored as the class it fits best: {models.class_names(ckpt)[int(y[0])]}.")
         if score in own:
@@ -128,6 +128,7 @@ def own_image(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, score: str,
             {"score": [scores.title(n) for n in own], "value": [f"{v:.4g}" for v in own.values()],
              "percentile in the test set": [round(percentile(atlas.scores[n], v), 1) for n, v in own.items()]},
             hide_index=True, key="own_scores",
+            column_config={"percentile in the test set": st.column_config.NumberColumn(format="%.1f")},
         )
     with right:
         projection = atlas.projections[0]
@@ -152,26 +153,24 @@ def roc_section(ckpt: Checkpoint, atlas: Atlas, score: str) -> None:
         metrics = entry_.get("scores", {}).get(score)
         if curve and metrics:
             fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{set_name(name)} · AUROC "
-                            f"{metrics['auroc']:.3f}", hovertemplate="FPR %{x:.3g}, TPR %{y:.3g}<extra></extra>")
+                            f"{metrics['auroc']:.4f}", hovertemplate="FPR %{x:.3g}, TPR %{y:.3g}<extra></extra>")
     fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": "false positive rate (test images flagged)", "range": [0, 1]},
                       yaxis={"title": "true positive rate (other images flagged)", "range": [0, 1.01]},
-                      legend={"y": 0.02, "yanchor": "bottom", "x": 0.98, "xanchor": "right"})
-    left, right = st.columns([3, 2], gap="large")
-    left.plotly_chart(fig, key="roc", config={"displaylogo": False})
+                      legend={"y": 0.5, "yanchor": "middle", "x": 1.02, "xanchor": "left"})
+    st.plotly_chart(fig, key="roc", config={"displaylogo": False})
     titles = {n: scores.title(n) for n in dict.fromkeys(s for e in entries.values() for s in e.get("scores", {}))}
     table = {"score": list(titles.values())}
     for name, entry_ in entries.items():
         table[set_name(name)] = [entry_.get("scores", {}).get(s, {}).get("auroc") for s in titles]
-    with right:
-        st.markdown("**AUROC of every score**")
-        st.dataframe(table, hide_index=True, key="auroc_table")
-        first = next(iter(entries.values()))
-        st.caption(f"The test set against each set, {first.get('date', '?')}: `{first.get('command', '')}`. "
-                   "1 means every other image scores above every test image; 0.5 is chance; below 0.5 the score "
-                   "ranks them the wrong way round.")
-        if any(e.get("weights_sha256") not in (None, atlas.meta.get("weights_sha256")) for e in entries.values()):
-            st.caption(":orange[Some benchmarks were measured on earlier weights of this model.]")
+    st.markdown("**AUROC of every score against every set**")
+    st.dataframe(table, hide_index=True, key="auroc_table",
+                 column_config={set_name(n): st.column_config.NumberColumn(format="%.4f") for n in entries})
+    runs = dict.fromkeys(f"`{e.get('command', '?')}` ({e.get('date', '?')})" for e in entries.values())
+    st.caption(f"Measured by {', '.join(runs)}. 1 means every other image scores above every test image; 0.5 is "
+               "chance; below 0.5 the score ranks them the wrong way round.")
+    if any(e.get("weights_sha256") not in (None, atlas.meta.get("weights_sha256")) for e in entries.values()):
+        st.caption(":orange[Some benchmarks were measured on earlier weights of this model.]")
 
 
 ckpt = models.require_model()

@@ -130,7 +130,9 @@ def with_marker(base: dict[str, Any], x: float, y: float, text: str) -> dict[str
     )
     label = {"x": x, "y": y, "text": f"<b>{text}</b>", "showarrow": False, "yshift": 18, "bgcolor": "white",
              "bordercolor": PATH_COLOUR, "borderpad": 2, "font": {"size": 13, "color": PATH_COLOUR}}
-    return {"data": [*base["data"], ring.to_plotly_json()], "layout": {**base["layout"], "annotations": [label]}}
+    margin = {**base["layout"].get("margin", {}), "t": 36}  # room for the label of a point at the top edge
+    layout = {**base["layout"], "annotations": [label], "margin": margin}
+    return {"data": [*base["data"], ring.to_plotly_json()], "layout": layout}
 
 
 def plane_extent(atlas: Atlas) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -33,7 +33,7 @@ from vae.data import ImageSet, load_dataset
 from vae.folder import locate
 from vae.latent import decode
 from vae.objectives import kl_per_dim
-from vae.scores import NLL_K, SCORES, Reference, score_set
+from vae.scores import NLL_K, SCORES, Reference, score_set, unavailable
 
 ATLAS_TENSORS = "atlas.safetensors"
 ATLAS_META = "atlas.json"
@@ -231,6 +231,8 @@ def build_atlas(
     }
     if scored:
         meta["scores"] = {name: f"{SCORES[name].title} ({SCORES[name].unit}): {SCORES[name].about}" for name in scored}
+        if unavailable(ckpt.model.cfg):
+            meta["scores_left_out"] = unavailable(ckpt.model.cfg)
         if "nll" in scored or "complexity" in scored:
             meta["nll_k"] = nll_k
         if ckpt.model.cfg.conditional:

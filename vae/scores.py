@@ -74,7 +74,8 @@ SCORES: dict[str, Score] = {
     "knn": Score("Distance to training codes", "latent units", f"mean distance of the latent mean to its {KNN_K} "
                  "nearest training codes.", needs_reference=True),
     "stats": Score("Unusual statistics", "Mahalanobis²", "how far a few cheap statistics of the image (log "
-                   "reconstruction BCE and MSE, KL, log PNG bits) lie from those of training images.",
+                   "reconstruction BCE and MSE, KL where the model has a posterior, log PNG bits) lie from those of "
+                   "training images.",
                    needs_reference=True),
 }
 

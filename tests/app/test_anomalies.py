@@ -155,10 +155,12 @@ def test_stored_benchmarks_draw_roc_curves_for_the_chosen_score(open_app, scored
     roc = next(c for c in at.get("plotly_chart") if "chance" in c.proto.spec)
     names = [t["name"] for t in json.loads(roc.proto.spec)["data"]]
     ood = load_checkpoint(scored_root / "tiny").meta["ood"]
-    assert names == ["chance", f"inverted · AUROC {ood['invert']['scores']['neg_elbo']['auroc']:.3f}",
-                     f"flipped left–right · AUROC {ood['hflip']['scores']['neg_elbo']['auroc']:.3f}"]
+    assert names == ["chance", f"inverted · AUROC {ood['invert']['scores']['neg_elbo']['auroc']:.4f}",
+                     f"flipped left–right · AUROC {ood['hflip']['scores']['neg_elbo']['auroc']:.4f}"]
     table = table_with(at, "score", not_="percentile in the test set")
     assert list(table.columns) == ["score", "inverted", "flipped left–right"] and len(table) == 6
+    assert any(c.value.startswith(f"Measured by `{ood['invert']['command']}` ({ood['invert']['date']})")
+               for c in at.caption)
     at = open_app(ANOMALIES, root=scored_root, model="tiny-ae")
     assert any("No benchmarks stored yet" in c.value and "python -m vae ood" in c.value for c in at.caption)
 

@@ -180,6 +180,23 @@ def test_map_shows_every_test_image_and_a_click_shows_its_images(page: Page, exp
     assert f"selected={index}" in page.url
 
 
+def test_the_map_coloured_by_a_score(page: Page, explorer: Explorer) -> None:
+    """Colour by -> an anomaly score: one trace on a continuous scale with its colour bar; a click still selects."""
+    open_page(page, explorer, "map")
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Colour by").click()
+    after_rerun(page, page.get_by_role("option", name="Unusual statistics").click)
+    expect(chart.locator(".colorbar")).to_have_count(1, timeout=WAIT)
+    assert "Unusual statistics" in chart.locator(".colorbar").text_content()
+    traces = chart.evaluate("gd => gd._fullData.map(t => [t._length, Array.isArray(t.marker.color)])")
+    assert traces == [[MNIST_TEST_SIZE, True]] and "colour=stats" in page.url
+    x, y, index = point_position(chart)
+    page.mouse.click(x, y)
+    page.get_by_role("heading", name=f"Test image #{index} ").wait_for()
+    assert_clean(page)
+
+
 def test_slider_changes_the_decoded_image(page: Page, explorer: Explorer) -> None:
     open_page(page, explorer, "sliders")
     img = image_with_caption(page, "decoded from the code")
