@@ -143,8 +143,9 @@ def roc_section(ckpt: Checkpoint, atlas: Atlas, score: str) -> None:
     entries, curves = scores.benchmarks(ckpt)
     if not entries:
         others = [s for s in ("mnist", "fashion-mnist") if s != ckpt.meta.get("dataset")]
-        st.caption(f"No benchmarks stored yet. `python -m vae ood {ckpt.folder} --against {' '.join(others)} "
-                   f"{' '.join(SHIFTS)}` measures them (or `folder:PATH` for a folder of your own images).")
+        st.caption(f"No benchmarks stored yet. `python -m vae ood {scores.command_path(ckpt)} --against "
+                   f"{' '.join(others)} {' '.join(SHIFTS)}` measures them (or `folder:PATH` for a folder of your "
+                   "own images).")
         return
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "#9ca3af", "dash": "dot"},
                                name="chance", hoverinfo="skip"))

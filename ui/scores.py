@@ -27,9 +27,15 @@ def describe(name: str, meta: dict[str, Any]) -> str:
     return f"**{score.title}**{k}, in {score.unit}: {score.about} Higher is more unusual."
 
 
+def command_path(ckpt: Checkpoint) -> str:
+    """The checkpoint's folder as a command run from here would name it: relative when it lies below here."""
+    folder = ckpt.folder.resolve()
+    return str(folder.relative_to(Path.cwd())) if folder.is_relative_to(Path.cwd()) else str(folder)
+
+
 def add_scores_hint(ckpt: Checkpoint) -> str:
-    return (f"`python -m vae atlas {ckpt.folder}` adds them: it fits two of the scores on training images, then "
-            "scores every test image.")
+    return (f"`python -m vae atlas {command_path(ckpt)}` adds them: it fits two of the scores on training images, "
+            "then scores every test image.")
 
 
 def _mtimes(folder: Path, names: tuple[str, ...]) -> tuple[int, ...]:
