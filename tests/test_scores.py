@@ -164,6 +164,7 @@ def test_the_atlas_stores_scores_and_old_atlases_still_load(trained, train_image
     loaded = load_atlas(folder)
     assert list(loaded.scores) == ["recon", "knn", "stats"] and all(v.shape == (60,) for v in loaded.scores.values())
     assert set(loaded.meta["scores"]) == set(loaded.scores) and "nll_k" not in loaded.meta
+    assert loaded.meta["scores_left_out"] == unavailable(ckpt.model.cfg)  # each with why
     torch.testing.assert_close(loaded.scores["recon"], loaded.recon_error)  # unconditional: the same number
     assert torch.equal(loaded.scores["knn"], score_set(ckpt.model, data, reference, ["knn"])["knn"])
 
@@ -173,7 +174,7 @@ def test_the_atlas_command_fits_the_scores_and_stores_them(trained, tmp_path, ca
     folder = Path(save_checkpoint(tmp_path / "vae", ckpt.model, ckpt.meta))
     assert main(["atlas", str(folder), "--no-umap", "--subset", "40", "--k", "3"]) == 0
     atlas = load_atlas(folder)
-    assert list(atlas.scores) == list(SCORES) and atlas.meta["nll_k"] == 3
+    assert list(atlas.scores) == list(SCORES) and atlas.meta["nll_k"] == 3 and "scores_left_out" not in atlas.meta
     assert json.loads(capsys.readouterr().out)["scores"].keys() == atlas.scores.keys()
     assert json.loads((folder / REFERENCE_META).read_text())["images"] == 10_000
     assert main(["atlas", str(folder), "--no-umap", "--subset", "40", "--no-scores"]) == 0

@@ -43,7 +43,7 @@ from vae.objectives import kl_per_dim, nll_importance_sampling, reconstruction_n
 
 REFERENCE_TENSORS = "scores.safetensors"
 REFERENCE_META = "scores.json"
-NLL_K = 16  # importance samples of the nll score: a few ms per image on a CPU; it ranks as well as k = 50 did
+NLL_K = 16  # importance samples of the nll score: 20-30 ms per image on one CPU thread (bench/score_cost.py)
 NLL_BATCH = 16  # images per importance-sampling step (NLL_BATCH x k decodes)
 KNN_K = 5
 KNN_CODES = 4096  # training codes kept for knn, stored as float16: 128 KB at latent size 16

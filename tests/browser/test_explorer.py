@@ -189,8 +189,8 @@ def test_the_map_coloured_by_a_score(page: Page, explorer: Explorer) -> None:
     after_rerun(page, page.get_by_role("option", name="Unusual statistics").click)
     expect(chart.locator(".colorbar")).to_have_count(1, timeout=WAIT)
     assert "Unusual statistics" in chart.locator(".colorbar").text_content()
-    traces = chart.evaluate("gd => gd._fullData.map(t => [t._length, Array.isArray(t.marker.color)])")
-    assert traces == [[MNIST_TEST_SIZE, True]] and "colour=stats" in page.url
+    traces = chart.evaluate("gd => gd._fullData.map(t => [t._length, t.marker.color.length])")  # a colour each
+    assert traces == [[MNIST_TEST_SIZE, MNIST_TEST_SIZE]] and "colour=stats" in page.url
     x, y, index = point_position(chart)
     page.mouse.click(x, y)
     page.get_by_role("heading", name=f"Test image #{index} ").wait_for()
