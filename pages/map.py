@@ -7,12 +7,13 @@ import streamlit as st
 import torch
 
 from ui import atlas as atlases
-from ui import entry, maps, models, show, state
+from ui import entry, maps, models, scores, show, state
 from ui.live_decoder import LiveDecoderResult, atlas_spec, live_decoder, model_spec
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
 from vae.latent import decode, nearest_neighbours
+from vae.scores import percentile
 
 entry.through_app()
 
@@ -82,6 +83,10 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     with cols[1]:
         show.image(recon, f"reconstruction (MSE {atlas.recon_error[i]:.4f})", width=150)
     cols[2].plotly_chart(code_chart(mu, sigma), key="code_chart")
+    if atlas.scores:
+        st.caption("Anomaly scores (percentile in the test set): " + " · ".join(
+            f"{scores.title(name)} {values[i]:.4g} ({percentile(values, float(values[i])):.0f})"
+            for name, values in atlas.scores.items()))
     idx, dist = nearest_neighbours(mu, atlas.mu, k=NEIGHBOURS + 1)
     keep = [(int(j), float(d)) for j, d in zip(idx[0], dist[0], strict=True) if int(j) != i][:NEIGHBOURS]
     st.markdown("**Nearest neighbours in latent space**")
@@ -168,6 +173,8 @@ state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
 state.bind("pin", None, state.numbers(2, -1e6, 1e6))
 if state.bind_code("z", ckpt.model.cfg.latent_dim, 1e3):
     st.session_state["pin"] = None  # the pin's code was another model's
+colourings = ["class", *atlas.scores]
+state.bind("colour", "class", state.choice(colourings))
 st.segmented_control(
     "Projection", projections, key="projection", format_func=maps.PROJECTION_NAMES.get, required=True,
     on_change=lambda: st.session_state.update(pin=None),  # a pin is a place in one projection
@@ -175,12 +182,21 @@ st.segmented_control(
 )
 select_tab, hover_tab = st.tabs(["Select points", "Hover to decode"])
 with select_tab:
-    st.caption(
+    caption, control = st.columns([3, 1], vertical_alignment="bottom")
+    control.selectbox(
+        "Colour by", colourings, key="colour", format_func=lambda c: "Class" if c == "class" else scores.title(c),
+        help="The class, or an anomaly score stored with the map (brighter is more unusual; see the Anomalies page)."
+        + ("" if atlas.scores else " This map has no scores yet: " + scores.add_scores_hint(ckpt)),
+    )
+    colour = st.session_state["colour"]
+    caption.caption(
         f"{len(atlas):,} test images, each placed by its latent mean. Click a point, or pick the box or lasso tool "
         "in the chart's toolbar to select many."
-        + " Click a class in the legend to hide it (double-click to isolate it)." * bool(names)
+        + (" Click a class in the legend to hide it (double-click to isolate it)." * bool(names) if colour == "class"
+           else f" Coloured by {scores.title(colour)}; the scale spans the middle 98 % of the scores.")
     )
-    fig = maps.figure(maps.cache_key(ckpt, atlas), atlas, st.session_state["projection"], tuple(names))
+    fig = maps.figure(maps.cache_key(ckpt, atlas), atlas, st.session_state["projection"], tuple(names),
+                      score=None if colour == "class" else colour, score_title=scores.title(colour))
     if st.session_state["projection"] == "latent" and not ckpt.model.cfg.conditional:
         fig = maps.with_manifold(fig, maps.manifold(maps.cache_key(ckpt, atlas), ckpt, atlas))
         st.caption("This model's latent space is a plane, shown as it is (no projection), over the images its "
@@ -199,6 +215,7 @@ with hover_tab:
 pinned = st.session_state["pin"]
 state.publish({
     "projection": st.session_state["projection"],
+    "colour": st.session_state["colour"],
     "selected": chosen if len(chosen) <= MAX_IN_URL else None,
     "pin": pinned,
     "z": st.session_state["z"] if pinned is not None else None,

@@ -67,3 +67,12 @@ def test_decode_speed_quick(tiny_checkpoint, capsys) -> None:
     assert "| threads | median ms | p95 ms | new thread per call: median ms | p95 ms |" in capsys.readouterr().out
     assert all(0 < r["fresh_median_ms"] <= r["fresh_p95_ms"] for r in rows)
     assert torch.get_num_threads() == 1 and torch.backends.mkldnn.enabled == onednn
+
+
+def test_score_cost_quick(tiny_checkpoint, capsys) -> None:
+    folder = tiny_checkpoint(arch="conv")
+    rows = _bench("score_cost").main([str(folder), "--images", "20", "--batch", "10", "--singles", "3", "--k", "2"])
+    assert [r["score"] for r in rows] == ["neg_elbo", "nll", "recon", "complexity", "knn", "stats"]
+    assert all(r["batched_ms"] > 0 and 0 < r["single_median_ms"] <= r["single_p95_ms"] for r in rows)
+    assert "| score | batched ms per image | one image: median ms | p95 ms |" in capsys.readouterr().out
+    assert torch.get_num_threads() == 1

@@ -1,6 +1,7 @@
-"""The latent map as a WebGL scatter: one trace per class (so the legend filters classes), the
-dataset index of each point in `customdata`, and paths of latent codes drawn on top. A model with a
-2-D latent is shown in its own plane, over the decoded manifold (Kingma & Welling, 2014, Fig. 4)."""
+"""The latent map as a WebGL scatter: one trace per class (so the legend filters classes), or one trace
+coloured by an anomaly score on a continuous scale; the dataset index of each point in `customdata`; and
+paths of latent codes or a single point drawn on top. A model with a 2-D latent is shown in its own plane,
+over the decoded manifold (Kingma & Welling, 2014, Fig. 4)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 import torch
-from plotly.colors import qualitative
 from torch import Tensor
 
 from ui import show
@@ -21,7 +21,12 @@ from vae.latent import decode, plane_grid
 AXIS_TITLES = {"latent": ("z0", "z1"), "umap": ("UMAP 1", "UMAP 2"), "pca": ("PC 1", "PC 2")}
 PROJECTION_NAMES = {"latent": "Latent plane", "umap": "UMAP", "pca": "PCA"}
 MANIFOLD_TILES = 20  # images across the decoded manifold behind a 2-D latent plane
-PALETTE = qualitative.Plotly + qualitative.Dark24
+# The class colours of every map, the single source: Streamlit's categorical chart colours, which the
+# in-browser map ("Hover to decode", components/live_decoder) draws its classes with too.
+PALETTE = ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0",
+           "#d5dae5"]
+SCORE_SCALE = "Viridis"  # low scores dark, unusual ones bright
+SCORE_RANGE = (0.01, 0.99)  # quantiles the colour scale spans, so that a few extreme scores do not wash it out
 PATH_COLOUR = "#111827"
 
 
@@ -38,10 +43,25 @@ def point_size(n: int) -> float:
     return 6.0 if n <= 1000 else 4.0 if n <= 5000 else 3.2
 
 
+def _score_trace(xy: Tensor, values: Tensor, title: str) -> go.Scattergl:
+    """Every point in one trace, coloured by its score; the most unusual drawn last, on top."""
+    order = torch.argsort(values)
+    lo, hi = torch.quantile(values, torch.tensor(SCORE_RANGE)).tolist()
+    return go.Scattergl(
+        x=xy[order, 0].numpy(), y=xy[order, 1].numpy(), mode="markers", name=title, customdata=order.numpy(),
+        marker={"size": point_size(len(values)), "color": values[order].numpy(), "colorscale": SCORE_SCALE,
+                "cmin": lo, "cmax": hi, "opacity": 0.85, "colorbar": {"title": {"text": title, "side": "right"},
+                                                                      "thickness": 14}},
+        hovertemplate=f"#%{{customdata}} · {title} %{{marker.color:.4g}}<extra></extra>", showlegend=False,
+    )
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
-def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...], muted: bool = False) -> go.Figure:
-    """The map of every atlas point coloured by class (one trace and no legend without classes); `key` names
-    the atlas (folder and weights hash).
+def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...], muted: bool = False,
+           score: str | None = None, score_title: str = "") -> go.Figure:
+    """The map of every atlas point coloured by class (one trace and no legend without
+    classes), or by the stored score `score` (titled `score_title`);
+    `key` names the atlas (folder and weights hash).
 
     Muted maps (faint points, no hover) are the backdrop for paths. The figure is shared between
     sessions and reruns: callers copy it before adding traces.
@@ -49,7 +69,9 @@ def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...
     xy = _atlas.coords[projection].numpy()
     labels = _atlas.labels
     fig = go.Figure()
-    for label in torch.unique(labels).tolist():
+    if score is not None:
+        fig.add_trace(_score_trace(_atlas.coords[projection], _atlas.scores[score], score_title))
+    for label in ([] if score is not None else torch.unique(labels).tolist()):
         idx = torch.nonzero(labels == label).flatten().numpy()
         name = class_names[label] if label < len(class_names) else str(label)
         fig.add_trace(go.Scattergl(
@@ -63,7 +85,7 @@ def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...
         height=420 if muted else 640,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         legend={"itemsizing": "constant", "y": 0.95, "yanchor": "top"},
-        uirevision=f"{key}-{projection}",  # keep zoom and hidden classes across reruns
+        uirevision=f"{key}-{projection}",  # keep zoom and hidden classes across reruns (and colourings)
         dragmode="pan" if muted else "zoom",
         xaxis={"title": x_title, "showticklabels": False, "zeroline": False},
         yaxis={"title": y_title, "showticklabels": False, "zeroline": False, "scaleanchor": "x"},
@@ -98,6 +120,19 @@ def with_path(base: dict[str, Any], xy: Tensor, current: int | None = None) -> d
     ]
     layout = {**base["layout"], "annotations": ends}
     return {"data": [*base["data"], *(t.to_plotly_json() for t in traces)], "layout": layout}
+
+
+def with_marker(base: dict[str, Any], x: float, y: float, text: str) -> dict[str, Any]:
+    """The backdrop with one point ringed and labelled over it."""
+    ring = go.Scatter(
+        x=[x], y=[y], mode="markers", name=text, showlegend=False, hovertemplate=f"{text}<extra></extra>",
+        marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": PATH_COLOUR, "width": 3}},
+    )
+    label = {"x": x, "y": y, "text": f"<b>{text}</b>", "showarrow": False, "yshift": 18, "bgcolor": "white",
+             "bordercolor": PATH_COLOUR, "borderpad": 2, "font": {"size": 13, "color": PATH_COLOUR}}
+    margin = {**base["layout"].get("margin", {}), "t": 36}  # room for the label of a point at the top edge
+    layout = {**base["layout"], "annotations": [label], "margin": margin}
+    return {"data": [*base["data"], ring.to_plotly_json()], "layout": layout}
 
 
 def plane_extent(atlas: Atlas) -> tuple[tuple[float, float], tuple[float, float]]:

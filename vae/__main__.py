@@ -1,16 +1,24 @@
-"""Command line: `python -m vae {train,evaluate,atlas,classifier} ...`; `python -m vae CMD --help` for options."""
+"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier} ...`; `python -m vae CMD --help` for options."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vae.allocator import keep_freed_memory
 from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
 from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
 from vae.data import BINARIZATIONS, DataError, ImageSet
+from vae.ood import SHIFTS
+from vae.scores import NLL_K
 from vae.train import TrainingDiverged
+
+if TYPE_CHECKING:
+    from vae.scores import Reference
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -94,8 +102,7 @@ def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
     from vae.classifier import instrument_for, load_instrument
     from vae.evaluate import evaluate, format_metrics
 
-    if args.k < 1:
-        raise ValueError(f"--k must be >= 1, got {args.k}")
+    check_k(args.k)
     ckpt, data = checkpoint_and_test_set(args)
     instrument = load_instrument(args.classifier) if args.classifier else instrument_for(ckpt.meta["dataset"])
     k = None if args.no_nll else args.k
@@ -112,27 +119,89 @@ def add_atlas(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors")
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP min_dist")
     p.add_argument("--seed", type=int, default=0, help="UMAP random state")
+    p.add_argument("--no-scores", action="store_true", help="no anomaly scores (they fit on training images first)")
+    p.add_argument("--k", type=int, default=NLL_K, help="importance samples of the nll and complexity scores")
     p.set_defaults(func=run_atlas)
+
+
+def printed_progress() -> Callable[[float, str], None]:
+    """A progress callback that prints a line to stderr every tenth of the way."""
+    last = [-1.0]
+
+    def progress(fraction: float, message: str) -> None:
+        if abs(fraction - last[0]) >= 0.1 or fraction >= 1.0:
+            last[0] = fraction
+            print(f"{fraction:4.0%}  {message}", file=sys.stderr)
+
+    return progress
+
+
+def score_reference(ckpt: Checkpoint, data_root: str | None, refit: bool, save: bool) -> Reference:
+    """The stored fit of the knn and stats scores, or a new one on training images (stored with save)."""
+    from vae.atlas import load_test_set
+    from vae.scores import fit_reference, load_reference, save_reference
+
+    reference = None if refit else load_reference(ckpt.folder, ckpt.model.cfg)
+    if reference is not None and not reference.stale:
+        return reference
+    print("fitting the knn and stats scores on training images", file=sys.stderr)
+    reference = fit_reference(ckpt.model, load_test_set(ckpt.meta, data_root, ckpt.folder, split="train"),
+                              progress=printed_progress())
+    if save:
+        save_reference(ckpt.folder, reference)
+    return reference
+
+
+def check_k(k: int) -> None:
+    if k < 1:
+        raise ValueError(f"--k must be >= 1, got {k}")
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
     from vae.atlas import AtlasError, build_atlas, save_atlas
 
+    check_k(args.k)
     ckpt, data = checkpoint_and_test_set(args)
-    last = [-1.0]
-
-    def progress(fraction: float, message: str) -> None:
-        if fraction - last[0] >= 0.1 or fraction >= 1.0:
-            last[0] = fraction
-            print(f"{fraction:4.0%}  {message}", file=sys.stderr)
-
+    reference = None if args.no_scores else score_reference(ckpt, args.data_root, refit=True, save=True)
     try:
         umap_params = {"n_neighbors": args.neighbors, "min_dist": args.min_dist}
-        atlas = build_atlas(ckpt, data, progress, not args.no_umap, args.seed, umap_params)
+        atlas = build_atlas(ckpt, data, printed_progress(), not args.no_umap, args.seed, umap_params,
+                            scores=not args.no_scores, reference=reference, nll_k=args.k)
     except AtlasError as err:
         raise ValueError(str(err)) from err
     save_atlas(ckpt.folder, atlas)
     print(json.dumps(atlas.meta, indent=2))
+
+
+def add_ood(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ood", help="score the test set against other images: AUROC, AUPRC, FPR at 95%% TPR per score")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--against", nargs="+", required=True, metavar="SET",
+                   help=f"mnist, fashion-mnist, folder:PATH, or a shift of the test set: {', '.join(SHIFTS)}")
+    p.add_argument("--k", type=int, default=NLL_K, help="importance samples of the nll and complexity scores")
+    p.add_argument("--subset", type=int, help="the first N images of the test set and of each set only")
+    p.add_argument("--data-root", help="where datasets live")
+    p.add_argument("--no-save", action="store_true", help="print only; leave the checkpoint folder alone")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    p.set_defaults(func=run_ood)
+
+
+def run_ood(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.ood import against_set, benchmark, format_results, save_benchmark
+    from vae.scores import SCORES
+
+    check_k(args.k)
+    ckpt, test = checkpoint_and_test_set(args)
+    against = {name: against_set(name, test, ckpt.meta, args.data_root) for name in dict.fromkeys(args.against)}
+    if args.subset:
+        against = {name: data.subset(args.subset) for name, data in against.items()}
+    reference = score_reference(ckpt, args.data_root, refit=False, save=not args.no_save)
+    command = f"python -m vae ood {shlex.join(argv)}"
+    result = benchmark(ckpt, test, against, reference, args.k, command, printed_progress())
+    if not args.no_save:
+        save_benchmark(ckpt.folder, result)
+    titles = {name: score.title for name, score in SCORES.items()}
+    print(json.dumps(result.results, indent=2) if args.json else format_results(result.results, titles))
 
 
 def add_classifier(sub: argparse._SubParsersAction) -> None:
@@ -167,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     add_train(sub)
     add_evaluate(sub)
     add_atlas(sub)
+    add_ood(sub)
     add_classifier(sub)
     args = parser.parse_args(argv)
     keep_freed_memory()

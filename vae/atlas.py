@@ -4,7 +4,8 @@
 with a 2-D latent has `latent`, its own plane, instead of UMAP),
 the posterior mean and log-variance (`mu`, `logvar`), the per-pixel mean squared error of the
 mean code's reconstruction (`recon_error`) and the label (`labels`), plus the PCA basis
-(`pca_mean`, `pca_basis`) so that any latent code can be projected exactly.
+(`pca_mean`, `pca_basis`) so that any latent code can be projected exactly. Atlases built with scores
+also hold each image's anomaly scores (`score.<name>`, see vae.scores); older atlases have none.
 `FOLDER/atlas.json` records the dataset, split, size, projections, the sha256 of the weights
 it was built from (so a stale atlas is detected), the sha256 of the test images (so a map of a
 folder that changed since is detected) and the seconds it took.
@@ -27,17 +28,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vae.atomic import current
-from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
+from vae.checkpoint import Checkpoint, CheckpointError, read_tensors, weights_sha256, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
 from vae.folder import locate
 from vae.latent import decode
 from vae.objectives import kl_per_dim
+from vae.scores import NLL_K, SCORES, Reference, score_set, unavailable
 
 ATLAS_TENSORS = "atlas.safetensors"
 ATLAS_META = "atlas.json"
 PROJECTIONS = ("latent", "umap", "pca")
 NEIGHBOURS_FOR_PLACEMENT = 8
+SCORE_PREFIX = "score."
 
 Progress = Callable[[float, str], None]
 
@@ -67,6 +69,7 @@ class Atlas:
     pca_basis: Tensor
     meta: dict[str, Any] = field(default_factory=dict)
     stale: bool = False
+    scores: dict[str, Tensor] = field(default_factory=dict)  # name -> (N,), higher is more unusual
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -115,25 +118,18 @@ class Atlas:
         return (weights.unsqueeze(2) * self.coords[projection][idx]).sum(dim=1)
 
 
-def weights_sha256(folder: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(current(Path(folder), WEIGHTS), "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def images_sha256(data: ImageSet) -> str:
     return hashlib.sha256(data.images.contiguous().numpy().tobytes()).hexdigest()
 
 
-def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, near: Path | None = None) -> ImageSet:
-    """The test split of the dataset a checkpoint was trained on, at its size and channels.
+def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, near: Path | None = None,
+                  split: str = "test") -> ImageSet:
+    """The test split (or another) of the dataset a checkpoint was trained on, at its size and channels.
 
     `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there.
     """
     train = meta.get("train") or {}
-    return load_dataset(locate(meta["dataset"], near), "test", root, train.get("size"), train.get("channels"))
+    return load_dataset(locate(meta["dataset"], near), split, root, train.get("size"), train.get("channels"))
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
@@ -193,13 +189,23 @@ def build_atlas(
     use_umap: bool = True,
     seed: int = 0,
     umap_params: dict[str, Any] | None = None,
+    scores: bool = False,
+    reference: Reference | None = None,
+    nll_k: int = NLL_K,
 ) -> Atlas:
-    """Encode `data` with the checkpoint's model and project the means to 2-D (PCA, and UMAP unless told not to)."""
+    """Encode `data` with the checkpoint's model and project the means to 2-D (PCA, and UMAP unless told not to).
+
+    With `scores`, every anomaly score the model has is stored too (knn and stats only with a `reference`).
+    """
     if len(data) < 3:
         raise AtlasError(f"an atlas needs at least 3 images, the test set has {len(data)}")
     started = time.perf_counter()
     sha = weights_sha256(ckpt.folder)
     mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=progress)
+    scored: dict[str, Tensor] = {}
+    if scores:
+        part = (lambda fraction, message: progress(0.3 + 0.05 * fraction, message)) if progress else None
+        scored = score_set(ckpt.model, data, reference, k=nll_k, progress=part)
     pca_mean, pca_basis = pca_2d(mu)
     coords = {"pca": (mu - pca_mean) @ pca_basis.T}
     if mu.shape[1] == 2:  # the latent space is a plane already: show it as it is, no UMAP
@@ -223,7 +229,16 @@ def build_atlas(
         "images_sha256": images_sha256(data),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    return Atlas(coords, mu, logvar, recon_error, data.labels.clone().long(), pca_mean, pca_basis, meta)
+    if scored:
+        meta["scores"] = {name: f"{SCORES[name].title} ({SCORES[name].unit}): {SCORES[name].about}" for name in scored}
+        if unavailable(ckpt.model.cfg):
+            meta["scores_left_out"] = unavailable(ckpt.model.cfg)
+        if "nll" in scored or "complexity" in scored:
+            meta["nll_k"] = nll_k
+        if ckpt.model.cfg.conditional:
+            meta["score_labels"] = "inferred: each image is scored as the class it fits best (see vae.scores)"
+    labels = data.labels.clone().long()
+    return Atlas(coords, mu, logvar, recon_error, labels, pca_mean, pca_basis, meta, scores=scored)
 
 
 def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
@@ -233,6 +248,7 @@ def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
         **atlas.coords,
         "mu": atlas.mu, "logvar": atlas.logvar, "recon_error": atlas.recon_error,
         "labels": atlas.labels, "pca_mean": atlas.pca_mean, "pca_basis": atlas.pca_basis,
+        **{f"{SCORE_PREFIX}{name}": values for name, values in atlas.scores.items()},
     }
     write_tensors(folder / ATLAS_TENSORS, {k: v.contiguous() for k, v in tensors.items()})
     write_json(folder / ATLAS_META, atlas.meta)
@@ -257,6 +273,7 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         raise AtlasError(f"{tensors_path}: incomplete atlas (missing {', '.join(missing) or 'metadata'})")
     n, d = t["mu"].shape
     coords = {p: t[p].float() for p in PROJECTIONS if p in t}
+    scores = {name: t[SCORE_PREFIX + name].float() for name in SCORES if SCORE_PREFIX + name in t}
     shapes_ok = (
         all(c.shape == (n, 2) for c in coords.values())
         and t["logvar"].shape == (n, d)
@@ -264,6 +281,7 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         and t["labels"].shape == (n,)
         and t["pca_mean"].shape == (d,)
         and t["pca_basis"].shape == (2, d)
+        and all(v.shape == (n,) for v in scores.values())
     )
     if not shapes_ok:
         raise AtlasError(f"{tensors_path}: tensors disagree in shape; rebuild it")
@@ -273,5 +291,5 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         stale = True
     return Atlas(
         coords, t["mu"].float(), t["logvar"].float(), t["recon_error"].float(), t["labels"].long(),
-        t["pca_mean"].float(), t["pca_basis"].float(), meta, stale,
+        t["pca_mean"].float(), t["pca_basis"].float(), meta, stale, scores,
     )

@@ -6,6 +6,7 @@ mid-save leaves either the previous checkpoint or the new one, never a mix of th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -183,6 +184,15 @@ def update_meta(folder: str | os.PathLike, **fields: Any) -> dict[str, Any]:
     meta = {**read_meta(folder), **fields}
     save_files(folder, {CONFIG: json_writer(meta)})
     return meta
+
+
+def weights_sha256(folder: str | os.PathLike) -> str:
+    """The sha256 of a checkpoint's weights file: what files computed from the weights record, to detect staleness."""
+    digest = hashlib.sha256()
+    with open(current(Path(folder), WEIGHTS), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def find_checkpoints(root: str | os.PathLike) -> list[Path]:

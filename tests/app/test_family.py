@@ -1,4 +1,5 @@
-"""The VAE family in the app: every member on every page, the Compare page, the 2-D latent plane."""
+"""The VAE family in the app: every member on every page, the Compare page, the 2-D latent plane, the anomaly
+scores each kind has."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from vae.classifier import Classifier, Instrument
 from vae.config import ModelConfig
 from vae.data import load_dataset
 from vae.evaluate import evaluate
+from vae.scores import fit_reference, save_reference, unavailable
 
 COMPARE = "pages/compare.py"
+ANOMALIES = "pages/anomalies.py"
 FAMILY = {
     "tiny-vae": ModelConfig(arch="conv", latent_dim=4, hidden=4),
     "tiny-ae": ModelConfig(arch="conv", latent_dim=4, hidden=4, objective="ae"),
@@ -26,20 +29,25 @@ FAMILY = {
     "tiny-cvae": ModelConfig(arch="mlp", latent_dim=3, hidden=32, num_classes=10),
     "tiny-2d": ModelConfig(arch="mlp", latent_dim=2, hidden=32),
 }
-PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py", COMPARE]
+PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py", COMPARE,
+         ANOMALIES]
 
 
 @pytest.fixture(scope="module")
 def family_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tiny model of each kind, briefly trained on its own objective, evaluated, with a PCA atlas."""
+    """One tiny model of each kind, briefly trained on its own objective, evaluated, with a scored PCA atlas."""
     root = tmp_path_factory.mktemp("family")
     data = load_dataset("mnist", "test").subset(ATLAS_SUBSET)
+    train = load_dataset("mnist", "train").subset(500)
     instrument = Instrument(root, Classifier().eval(), {})
     for seed, (name, cfg) in enumerate(FAMILY.items()):
         make_checkpoint(root / name, cfg, seed=seed, train_steps=60)
         ckpt = load_checkpoint(root / name)
         evaluate(ckpt, data.subset(100), k=5, instrument=instrument)
-        save_atlas(ckpt.folder, build_atlas(load_checkpoint(root / name), data, use_umap=False))
+        reference = fit_reference(ckpt.model, train)
+        save_reference(ckpt.folder, reference)
+        save_atlas(ckpt.folder, build_atlas(load_checkpoint(root / name), data, use_umap=False, scores=True,
+                                            reference=reference, nll_k=2))
     return root
 
 
@@ -63,6 +71,18 @@ def test_the_model_card_says_what_an_autoencoder_does_not_have(open_app, family_
     nll = next(m for m in at.metric if m.label == "NLL (nats)")
     assert "no distribution q(z|x)" in nll.proto.help
     assert any("no KL or MMD to plot" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("name", ["tiny-ae", "tiny-wae"])
+def test_a_deterministic_model_has_only_the_scores_that_need_no_posterior(open_app, family_root: Path,
+                                                                          name: str) -> None:
+    at = opened(open_app, family_root, ANOMALIES, model=name)
+    assert at.segmented_control(key="score").options == ["Reconstruction error", "Distance to training codes",
+                                                          "Unusual statistics"]
+    assert any(c.value.startswith("No −ELBO, −log p(x), Complexity-corrected likelihood here")
+               and "no posterior q(z|x)" in c.value for c in at.caption)
+    atlas_meta = json.loads((family_root / name / "atlas.json").read_text())
+    assert atlas_meta["scores_left_out"] == unavailable(load_checkpoint(family_root / name).model.cfg)
 
 
 def test_a_wae_plots_its_mmd(open_app, family_root: Path) -> None:

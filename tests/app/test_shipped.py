@@ -3,11 +3,14 @@ the map page is opened only where an atlas exists, so nothing is built into chec
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from app_helpers import ROOT, assert_clean, image_urls
 
 from vae.atlas import ATLAS_META
-from vae.checkpoint import CheckpointError, load_checkpoint
+from vae.checkpoint import CheckpointError, load_checkpoint, weights_sha256
+from vae.scores import available, unavailable
 
 SHIPPED = ROOT / "checkpoints"
 
@@ -31,8 +34,21 @@ def test_every_page_opens_on_a_shipped_checkpoint(open_app, name: str) -> None:
     assert at.subheader[0].value == f"Model card: {name}"
     pages = ["pages/sliders.py", "pages/interpolate.py", "pages/sample.py"]
     if (SHIPPED / name / ATLAS_META).is_file():
-        pages.append("pages/map.py")
+        pages += ["pages/map.py", "pages/anomalies.py"]
     for page in pages:
         at.switch_page(page).run()
         assert_clean(at)
-        assert image_urls(at) or page == "pages/map.py"
+        assert image_urls(at) or page == "pages/map.py" or any("no anomaly scores" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("name", [n for n in shipped() if (SHIPPED / n / ATLAS_META).is_file()])
+def test_every_shipped_atlas_has_its_images_hash_and_the_scores_its_kind_has(name: str) -> None:
+    meta = json.loads((SHIPPED / name / ATLAS_META).read_text())
+    cfg = load_checkpoint(SHIPPED / name).model.cfg
+    assert len(meta["images_sha256"]) == 64 and meta["weights_sha256"] == weights_sha256(SHIPPED / name)
+    assert list(meta["scores"]) == available(cfg) and meta.get("scores_left_out", {}) == unavailable(cfg)
+    assert meta["projections"][0] == ("latent" if cfg.latent_dim == 2 else "umap")
+
+
+def test_the_shipped_checkpoints_stay_under_50_mb() -> None:
+    assert sum(f.stat().st_size for f in SHIPPED.rglob("*") if f.is_file()) < 50_000_000

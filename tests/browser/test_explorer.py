@@ -11,6 +11,7 @@ its own tests), so every flow here is the plain Streamlit path. Screenshots: tes
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,22 +54,31 @@ class Explorer:
 
 
 def stand_in_root(folder: Path) -> Path:
-    """A checkpoint root holding a tiny MNIST model with a PCA atlas of all 10,000 test images."""
+    """A checkpoint root holding a tiny MNIST model with a scored PCA atlas of all 10,000 test images."""
     from tests.app.app_helpers import make_checkpoint
     from vae.atlas import build_atlas, save_atlas
     from vae.checkpoint import load_checkpoint
     from vae.config import ModelConfig
+    from vae.scores import fit_reference, save_reference
 
     make_checkpoint(folder / "tiny", ModelConfig(arch="conv", latent_dim=4, hidden=4), train_steps=150)
     ckpt = load_checkpoint(folder / "tiny")
-    save_atlas(ckpt.folder, build_atlas(ckpt, load_dataset("mnist", "test"), use_umap=False))
+    reference = fit_reference(ckpt.model, load_dataset("mnist", "train").subset(1000))
+    save_reference(ckpt.folder, reference)
+    atlas = build_atlas(ckpt, load_dataset("mnist", "test"), use_umap=False, scores=True, reference=reference, nll_k=2)
+    save_atlas(ckpt.folder, atlas)
     return folder
+
+
+def has_scores(folder: Path) -> bool:
+    """Whether a checkpoint's stored atlas holds anomaly scores."""
+    return (folder / ATLAS_META).is_file() and "scores" in json.loads((folder / ATLAS_META).read_text())
 
 
 @pytest.fixture(scope="module")
 def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
     env = {"LATENT_EXPLORER_NO_BROWSER_DECODER": "1", "LATENT_EXPLORER_ATLAS_UMAP": "0"}
-    if (SHIPPED / ATLAS_META).is_file():
+    if has_scores(SHIPPED):
         model = "mnist"
     else:
         env["LATENT_EXPLORER_CHECKPOINTS"] = str(stand_in_root(tmp_path_factory.mktemp("checkpoints")))
@@ -170,6 +180,23 @@ def test_map_shows_every_test_image_and_a_click_shows_its_images(page: Page, exp
     assert f"selected={index}" in page.url
 
 
+def test_the_map_coloured_by_a_score(page: Page, explorer: Explorer) -> None:
+    """Colour by -> an anomaly score: one trace on a continuous scale with its colour bar; a click still selects."""
+    open_page(page, explorer, "map")
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Colour by").click()
+    after_rerun(page, page.get_by_role("option", name="Unusual statistics").click)
+    expect(chart.locator(".colorbar")).to_have_count(1, timeout=WAIT)
+    assert "Unusual statistics" in chart.locator(".colorbar").text_content()
+    traces = chart.evaluate("gd => gd._fullData.map(t => [t._length, t.marker.color.length])")  # a colour each
+    assert traces == [[MNIST_TEST_SIZE, MNIST_TEST_SIZE]] and "colour=stats" in page.url
+    x, y, index = point_position(chart)
+    page.mouse.click(x, y)
+    page.get_by_role("heading", name=f"Test image #{index} ").wait_for()
+    assert_clean(page)
+
+
 def test_slider_changes_the_decoded_image(page: Page, explorer: Explorer) -> None:
     open_page(page, explorer, "sliders")
     img = image_with_caption(page, "decoded from the code")
@@ -207,6 +234,37 @@ def test_upload_two_images_and_get_a_strip(page: Page, explorer: Explorer, tmp_p
     sizes = page.locator(f"{IMAGE} img").evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
     assert any(w >= 8 * h for w, h in sizes), sizes  # a 10-step strip is one long row
     assert image_with_caption(page, "step 1 of 10").count() == 1
+
+
+def metric_value(page: Page, label: str) -> Locator:
+    return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator('[data-testid="stMetricValue"]')
+
+
+def test_anomalies_rank_flag_and_score_an_upload(page: Page, explorer: Explorer, tmp_path: Path) -> None:
+    """A ranked gallery; moving the threshold changes how many are flagged; an upload gets its percentile."""
+    open_page(page, explorer, "anomalies")
+    ranked = page.locator(IMAGE).filter(has_text=re.compile(r"^#\d+ · ")).first  # the most unusual, captioned
+    ranked.wait_for()
+    assert ranked.locator("img").count() == 12
+    assert_shown(ranked.locator("img").first)
+    flagged = metric_value(page, "Flagged")
+    before = flagged.inner_text()
+    assert before == "100"  # 1 % of the 10,000 test images to start with
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Threshold").get_by_role("slider")
+    thumb.focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowLeft")
+    expect(flagged).not_to_have_text(before, timeout=WAIT)
+    wait_for_app(page, WAIT)
+    assert int(flagged.inner_text().replace(",", "")) > 100 and "threshold=" in page.url
+    upload = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    after_rerun(page, lambda: upload.set_input_files(digit_pngs(tmp_path)[0]))
+    percentile = metric_value(page, "Percentile in the test set")
+    percentile.wait_for()
+    assert 0 <= float(percentile.inner_text()) <= 100
+    assert_shown(image_with_caption(page, "your image · its reconstruction"))
+    assert page.locator(".js-plotly-plot").filter(has_text="your image").count() == 1  # its place on the map
+    assert_clean(page)
 
 
 def test_new_seed_gives_a_new_sample_grid(page: Page, explorer: Explorer) -> None:

@@ -25,6 +25,7 @@ from tests.browser.helpers import (
     wait_for_app,
     watched_page,
 )
+from ui.maps import PALETTE
 from vae.atlas import ATLAS_META
 
 SHIPPED = ROOT / "checkpoints" / "mnist"
@@ -102,6 +103,20 @@ def test_map_hover_decodes_two_places_and_a_pin_reaches_the_sliders(page: Page) 
     wait_for_app(page)
     page.wait_for_function("() => new URLSearchParams(location.search).has('z')")
     assert code_in_url(page) == [min(4.0, max(-4.0, v)) for v in pinned]
+
+
+def test_both_map_views_colour_the_classes_alike(page: Page) -> None:
+    """One palette (ui.maps.PALETTE) for the plotly map and the in-browser hover map."""
+    open_page(page, "map", "colour=class")
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for()
+    plotted = chart.evaluate("gd => gd._fullData.map(t => t.marker.color)")
+    page.get_by_role("tab", name="Hover to decode").click()
+    keys = page.locator(".led-key i")
+    keys.first.wait_for()
+    drawn = keys.evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)")
+    as_rgb = [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in PALETTE]
+    assert plotted == PALETTE and drawn == as_rgb
 
 
 def test_forced_fallback_shows_server_sliders_with_a_notice(page: Page) -> None:
