@@ -67,3 +67,12 @@ def test_decode_speed_quick(tiny_checkpoint, capsys) -> None:
     assert "| threads | median ms | p95 ms | new thread per call: median ms | p95 ms |" in capsys.readouterr().out
     assert all(0 < r["fresh_median_ms"] <= r["fresh_p95_ms"] for r in rows)
     assert torch.get_num_threads() == 1 and torch.backends.mkldnn.enabled == onednn
+
+
+def test_repair_scores_every_method_of_every_corruption(tiny_checkpoint, capsys) -> None:
+    rows = _bench("repair").main([str(tiny_checkpoint(arch="conv")), "--images", "6", "--steps", "2"])
+    methods = {(r["corruption"], r["method"]) for r in rows}
+    assert ("missing top half", "inpainting") in methods and ("Gaussian noise, σ = 0.2", "median filter") in methods
+    assert not any(r["method"] == "inpainting" and "noise" in r["corruption"] for r in rows)
+    out = capsys.readouterr().out
+    assert "| corruption | method | PSNR dB |" in out and "(baseline)" in out

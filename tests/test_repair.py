@@ -23,6 +23,7 @@ from vae.repair import (
     occlude,
     psnr,
     reconstruct,
+    repairs,
     salt_and_pepper,
 )
 from vae.train import batch_loss
@@ -163,3 +164,12 @@ def test_psnr_is_infinite_for_identical_images_and_right_otherwise() -> None:
     assert math.isinf(values[0]) and values[0] > 0 and math.isinf(values[2])
     assert values[1].item() == pytest.approx(20.0, abs=1e-4)
     assert mse(a, b)[1].item() == pytest.approx(0.01, rel=1e-5)
+
+
+def test_repairs_names_every_method_that_fits(tiny_model, digits) -> None:
+    model = tiny_model("conv")
+    noisy = repairs(model, Corruption("noise", 0.2).apply(digits), "noise")
+    assert list(noisy) == ["reconstruction", "median filter"]
+    holes = repairs(model, Corruption("box", box=(4, 4, 20, 20)).apply(digits), "box", steps=3)
+    assert list(holes) == ["reconstruction", "inpainting", "nearest fill"]
+    assert all(v.shape == digits.shape for v in holes.values())

@@ -30,6 +30,7 @@ KIND_NAMES = {"noise": "Gaussian noise", "salt_pepper": "Salt and pepper", "box"
 FILL = 0.5  # what the encoder sees where pixels are hidden
 INPAINT_STEPS = 50
 INPAINT_LR = 0.1
+MODEL_METHODS = ("reconstruction", "inpainting")  # the repairs that use the model; the rest are classical
 
 
 @dataclass
@@ -213,6 +214,17 @@ def baselines(corrupted: Corrupted, kind: str) -> dict[str, Tensor]:
     if corrupted.has_holes:
         repairs["nearest fill"] = nearest_fill(corrupted.image, corrupted.visible)
     return repairs
+
+
+def repairs(
+    model: VAE, corrupted: Corrupted, kind: str, y: Tensor | None = None, steps: int = INPAINT_STEPS
+) -> dict[str, Tensor]:
+    """Every repair that fits the corruption, by name: the model's ("reconstruction", and "inpainting"
+    where pixels are lost), then the classical baselines."""
+    out = {"reconstruction": reconstruct(model, corrupted.image, y)}
+    if corrupted.has_holes:
+        out["inpainting"] = inpaint(model, corrupted.image, corrupted.visible, y, steps).image
+    return out | baselines(corrupted, kind)
 
 
 def mse(a: Tensor, b: Tensor) -> Tensor:
