@@ -25,8 +25,6 @@ from vae.latent import decode
 from vae.model import VAE
 
 KINDS = ("noise", "salt_pepper", "box", "top", "bottom")
-KIND_NAMES = {"noise": "Gaussian noise", "salt_pepper": "Salt and pepper", "box": "Occluding box",
-              "top": "Missing top half", "bottom": "Missing bottom half"}
 FILL = 0.5  # what the encoder sees where pixels are hidden
 INPAINT_STEPS = 50
 INPAINT_LR = 0.1
