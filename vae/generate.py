@@ -9,6 +9,7 @@ they were made.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -82,8 +83,16 @@ def class_folders(names: list[str]) -> list[str]:
 
 
 def weights_sha256(ckpt: Checkpoint) -> str:
+    """The hex SHA-256 of the checkpoint's weights file (remembered while the file is unchanged)."""
+    path = ckpt.folder / WEIGHTS
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
-    with open(ckpt.folder / WEIGHTS, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

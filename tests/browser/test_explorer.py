@@ -1,6 +1,6 @@
 """The explorer in real Chromium, used as a person would: pick a model, look at the latent map and
-select a point, move a slider, upload two images and interpolate, resample, place an occluding box
-by dragging and see it repaired, and open a hostile link.
+select a point, move a slider, upload two images and interpolate, resample and download the grid as a
+dataset, place an occluding box by dragging and see it repaired, and open a hostile link.
 
 One `streamlit run app.py` serves every test of the session, one Chromium drives it, and each test
 opens one page. The model is the shipped `checkpoints/mnist` when it has its atlas; otherwise a tiny
@@ -12,7 +12,9 @@ its own tests), so every flow here is the plain Streamlit path. Screenshots: tes
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +224,22 @@ def test_new_seed_gives_a_new_sample_grid(page: Page, explorer: Explorer) -> Non
     page.get_by_text("seed 7 ·").wait_for()
     assert grid.screenshot() != before_pixels
     assert "seed=7" in page.url
+
+
+def test_the_sample_grid_downloads_as_a_folder_dataset(page: Page, explorer: Explorer, tmp_path: Path) -> None:
+    open_page(page, explorer, "sample", "seed=3&n=16")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download ZIP").click()
+    archive = tmp_path / "samples.zip"
+    download.value.save_as(archive)
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+        z.extractall(tmp_path / "samples")
+    assert len([n for n in names if n.endswith(".png")]) == 16 and "manifest.json" in names
+    manifest = json.loads((tmp_path / "samples" / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["total"] == 16 and "--n 16" in manifest["command"]
+    back = [load_dataset(f"folder:{tmp_path / 'samples'}", split) for split in ("train", "test")]
+    assert sum(len(b) for b in back) == 16
 
 
 def test_drag_a_box_on_the_image_and_see_it_inpainted(page: Page, explorer: Explorer) -> None:
