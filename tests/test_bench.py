@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
+import pytest
 import torch
 
 from vae.checkpoint import update_meta
@@ -76,3 +77,18 @@ def test_repair_scores_every_method_of_every_corruption(tiny_checkpoint, capsys)
     assert not any(r["method"] == "inpainting" and "noise" in r["corruption"] for r in rows)
     out = capsys.readouterr().out
     assert "| corruption | method | PSNR dB |" in out and "(baseline)" in out
+
+
+def test_augment_compares_real_with_generated_training_images(tiny_checkpoint, capsys) -> None:
+    folder = tiny_checkpoint("cond", arch="mlp", num_classes=10)
+    rows = _bench("augment").main([str(folder), "--real-per-class", "3", "--generated-per-class", "2", "4",
+                                   "--seeds", "2", "--steps", "2", "--test-subset", "50"])
+    assert [r["setting"] for r in rows] == ["3 real", "3 real + 2 generated", "3 real + 4 generated",
+                                            "4 generated, no real"]
+    assert all(len(r["scores"]) == 2 and 0 <= r["mean"] <= 1 for r in rows)
+    assert "| training images per class | test accuracy, mean ± sd |" in capsys.readouterr().out
+
+
+def test_augment_refuses_an_unconditional_model(tiny_checkpoint) -> None:
+    with pytest.raises(SystemExit):
+        _bench("augment").main([str(tiny_checkpoint(arch="mlp")), "--seeds", "1"])
