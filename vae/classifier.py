@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vae.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_meta_file, read_tensors, write_json, write_tensors
+from vae.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_json_object, read_tensors, write_json, write_tensors
 from vae.data import ImageSet, batches
 
 FEATURES = 128
@@ -129,7 +129,7 @@ def save_instrument(folder: str | os.PathLike, model: Classifier, meta: dict[str
 def load_instrument(folder: str | os.PathLike) -> Instrument:
     """Load a stored classifier, checking its metadata and weights."""
     folder = Path(folder)
-    meta = read_meta_file(folder / CONFIG)
+    meta = read_json_object(folder / CONFIG)
     shape = meta.get("classifier")
     if meta.get("kind") != KIND or not isinstance(shape, dict):
         raise CheckpointError(f"{folder / CONFIG}: not a classifier (no 'kind': '{KIND}' with its shape)")

@@ -209,6 +209,8 @@ class View {
 
   buildSliderRows(data) {
     this.list.replaceChildren();
+    // One label width for every row (in characters), so that "z10" does not push its track past "z9"'s.
+    this.list.style.setProperty("--led-name-chars", String(Math.max(1, ...data.sliders.map((s) => s.label.length))));
     this.rows = data.sliders.map(({ dim, label, inactive }) => {
       const row = el("label", `led-slider${inactive ? " led-inactive" : ""}`, this.list);
       row.title = inactive ? `${label}: inactive (its KL is near zero, so it barely changes the image)` : label;
@@ -292,6 +294,7 @@ class View {
   drawLegend() {
     const colors = this.colors(), names = this.map.classNames, seen = [...new Set(this.map.labels)].sort((a, b) => a - b);
     this.legend.replaceChildren();
+    if (!names.length) return;  // a dataset without classes: its label 0 names nothing
     for (const label of seen) {
       const item = el("span", "led-key", this.legend);
       el("i", "", item).style.background = colors[label % colors.length];
@@ -414,10 +417,10 @@ class View {
     r.hint.textContent = !place ? "Move the pointer over the map to decode any place; click to pin it."
       : this.hover ? "Click to pin this code." : "";
     if (!place) return;
-    const name = this.map.classNames[where.label] ?? String(where.label);
+    const names = this.map.classNames, name = names.length ? `, ${names[where.label] ?? where.label}` : "";
     r.place[0].textContent = this.hover ? "Pointer" : "Pinned";
     r.place[1].textContent = `(${format(place[0])}, ${format(place[1])})`;
-    r.nearest[1].textContent = `test image #${where.index}, ${name}`;
+    r.nearest[1].textContent = `test image #${where.index}${name}`;
     r.onMap[1].textContent = `${format(where.distance)} map units (${format(where.distance / this.map.spacing, 1)}× the typical gap)`;
     r.inLatent[1].textContent = `${format(where.latentDistance)} latent units`;
   }
