@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 
 from vae.data import ImageSet
 from vae.model import VAE
+from vae.objectives import training_loss
 from vae.repair import (
     FILL,
     Corruption,
@@ -26,7 +26,6 @@ from vae.repair import (
     repairs,
     salt_and_pepper,
 )
-from vae.train import batch_loss
 
 
 @pytest.fixture
@@ -84,14 +83,13 @@ def test_bad_corruptions_are_refused(bad: dict) -> None:
 
 def briefly_trained(model: VAE, data: ImageSet, steps: int = 150) -> VAE:
     """A few seconds of training on the model's own objective, so that the decoder's output depends on the code."""
-    settings = argparse.Namespace(iwae_k=1, free_bits=0.0)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
     for _ in range(steps):
         idx = torch.randint(0, len(data), (64,), generator=gen)
         x = data.floats(idx).expand(-1, model.cfg.channels, -1, -1)
         y = data.labels[idx] if model.cfg.conditional else None
-        loss = batch_loss(model, model, x, y, settings, model.cfg.beta).loss
+        loss = training_loss(model, x, y).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
