@@ -18,7 +18,7 @@ SOURCES = ("Test image", "Upload")
 MAX_SEED = 2**31 - 1
 KIND_NAMES = {"noise": "Noise", "salt_pepper": "Salt & pepper", "box": "Box", "top": "No top half",
               "bottom": "No bottom half"}
-TILE = 200  # pixels each image in the strip is drawn at
+TILE = 170  # pixels each image in the strip is drawn at (the five columns of a box fit it at 1400 px)
 METHOD_NOTES = {
     "reconstruction": "The encoder's mean of the corrupted image, decoded.",
     "inpainting": f"The code fitted to the visible pixels ({INPAINT_STEPS} Adam steps on log p(x_visible | z) + "
@@ -46,7 +46,7 @@ def chosen_image(ckpt, data, names: list[str]) -> tuple[Tensor | None, int | Non
             uploads.options(ckpt, data)
         return uploads.upload(ckpt, data, "upload", "Your image"), None, "your upload"
     state.bind("index", 0, state.integer(0, len(data) - 1))
-    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
     left.number_input("Test image", 0, len(data) - 1, key="index")
     right.button("Random", key="random", on_click=random_image, args=(len(data),), icon=":material/casino:",
                  width="stretch", help="A random test image.")
@@ -67,7 +67,7 @@ def corruption_controls(height: int, width: int) -> Corruption:
                          "a box you place; or a missing half. Lost pixels are shown to the model as grey.")
     kind = st.session_state["kind"]
     if kind in ("noise", "salt_pepper"):
-        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
         if kind == "noise":
             state.bind("sigma", 0.3, state.number(0.05, 1.0))
             left.slider("Noise σ", 0.05, 1.0, step=0.05, key="sigma",
@@ -104,17 +104,35 @@ def db(value: float) -> str:
     return "identical (∞ dB)" if math.isinf(value) else f"{value:.1f} dB"
 
 
-def panel(column, role: str, title: str, note: str, image: Tensor, original: Tensor, best: bool = False) -> None:
-    """One image of the strip: what it is (role, title, a note behind the help icon), then PSNR and MSE
-    against the original."""
-    with column:
-        st.caption(role)
-        st.markdown(f"**{title}**", help=note)
-        show.image(image, width=TILE)
-        score = f"PSNR **{db(psnr(image[None], original[None]).item())}**"
-        st.markdown(f":green[{score} :material/star:]" if best else score,
-                    help="The best repair of this image." if best else None)
-        st.caption(f"MSE {mse(image[None], original[None]).item():.4f}")
+def score_lines(image: Tensor, original: Tensor, best: bool) -> None:
+    """PSNR (starred for the best repair) and MSE against the original."""
+    score = f"PSNR **{db(psnr(image[None], original[None]).item())}**"
+    st.markdown(f":green[{score} :material/star:]" if best else score)
+    st.caption(f"MSE {mse(image[None], original[None]).item():.4f}")
+
+
+def strip(x: Tensor, caption: str, shown: list[tuple[str, str, str, Tensor]], best: str, box: bool) -> None:
+    """The original, then (role, title, note, image) of each shown image, side by side. Drawn row by row
+    (headings, images, scores) so that a heading that wraps in a narrow column leaves the images level."""
+    panels = [("reference", "Original", "What the repairs are scored against.", x), *shown]
+    heads, pictures, scores = (st.columns(len(panels)) for _ in range(3))
+    for column, (role, title, note, _) in zip(heads, panels, strict=True):
+        column.caption(role)
+        column.markdown(f"**{title}**", help=note)
+    with pictures[0]:
+        if box:
+            box_picker.picker(x, tuple(st.session_state[k] for k in box_picker.KEYS), "box_pick", TILE)
+        else:
+            show.image(x, width=TILE)
+    for column, (_, _, _, image) in zip(pictures[1:], panels[1:], strict=True):
+        with column:
+            show.image(image, width=TILE)
+    scores[0].markdown(caption)
+    if box:
+        scores[0].caption("drag on it to place the box")
+    for column, (_, title, _, image) in zip(scores[1:], panels[1:], strict=True):
+        with column:
+            score_lines(image, x, best=title == best.capitalize())
 
 
 def publish() -> None:
@@ -159,23 +177,13 @@ scores = {name: psnr(image[None], x[None]).item() for name, image in repaired.it
 best = max(scores, key=scores.get)
 
 st.divider()
-strip = st.columns(len(repaired) + 2)
-with strip[0]:
-    st.caption("reference")
-    st.markdown("**Original**", help="What the repairs are scored against.")
-    if corruption.kind == "box":
-        box_picker.picker(x, tuple(st.session_state[k] for k in box_picker.KEYS), "box_pick", TILE)
-    else:
-        show.image(x, width=TILE)
-    st.markdown(caption)
-    st.caption("drag to place the box" if corruption.kind == "box" else "")
 lost = ", lost pixels painted grey" if broken.has_holes else ""
-panel(strip[1], "what the model is given", "Corrupted", f"{corruption.describe()}{lost}.", broken.image[0], x)
-for column, (name, image) in zip(strip[2:], repaired.items(), strict=True):
-    panel(column, "the model" if name in MODEL_METHODS else "classical", name.capitalize(), METHOD_NOTES[name],
-          image, x, best=name == best)
+shown = [("input", "Corrupted", f"{corruption.describe()}{lost}.", broken.image[0])]
+shown += [("the model" if name in MODEL_METHODS else "classical", name.capitalize(), METHOD_NOTES[name], image)
+          for name, image in repaired.items()]
+strip(x, caption, shown, best, corruption.kind == "box")
 st.caption(f"{corruption.describe().capitalize()}. "
            + ("The inpainting knows which pixels were lost; the reconstruction does not."
               if broken.has_holes else "Every pixel is noisy, so there is nothing to inpaint: the model can only "
-              "reconstruct the noisy image."))
+              "reconstruct the noisy image.") + " :material/star: marks the best repair of this image.")
 publish()

@@ -49,7 +49,9 @@ def figure(image: Tensor, box: tuple[int, int, int, int], size: int) -> go.Figur
     fig.add_shape(type="rect", x0=left - 0.5, x1=left + cols - 0.5, y0=top - 0.5, y1=top + rows - 0.5,
                   line={"color": ACCENT, "width": 2}, fillcolor="rgba(165, 180, 252, 0.4)")
     fig.update_xaxes(visible=False, range=[-0.5, arr.shape[1] - 0.5])
-    fig.update_yaxes(visible=False, range=[arr.shape[0] - 0.5, -0.5])
+    # a narrow column shrinks the chart's width, not its height: the image then keeps to the top, level with
+    # the images beside it
+    fig.update_yaxes(visible=False, range=[arr.shape[0] - 0.5, -0.5], constraintoward="top")
     fig.update_layout(dragmode="select", width=size, height=size, margin={"l": 0, "r": 0, "t": 0, "b": 0},
                       newselection={"line": {"color": ACCENT, "width": 2, "dash": "solid"}},
                       activeselection={"fillcolor": ACCENT, "opacity": 0.15})

@@ -244,7 +244,9 @@ def test_the_sample_grid_downloads_as_a_folder_dataset(page: Page, explorer: Exp
 
 def test_drag_a_box_on_the_image_and_see_it_inpainted(page: Page, explorer: Explorer) -> None:
     open_page(page, explorer, "repair", "kind=box&index=0")
-    repaired = page.locator('[data-testid="stColumn"]').filter(has_text="Inpainting").locator("img")
+    titles = page.locator("strong").filter(has_text=re.compile(r"^(Corrupted|Reconstruction|Inpainting)$"))
+    expect(titles).to_have_text(["Corrupted", "Reconstruction", "Inpainting"])
+    repaired = page.locator(f"{IMAGE} img").nth(2)  # the strip's images in that order (the original is the picker)
     assert_shown(repaired)
     before_src, before_pixels = repaired.get_attribute("src"), repaired.screenshot()
     area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()  # the original, as a box picker
