@@ -166,7 +166,7 @@ with source_col:
 with corruption_col:
     corruption = corruption_controls(cfg.height, cfg.width)
 if x is None:
-    st.info("Upload an image to repair, or switch to a test image.")
+    st.info("Upload an image to repair" + (", or switch to a test image." if data is not None else "."))
     publish()
     st.stop()
 
