@@ -11,7 +11,7 @@ import torch
 from ui import entry, models, show, state, uploads
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
-from vae.generate import dataset_files, manifest, zip_bytes
+from vae.generate import class_names, dataset_files, manifest, zip_bytes
 from vae.images import grid, png_bytes
 from vae.latent import decode, every_class, sample_prior
 
@@ -63,7 +63,7 @@ def same_style_every_class(ckpt: Checkpoint, data: ImageSet | None, names: list[
 
 def samples_zip(ckpt: Checkpoint, images: torch.Tensor, y: torch.Tensor | None, seed: int, temperature: float) -> bytes:
     """The grid as a dataset (vae.generate's layout and manifest); `python -m vae generate` makes the same images."""
-    names = models.class_names(ckpt) if y is not None else []
+    names = class_names(ckpt)  # [] for an unconditional model, as `generate` names them
     counts = torch.bincount(y, minlength=len(names)).tolist() if y is not None else [len(images)]
     amount = f"--per-class {counts[0]}" if y is not None else f"--n {len(images)}"
     command = f"python -m vae generate {ckpt.folder} {amount} --temperature {temperature:g} --seed {seed} --out DIR"
