@@ -20,8 +20,9 @@ PAGES = [
     st.Page("pages/sliders.py", title="Latent sliders", icon=":material/tune:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/sample.py", title="Sample", icon=":material/grid_view:"),
-    st.Page("pages/anomalies.py", title="Anomalies", icon=":material/query_stats:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/anomalies.py", title="Anomalies", icon=":material/query_stats:"),
+    st.Page("pages/repair.py", title="Repair", icon=":material/healing:"),
 ]
 
 page = st.navigation(PAGES)

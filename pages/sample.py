@@ -11,6 +11,7 @@ import torch
 from ui import entry, models, show, state, uploads
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
+from vae.generate import class_names, dataset_files, manifest, zip_bytes
 from vae.images import grid, png_bytes
 from vae.latent import decode, every_class, sample_prior
 
@@ -60,6 +61,16 @@ def same_style_every_class(ckpt: Checkpoint, data: ImageSet | None, names: list[
     show.picture(show.labelled_rows(rows, [short[int(c)] for c in y], ["input", *short], tile=48))
 
 
+def samples_zip(ckpt: Checkpoint, images: torch.Tensor, y: torch.Tensor | None, seed: int, temperature: float) -> bytes:
+    """The grid as a dataset (vae.generate's layout and manifest); `python -m vae generate` makes the same images."""
+    names = class_names(ckpt)  # [] for an unconditional model, as `generate` names them
+    counts = torch.bincount(y, minlength=len(names)).tolist() if y is not None else [len(images)]
+    amount = f"--per-class {counts[0]}" if y is not None else f"--n {len(images)}"
+    command = f"python -m vae generate {ckpt.folder} {amount} --temperature {temperature:g} --seed {seed} --out DIR"
+    labels = y if y is not None else torch.zeros(len(images), dtype=torch.long)
+    return zip_bytes(dataset_files(images, labels, names, manifest(ckpt, names, counts, temperature, seed, command)))
+
+
 ckpt = models.require_model()
 model = ckpt.model
 cfg = model.cfg
@@ -102,8 +113,15 @@ if cfg.conditional:
 else:
     show.image_grid(images, ncol=ncol, tile=min(72, 760 // ncol))
 st.caption(f"{count} samples · seed {seed} · temperature {temperature:g}")
-st.download_button("Download PNG", png_bytes(grid(images, ncol=ncol, scale=4)), f"samples-seed{seed}.png", "image/png",
-                   key="download", icon=":material/download:")
+downloads = st.columns([1, 1, 3])
+downloads[0].download_button("Download PNG", png_bytes(grid(images, ncol=ncol, scale=4)), f"samples-seed{seed}.png",
+                             "image/png", key="download", icon=":material/download:", width="stretch")
+downloads[1].download_button(
+    "Download ZIP", lambda: samples_zip(ckpt, images, y, seed, temperature), f"samples-seed{seed}.zip",
+    "application/zip", key="download_zip", icon=":material/folder_zip:", width="stretch",
+    help="Each image as a PNG" + (", one folder per class" if cfg.conditional else "")
+    + ", with a manifest: a dataset that training reads as folder:DIR.",
+)
 if cfg.conditional:
     same_style_every_class(ckpt, models.test_set(ckpt), names)
 state.publish({

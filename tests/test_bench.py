@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
+import pytest
 import torch
 
 from vae.checkpoint import update_meta
@@ -76,3 +77,25 @@ def test_score_cost_quick(tiny_checkpoint, capsys) -> None:
     assert all(r["batched_ms"] > 0 and 0 < r["single_median_ms"] <= r["single_p95_ms"] for r in rows)
     assert "| score | batched ms per image | one image: median ms | p95 ms |" in capsys.readouterr().out
     assert torch.get_num_threads() == 1
+def test_repair_scores_every_method_of_every_corruption(tiny_checkpoint, capsys) -> None:
+    rows = _bench("repair").main([str(tiny_checkpoint(arch="conv")), "--images", "6", "--steps", "2"])
+    methods = {(r["corruption"], r["method"]) for r in rows}
+    assert ("missing top half", "inpainting") in methods and ("Gaussian noise, σ = 0.2", "median filter") in methods
+    assert not any(r["method"] == "inpainting" and "noise" in r["corruption"] for r in rows)
+    out = capsys.readouterr().out
+    assert "| corruption | method | PSNR dB |" in out and "(baseline)" in out
+
+
+def test_augment_compares_real_with_generated_training_images(tiny_checkpoint, capsys) -> None:
+    folder = tiny_checkpoint("cond", arch="mlp", num_classes=10)
+    rows = _bench("augment").main([str(folder), "--real-per-class", "3", "--generated-per-class", "2", "4",
+                                   "--seeds", "2", "--steps", "2", "--test-subset", "50"])
+    assert [r["setting"] for r in rows] == ["3 real", "3 real + 2 generated", "3 real + 4 generated",
+                                            "4 generated, no real"]
+    assert all(len(r["scores"]) == 2 and 0 <= r["mean"] <= 1 for r in rows)
+    assert "| training images per class | test accuracy, mean ± sd |" in capsys.readouterr().out
+
+
+def test_augment_refuses_an_unconditional_model(tiny_checkpoint) -> None:
+    with pytest.raises(SystemExit):
+        _bench("augment").main([str(tiny_checkpoint(arch="mlp")), "--seeds", "1"])

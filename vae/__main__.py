@@ -1,4 +1,4 @@
-"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier} ...`; `python -m vae CMD --help` for options."""
+"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier,generate} ...`; `python -m vae CMD --help`."""
 
 from __future__ import annotations
 
@@ -229,6 +229,34 @@ def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
     print(f"test accuracy {meta['test_accuracy']:.4f}; saved to {args.out}")
 
 
+def add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="write a folder dataset of PNGs decoded from prior samples, with a manifest")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--n", type=int, help="images in all (spread evenly over the classes of a conditional model)")
+    p.add_argument("--per-class", type=int, help="images per class (conditional models)")
+    p.add_argument("--temperature", type=float, default=1.0, help="codes from N(0, T^2 I) (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="the dataset folder; read it back as folder:OUT")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier generated dataset in OUT")
+    p.set_defaults(func=run_generate)
+
+
+def run_generate(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae import generate as generated
+    from vae.checkpoint import load_checkpoint
+
+    generated.check_temperature(args.temperature)
+    generated.check_out(args.out, args.overwrite)
+    ckpt = load_checkpoint(args.checkpoint)
+    counts = generated.class_counts(ckpt.model.cfg.num_classes, args.n, args.per_class)
+    names = generated.class_names(ckpt)
+    images, labels = generated.generate(ckpt, counts, args.temperature, args.seed)
+    meta = generated.manifest(ckpt, names, counts, args.temperature, args.seed,
+                              f"python -m vae generate {' '.join(argv)}")
+    out = generated.write_dataset(generated.dataset_files(images, labels, names, meta), args.out, args.overwrite)
+    print(f"wrote {sum(counts)} images to {out} (read back as folder:{out})")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__)
@@ -238,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     add_atlas(sub)
     add_ood(sub)
     add_classifier(sub)
+    add_generate(sub)
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 from app_helpers import APP, ATLAS_SUBSET, digit_folder, make_checkpoint, train_folder_model
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import app_test as app_test_module
 
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint
@@ -78,6 +81,28 @@ def open_app(model_root: Path, use_root: Callable[[Path], None]) -> Iterator[Cal
         return at
 
     yield open_
+
+
+@pytest.fixture
+def download(monkeypatch: pytest.MonkeyPatch) -> Callable[[AppTest, str], bytes]:
+    """download(at, label): the bytes a person gets from the download button with that label in the latest
+    run, the deferred ones (data given as a callable, made on click) included. AppTest keeps its media files
+    in a manager of each run; this fixture keeps hold of them."""
+    made: list[tuple[MediaFileManager, MemoryMediaFileStorage]] = []
+
+    def keep(storage: MemoryMediaFileStorage) -> MediaFileManager:
+        made.append((MediaFileManager(storage), storage))
+        return made[-1][0]
+
+    monkeypatch.setattr(app_test_module, "MediaFileManager", keep)
+
+    def fetch(at: AppTest, label: str) -> bytes:
+        [button] = [b.proto for b in at.get("download_button") if b.proto.label == label]
+        manager, storage = made[-1]
+        url = manager.execute_deferred(button.deferred_file_id) if button.deferred_file_id else button.url
+        return storage.get_file(url.rsplit("/", 1)[-1]).content
+
+    return fetch
 
 
 @pytest.fixture

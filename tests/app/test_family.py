@@ -1,12 +1,15 @@
 """The VAE family in the app: every member on every page, the Compare page, the 2-D latent plane, the anomaly
-scores each kind has."""
+scores each kind has, the Sample page's ZIP and the Repair page with each member."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 from app_helpers import ATLAS_SUBSET, assert_clean, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
@@ -17,10 +20,12 @@ from vae.classifier import Classifier, Instrument
 from vae.config import ModelConfig
 from vae.data import load_dataset
 from vae.evaluate import evaluate
+from vae.generate import MANIFEST
 from vae.scores import fit_reference, save_reference, unavailable
 
 COMPARE = "pages/compare.py"
 ANOMALIES = "pages/anomalies.py"
+REPAIR = "pages/repair.py"
 FAMILY = {
     "tiny-vae": ModelConfig(arch="conv", latent_dim=4, hidden=4),
     "tiny-ae": ModelConfig(arch="conv", latent_dim=4, hidden=4, objective="ae"),
@@ -30,7 +35,7 @@ FAMILY = {
     "tiny-2d": ModelConfig(arch="mlp", latent_dim=2, hidden=32),
 }
 PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py", COMPARE,
-         ANOMALIES]
+         ANOMALIES, REPAIR]
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +156,29 @@ def test_compare_never_marks_a_conditional_likelihood_best_against_unconditional
     styles = at.dataframe[0].proto.arrow_data.styler.styles
     nll = 1 + [m.label for m in metrics.METRICS].index("NLL (nats)") + 1  # after Kind and Latent, 0-based
     assert f"row2_col{nll}" not in styles and ("row0_col" + str(nll) in styles or f"row1_col{nll}" in styles)
+@pytest.mark.parametrize("name", list(FAMILY))
+def test_every_member_downloads_its_samples_as_a_dataset(open_app, download, family_root: Path, tmp_path: Path,
+                                                         name: str) -> None:
+    at = opened(open_app, family_root, "pages/sample.py", model=name, n="16", per_class="2")
+    zipfile.ZipFile(io.BytesIO(download(at, "Download ZIP"))).extractall(tmp_path)
+    back = [load_dataset(f"folder:{tmp_path}", split) for split in ("train", "test")]
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    if FAMILY[name].conditional:
+        assert len(back[0].class_names) == 10 and manifest["total"] == 20
+        assert sorted(torch.cat([b.labels for b in back]).bincount().tolist()) == [2] * 10
+    else:
+        assert back[0].class_names == [] and manifest["total"] == 16
+    assert sum(len(b) for b in back) == manifest["total"]
+
+
+@pytest.mark.parametrize("name", list(FAMILY))
+@pytest.mark.parametrize("kind", ["box", "noise", "salt_pepper"])
+def test_every_member_repairs(open_app, family_root: Path, name: str, kind: str) -> None:
+    at = opened(open_app, family_root, REPAIR, model=name, kind=kind, index="7")
+    titles = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+    assert titles[:3] == ["Original", "Corrupted", "Reconstruction"] and ("Inpainting" in titles) == (kind != "noise")
+    assert sum(":green[" in m.value for m in at.markdown if "PSNR" in m.value) == 1
+    if FAMILY[name].conditional:  # the test image's label goes to the model; an upload asks for one
+        at.segmented_control(key="source").set_value("Upload").run()
+        assert_clean(at)
+        assert at.selectbox(key="label").value == 0

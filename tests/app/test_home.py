@@ -93,10 +93,11 @@ def test_without_the_test_images_the_pages_still_work(open_app, monkeypatch, tmp
     at = open_app()
     assert_clean(at)
     assert any("not available" in w.value for w in at.warning)
-    for page in ("pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py"):
+    for page in ("pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py", "pages/repair.py"):
         at.switch_page(page).run()
         assert_clean(at)
         assert at.title[0].value != "Latent Explorer"
+    assert [i.value for i in at.info] == ["Upload an image to repair."]  # no test images to switch to
     at = open_app("pages/map.py", selected="2")
     assert_clean(at)
     assert at.subheader[0].value.startswith("Test image #2")  # shown by its reconstruction and neighbours'

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+
 from app_helpers import assert_clean, image_urls
 
 SAMPLE = "pages/sample.py"
@@ -27,7 +31,7 @@ def test_resample_temperature_and_grid_size(open_app) -> None:
     at.select_slider(key="n").set_value(100).run()
     assert_clean(at)
     assert any(c.value.startswith("100 samples") for c in at.caption)
-    assert len(at.get("download_button")) == 1
+    assert len(at.get("download_button")) == 2
 
 
 def test_a_conditional_model_samples_each_class(open_app) -> None:
@@ -43,3 +47,15 @@ def test_hostile_values_in_the_link_fall_back(open_app) -> None:
     notices = " ".join(t.value for t in at.toast)
     assert "Ignored seed=" in notices and "Ignored temperature=" in notices and "Ignored n=" in notices
     assert at.number_input(key="seed").value == 0 and at.slider(key="temperature").value == 1.0
+
+
+def test_the_grid_downloads_as_a_zip_too(open_app, download) -> None:
+    at = open_app(SAMPLE, model="tiny-cond", per_class="2")
+    assert_clean(at)
+    assert {b.proto.label for b in at.get("download_button")} == {"Download PNG", "Download ZIP"}
+    archive = zipfile.ZipFile(io.BytesIO(download(at, "Download ZIP")))
+    folders = {name.split("/")[0] for name in archive.namelist() if name.endswith(".png")}
+    assert len(folders) == 10 and len(archive.namelist()) == 21  # 2 per class, and the manifest
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["total"] == 20 and "--per-class 2" in manifest["command"]
+    assert download(at, "Download PNG").startswith(b"\x89PNG")

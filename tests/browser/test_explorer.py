@@ -1,5 +1,6 @@
 """The explorer in real Chromium, used as a person would: pick a model, look at the latent map and
-select a point, move a slider, upload two images and interpolate, resample, and open a hostile link.
+select a point, move a slider, upload two images and interpolate, resample and download the grid as a
+dataset, place an occluding box by dragging and see it repaired, and open a hostile link.
 
 One `streamlit run app.py` serves every test of the session, one Chromium drives it, and each test
 opens one page. The model is the shipped `checkpoints/mnist` when it has its atlas; otherwise a tiny
@@ -13,9 +14,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from PIL import Image
@@ -278,6 +281,47 @@ def test_new_seed_gives_a_new_sample_grid(page: Page, explorer: Explorer) -> Non
     page.get_by_text("seed 7 ·").wait_for()
     assert grid.screenshot() != before_pixels
     assert "seed=7" in page.url
+
+
+def test_the_sample_grid_downloads_as_a_folder_dataset(page: Page, explorer: Explorer, tmp_path: Path) -> None:
+    open_page(page, explorer, "sample", "seed=3&n=16")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download ZIP").click()
+    archive = tmp_path / "samples.zip"
+    download.value.save_as(archive)
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+        z.extractall(tmp_path / "samples")
+    assert len([n for n in names if n.endswith(".png")]) == 16 and "manifest.json" in names
+    manifest = json.loads((tmp_path / "samples" / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["total"] == 16 and "--n 16" in manifest["command"]
+    back = [load_dataset(f"folder:{tmp_path / 'samples'}", split) for split in ("train", "test")]
+    assert sum(len(b) for b in back) == 16
+
+
+def test_drag_a_box_on_the_image_and_see_it_inpainted(page: Page, explorer: Explorer) -> None:
+    open_page(page, explorer, "repair", "kind=box&index=0")
+    titles = page.locator("strong").filter(has_text=re.compile(r"^(Corrupted|Reconstruction|Inpainting)$"))
+    expect(titles).to_have_text(["Corrupted", "Reconstruction", "Inpainting"])
+    repaired = page.locator(f"{IMAGE} img").nth(2)  # the strip's images in that order (the original is the picker)
+    assert_shown(repaired)
+    before_src, before_pixels = repaired.get_attribute("src"), repaired.screenshot()
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()  # the original, as a box picker
+
+    def drag() -> None:
+        page.mouse.move(area["x"] + area["width"] * 0.1, area["y"] + area["height"] * 0.5)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["width"] * 0.9, area["y"] + area["height"] * 0.95, steps=10)
+        page.mouse.up()
+
+    after_rerun(page, drag)
+    changed_src(page, repaired, before_src)
+    assert repaired.screenshot() != before_pixels
+    box = {k: int(v[0]) for k, v in parse_qs(urlparse(page.url).query).items() if k.startswith("box_")}
+    assert 12 <= box["box_top"] <= 15 and 12 <= box["box_height"] <= 16  # about rows 14..27 of 28
+    assert 1 <= box["box_left"] <= 4 and 21 <= box["box_width"] <= 26
+    assert page.get_by_label("Top row").input_value() == str(box["box_top"])
+    assert_clean(page)
 
 
 def test_hostile_link_falls_back_with_a_notice(page: Page, explorer: Explorer) -> None:

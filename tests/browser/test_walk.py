@@ -4,7 +4,9 @@ For a model of each kind the project supports (KINDS: one line each; add a kind 
 trained for seconds in a temporary folder, the test walks every page that app.py lists (read from its
 st.Page entries, so a page added later is walked too) through the sidebar's links, then clicks every
 button that moves between pages (the map's "Open this code in the sliders" and "Interpolate from this
-image", and a pin on the live map -> "Open the pin in the sliders"). Each step must keep the model picked,
+image", and a pin on the live map -> "Open the pin in the sliders"), every button of the Repair page (each
+corruption, "Random", "New noise") and the Sample page's "Download ZIP", whose archive must read back as a
+folder dataset. Each step must keep the model picked,
 show no exception element, no last-resort message, no cut-off button label or misaligned live slider,
 and the app's log must stay free of tracebacks. Screenshots: test-artifacts/walk/.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.helpers import CHROMIUM, ROOT, chromium, streamlit_server, wait_for_app
+from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app
+from vae.data import load_dataset
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,6 +50,8 @@ CUT_OFF = """() => {
   for (const e of document.querySelectorAll('[data-testid="stSidebar"] input')) if (seen(e)) cut.push(e.value);
   return cut;
 }"""
+CORRUPTIONS = {"Noise": "noise", "Salt & pepper": "salt_pepper", "No top half": "top", "No bottom half": "bottom",
+               "Box": "box"}  # the Repair page's, by label and by value in the link; the last is the default
 LOG_ERRORS = re.compile(r"Traceback|Uncaught app exec|Exception in|\bERROR\b")
 
 
@@ -203,3 +209,35 @@ def test_every_page_and_every_move_between_pages(page: Page, app: App, kind: Kin
     to_sliders.click()
     moved_to(page, "Latent sliders")
     check(page, app, kind, "pin-to-sliders")
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+def test_every_button_of_repair_and_the_sample_download(page: Page, app: App, kind: Kind, tmp_path: Path) -> None:
+    page.goto(f"{app.url}/repair?model={kind.name}")
+    settle(page)
+    if not kind.data_gone:  # without test images, Repair offers uploads only
+        after_rerun(page, lambda: page.get_by_role("button", name="Random").click())
+        check(page, app, kind, "repair-random")
+    for corruption, value in CORRUPTIONS.items():
+        page.get_by_role("radio", name=corruption, exact=True).click()
+        page.wait_for_url(re.compile(rf"kind={value}(&|$)"))
+        wait_for_app(page, WAIT)
+        if value in ("noise", "salt_pepper"):
+            seed = re.search(r"seed=(\d+)", page.url).group(1)
+            page.get_by_role("button", name="New noise").click()
+            page.wait_for_url(lambda url: f"seed={seed}&" not in f"{url}&")  # noqa: B023 (called at once)
+            wait_for_app(page, WAIT)
+        check(page, app, kind, f"repair-{value}")
+    assert "kind=box" in page.url
+
+    page.goto(f"{app.url}/sample?model={kind.name}&seed=2")
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download ZIP").click()
+    download.value.save_as(tmp_path / "samples.zip")
+    with zipfile.ZipFile(tmp_path / "samples.zip") as archive:
+        archive.extractall(tmp_path / "samples")
+        pngs = [n for n in archive.namelist() if n.endswith(".png")]
+    back = [load_dataset(f"folder:{tmp_path / 'samples'}", split) for split in ("train", "test")]
+    assert sum(len(b) for b in back) == len(pngs) > 0
+    check(page, app, kind, "sample-zip")
