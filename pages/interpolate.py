@@ -13,7 +13,8 @@ from torch import Tensor
 
 from ui import atlas as atlases
 from ui import entry, maps, models, show, state, uploads
-from ui.live_decoder import live_decoder, model_spec
+from ui.live.path import live_path
+from ui.live.runtime import decoder_of
 from vae.atlas import Atlas, AtlasError
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
@@ -69,8 +70,8 @@ def scrubber(ckpt: Checkpoint, ends: Tensor, frames: Tensor, method: str, y: Ten
     steps = len(frames)
     state.bind("step", 1, state.integer(1, MAX_STEPS))
     step = min(st.session_state["step"], steps)
-    live = live_decoder(
-        "path", model_spec(ckpt), key="live_path", path=interpolate(ends[0], ends[1], LIVE_CODES, method).tolist(),
+    live = live_path(
+        decoder_of(ckpt), key="live_path", path=interpolate(ends[0], ends[1], LIVE_CODES, method).tolist(),
         t=(step - 1) / (steps - 1), label=None if y is None else int(y[0]),
         on_commit=lambda done: st.session_state.update(step=round(done.t * (steps - 1)) + 1),
     )

@@ -8,7 +8,8 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, maps, models, show, state
-from ui.live_decoder import LiveDecoderResult, atlas_spec, live_decoder, model_spec
+from ui.live.map import MapResult, live_map
+from ui.live.runtime import atlas_spec, decoder_of
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
@@ -26,7 +27,7 @@ def remember_selection() -> None:
     st.session_state["selected"] = maps.selected_indices(st.session_state["map_chart"].get("selection"))
 
 
-def pin(done: LiveDecoderResult) -> None:
+def pin(done: MapResult) -> None:
     """Live map callback: the clicked place and its code become the page's pin and the explorer's code."""
     st.session_state["pin"] = [round(v, 3) for v in done.xy]
     st.session_state["z"] = [round(v, 2) for v in done.z]
@@ -99,8 +100,8 @@ def open_in_interpolate(index: int) -> None:
 
 def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list[str]) -> None:
     hint = st.empty()  # above the map, though what it says depends on whether the map could be drawn
-    live = live_decoder("map", model_spec(ckpt), key="live_map", atlas=atlas_spec(atlas, projection, names),
-                        pinned=st.session_state["pin"], on_commit=pin)
+    live = live_map(decoder_of(ckpt), key="live_map", points=atlas_spec(atlas, projection, names),
+                    pinned=st.session_state["pin"], on_commit=pin)
     if not live.available:
         hint.caption(f"{live.error} Hovering needs it; select points on the other tab instead.")
         return

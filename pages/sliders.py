@@ -12,7 +12,8 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, models, show, state
-from ui.live_decoder import live_decoder, model_spec
+from ui.live.runtime import decoder_of
+from ui.live.sliders import live_sliders
 from vae.checkpoint import Checkpoint
 from vae.latent import decode, sample_prior, traverse
 from vae.model import VAE
@@ -90,7 +91,7 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
     labels = [slider_label(d, kl) for d in order]
     main, right = st.columns([8, 4], gap="medium")
     with main:
-        live = live_decoder("sliders", model_spec(ckpt), key="live_sliders", z=st.session_state["z"], dims=order,
+        live = live_sliders(decoder_of(ckpt), key="live_sliders", z=st.session_state["z"], dims=order,
                             labels=labels, inactive={d for d in order if not active[d]}, bounds=(-LIMIT, LIMIT),
                             step=STEP, label=None if y is None else int(y[0]), on_commit=lambda done: set_code(done.z))
         if not live.available:
