@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from vae.config import PRESETS
 from vae.atlas import Atlas
+from vae.config import PRESETS
 from vae.export import (
     UnsupportedNetwork,
     atlas_map_spec,
@@ -80,7 +80,8 @@ def test_encoder_spec_lists_the_trunk_and_the_head(arch: str, num_classes: int) 
     torch.manual_seed(0)
     model = VAE(replace(PRESETS[arch], num_classes=num_classes))
     spec = json.loads(json.dumps(encoder_spec(model)))
-    assert (spec["latent_dim"], spec["num_classes"], spec["image_shape"]) == (model.cfg.latent_dim, num_classes, [1, 28, 28])
+    assert (spec["latent_dim"], spec["num_classes"]) == (model.cfg.latent_dim, num_classes)
+    assert spec["image_shape"] == [1, 28, 28]
     trunk = [layer["type"] for layer in spec["trunk"]]
     assert trunk == (["flatten"] if arch == "mlp" else ["conv2d", "silu", "conv2d", "silu", "flatten"])
     if arch == "conv":

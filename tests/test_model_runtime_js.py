@@ -28,8 +28,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from vae.atlas import AtlasError, load_atlas, pca_2d
 from vae.atlas import Atlas as AtlasData
+from vae.atlas import AtlasError, load_atlas, pca_2d
 from vae.checkpoint import CheckpointError, find_checkpoints, load_checkpoint
 from vae.config import PRESETS, ModelConfig
 from vae.export import atlas_map_spec, decoder_spec, encoder_spec, float32_base64, latent_plane_spec

@@ -200,5 +200,6 @@ def test_reconstruction_error_at_the_mean_is_the_atlas_recon_error(tiny_model, m
     from vae.data import ImageSet
 
     model, data = tiny_model("conv", objective="ae"), mnist_test.subset(16)
-    _, _, atlas_errors = encode_with_errors(Checkpoint(None, model, {}), ImageSet(data.name, data.images, data.labels, []))
+    images = ImageSet(data.name, data.images, data.labels, [])
+    _, _, atlas_errors = encode_with_errors(Checkpoint(None, model, {}), images)
     torch.testing.assert_close(objectives.reconstruction_error_at_mean(model, data.floats(slice(0, 16))), atlas_errors)

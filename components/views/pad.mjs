@@ -58,7 +58,7 @@ class PadView extends LiveView {
     this.seen = imageCanvas(seen, SEEN_CSS);
     this.seenCaption = el("div", "led-caption", seen);
     const recon = el("div", "led-figure", figures);
-    this.recon = imageCanvas(recon, data.size);
+    this.recon = imageCanvas(recon, data.size, "led-image led-recon");
     el("div", "led-caption", recon, "its reconstruction");
     this.scoreBox = el("div", "led-score", results);
     this.scoreName = el("div", "led-key-name", this.scoreBox);

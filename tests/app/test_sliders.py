@@ -51,7 +51,7 @@ def test_the_live_decoder_gets_the_code_in_kl_order(open_app, model_root: Path, 
     assert_clean(at)
     assert not [s for s in at.slider if s.key.startswith("z")]  # no server sliders
     data = live_data(at, "live_sliders")
-    assert data["mode"] == "sliders" and data["z"] == [0, 1, 0, -2]
+    assert "decoder" in data["resources"] and data["z"] == [0, 1, 0, -2]
     assert [s["dim"] for s in data["sliders"]] == expected and "KL" in data["sliders"][0]["label"]
     assert len(image_urls(at)) == 1  # the traversal grid; the decoded image is the browser's
     at.button(key="reset").click().run()

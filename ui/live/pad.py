@@ -82,7 +82,7 @@ def parse_strokes(raw: str) -> str:
     if len(raw) > MAX_STROKE_TEXT:
         raise ValueError("too long")
     try:
-        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        data = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("not a drawing") from None
     i = 0

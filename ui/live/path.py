@@ -25,7 +25,8 @@ class PathResult(runtime.Live):
     z: list[float] | None = None
 
 
-def view_data(latent_dim: int, path: Sequence[Sequence[float]], t: float, end_labels: tuple[str, str]) -> dict[str, Any]:
+def view_data(latent_dim: int, path: Sequence[Sequence[float]], t: float,
+              end_labels: tuple[str, str]) -> dict[str, Any]:
     """What the view draws, checked: raises ValueError for fewer than two codes or codes of the wrong size."""
     codes = [finite(code, "path codes") for code in path]
     if len(codes) < 2 or any(len(code) != latent_dim for code in codes):

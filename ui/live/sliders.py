@@ -60,8 +60,10 @@ def view_data(latent_dim: int, z: Sequence[float] | None, dims: Sequence[int] | 
         raise ValueError(f"every direction needs {latent_dim} numbers")
     return {
         "z": z, "bounds": finite(bounds, "bounds"), "step": float(step),
-        "sliders": [{"dim": int(d), "label": str(name), "inactive": d in inactive} for d, name in zip(dims, labels, strict=True)],
-        "directions": [{"label": d.label, "vector": finite(d.vector, "directions"), "bounds": finite(d.bounds, "bounds"),
+        "sliders": [{"dim": int(d), "label": str(name), "inactive": d in inactive}
+                    for d, name in zip(dims, labels, strict=True)],
+        "directions": [{"label": d.label, "vector": finite(d.vector, "directions"),
+                        "bounds": finite(d.bounds, "bounds"),
                         "value": min(d.bounds[1], max(d.bounds[0], float(d.value)))} for d in directions],
     }
 
