@@ -9,7 +9,9 @@ import streamlit as st
 
 from ui import entry, models, show
 
-st.set_page_config(page_title="Latent Explorer", page_icon=show.icon(), layout="wide")
+SIDEBAR_WIDTH = 320  # pixels: room for the picker's "model · dataset, arch, z=16" labels
+st.set_page_config(page_title="Latent Explorer", page_icon=show.icon(), layout="wide",
+                   initial_sidebar_state=SIDEBAR_WIDTH)
 show.apply_style()
 
 PAGES = [
@@ -18,6 +20,7 @@ PAGES = [
     st.Page("pages/sliders.py", title="Latent sliders", icon=":material/tune:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/sample.py", title="Sample", icon=":material/grid_view:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
 ]
 
 page = st.navigation(PAGES)

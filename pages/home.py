@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui import entry, models, show, state
+from ui import entry, metrics, models, show, state
 from vae.checkpoint import Checkpoint, training_commands, training_epochs
 from vae.latent import decode, encode_dataset, sample_prior
 from vae.model import count_parameters
@@ -12,16 +12,27 @@ from vae.model import count_parameters
 entry.through_app()
 
 SHOWN = 12  # test images, reconstructions and samples shown
+KIND_HELP = {
+    "vae": "A VAE: the encoder gives a distribution q(z|x), trained on the ELBO with β weighing its KL term.",
+    "ae": "A plain autoencoder: each image gets one code, trained on reconstruction alone. Nothing makes its codes "
+          "look like the prior, so samples from N(0, I) often land where the decoder saw no codes.",
+    "wae": "A Wasserstein autoencoder (WAE-MMD): deterministic codes, trained on reconstruction plus λ times the MMD "
+           "between a batch's codes and prior samples, so the codes as a whole match the prior.",
+}
 
 
 def model_card(ckpt: Checkpoint) -> None:
     cfg, meta = ckpt.model.cfg, ckpt.meta
     history = meta.get("history") or []
     cols = st.columns([1, 1.1, 0.8, 0.8, 1.1, 1.5])  # room for a multi-stage "30 + 22 + 10 + 25"
-    cols[0].metric("Dataset", meta.get("dataset", "unknown"))
+    dataset, missing = models.dataset_of(ckpt), models.data_missing(ckpt)
+    split = (meta.get("split") or {}).get("rule")
+    cols[0].metric("Dataset", models.dataset_label(dataset),
+                   help=dataset + (f". Test split: {split}." if split else ""),
+                   delta="images missing" if missing else None, delta_color="red", delta_arrow="off")
     cols[1].metric("Architecture", f"{cfg.arch} · {cfg.activation}")
     cols[2].metric("Latent size", cfg.latent_dim)
-    cols[3].metric("β (KL weight)", f"{cfg.beta:g}")
+    cols[3].metric("Kind", cfg.kind, help=KIND_HELP[cfg.objective])
     cols[4].metric("Parameters", f"{count_parameters(ckpt.model):,}")
     runs = training_epochs(meta) or [len(history)]
     cols[5].metric(
@@ -31,18 +42,15 @@ def model_card(ckpt: Checkpoint) -> None:
     )
     if cfg.conditional:
         st.caption(f"Conditional on the class label ({cfg.num_classes} classes).")
-    metrics = meta.get("metrics")
-    if metrics:
-        cols = st.columns(4)
-        cols[0].metric(
-            "NLL, binarized", f"{metrics['nll_binarized']:.2f} nats" if "nll_binarized" in metrics else "–",
-            help=f"-log p(x) of the binarized test set, importance sampling with k={metrics.get('nll_k', '?')}",
-        )
-        cols[1].metric("Test loss", f"{metrics.get('continuous_test_loss', float('nan')):.2f} nats",
-                       help="BCE against grey levels + KL, one sample (the PyTorch example's convention)")
-        cols[2].metric("Active units", f"{metrics.get('active_units', '?')} of {cfg.latent_dim}",
-                       help="Dimensions whose posterior mean varies across images (variance > 0.01)")
-        cols[3].metric("Reconstruction MSE", f"{metrics.get('recon_mse', float('nan')):.4f}")
+    if meta.get("metrics"):
+        for start in range(0, len(metrics.METRICS), 4):
+            for col, metric in zip(st.columns(4), metrics.METRICS[start:start + 4], strict=False):
+                missing = metrics.value(ckpt, metric.key) is None
+                why = " " + metrics.missing_reason(ckpt, metric.key) if missing else ""
+                col.metric(metric.label, metrics.formatted(ckpt, metric), help=metric.help + "." + why)
+        k = meta["metrics"].get("nll_k")
+        if k:
+            st.caption(f"NLL by importance sampling with k = {k} samples per image.")
     else:
         st.caption(f"Not evaluated yet: `python -m vae evaluate {ckpt.folder}` adds NLL and active units here.")
     commands = training_commands(meta)
@@ -51,12 +59,23 @@ def model_card(ckpt: Checkpoint) -> None:
             st.code("\n".join(commands), language="bash", wrap_lines=True)
 
 
+def _number(value: float | None, form: str) -> str:
+    """A metric as `form` says, or a dash where it is missing or null (not measured, or not defined)."""
+    return "–" if value is None else form.format(value)
+
+
 def curve(history: list[dict], keys: dict[str, str], title: str) -> go.Figure:
     fig = go.Figure()
     epochs = [h.get("epoch") for h in history]
+    values = []
     for key, name in keys.items():
         if any(key in h for h in history):
             fig.add_scatter(x=epochs, y=[h.get(key) for h in history], name=name, mode="lines+markers")
+            values += [h[key] for h in history if isinstance(h.get(key), int | float)]
+    if values:  # a range of our own: plotly's cut the markers of a one-epoch history in half
+        low, high = min(values), max(values)
+        pad = (high - low) * 0.1 or max(abs(high) * 0.02, 0.5)
+        fig.update_yaxes(range=[low - pad, high + pad])
     fig.update_layout(
         title=title, height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"title": "epoch", "tickformat": "d", "dtick": max(1, len(history) // 10)}, yaxis_title="nats per image",
@@ -72,12 +91,19 @@ def training_curves(ckpt: Checkpoint) -> None:
         return
     left, right = st.columns(2)
     k = ckpt.meta.get("train", {}).get("iwae_k", 1)
-    losses, title = {"train_loss": "train", "test_loss": "test"}, "Loss (negative ELBO)"
+    losses = {"train_loss": "train", "test_loss": "test"}
+    title = {"vae": "Loss (negative ELBO)", "ae": "Loss (reconstruction)", "wae": "Loss (reconstruction + λ·MMD)"}[
+        ckpt.model.cfg.objective]
     if k > 1:  # trained on the IWAE bound: the training loss is -L_k, and the test set has both
         losses = {"train_loss": f"train -L_{k}", "test_iwae_loss": f"test -L_{k}", "test_loss": "test ELBO"}
         title = "Loss"
     left.plotly_chart(curve(history, losses, title), key="curve_loss")
-    right.plotly_chart(curve(history, {"train_kl": "train", "test_kl": "test"}, "KL divergence"), key="curve_kl")
+    regularizer = {"vae": ("kl", "KL divergence"), "wae": ("mmd", "MMD to the prior")}.get(ckpt.model.cfg.objective)
+    if regularizer:
+        term, name = regularizer
+        right.plotly_chart(curve(history, {f"train_{term}": "train", f"test_{term}": "test"}, name), key="curve_kl")
+    else:
+        right.caption("A plain autoencoder's loss is its reconstruction term alone: no KL or MMD to plot.")
 
 
 def samples_and_reconstructions(ckpt: Checkpoint) -> None:
@@ -98,16 +124,19 @@ def samples_and_reconstructions(ckpt: Checkpoint) -> None:
 
 
 def table_row(entry: models.Entry) -> dict[str, object]:
+    """One row of the table; each column holds one type (text or integers), None where a broken folder has none,
+    so that Streamlit serializes it as it is."""
     ckpt = None if entry.error else models.load(entry)
     row: dict[str, object] = {"Model": entry.id, "Status": "broken" if entry.error else "ok"}
     if isinstance(ckpt, Checkpoint):
         cfg = ckpt.model.cfg
+        row["Status"] = "data missing" if models.data_missing(ckpt) else "ok"
         row |= {
-            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": str(cfg.latent_dim),
-            "Epochs": str(len(ckpt.meta.get("history") or [])), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
+            "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch, "Latent size": cfg.latent_dim,
+            "Epochs": len(ckpt.meta.get("history") or []), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
         }
     else:
-        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"), "–")
+        row |= dict.fromkeys(("Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"))
     return row | {"Folder": str(entry.folder)}
 
 
@@ -119,7 +148,7 @@ def checkpoint_table() -> None:
             f"or point ${models.ENV} (or `streamlit run app.py -- --checkpoints DIR`) at a folder of checkpoints."
         )
         return
-    st.dataframe([table_row(e) for e in entries], hide_index=True)
+    st.dataframe([table_row(e) for e in entries], hide_index=True, placeholder="–")
     for e in entries:
         if e.error:
             st.error(f"**{e.id}** is broken: {e.error}", icon=":material/broken_image:")

@@ -31,10 +31,20 @@ LIVE_CODES = 64  # codes along the path the browser scrubs through (a spherical 
 
 
 def random_of_class(side: str, data: ImageSet) -> None:
-    """Callback: a random test image of the class picked beside the button."""
-    matches = torch.nonzero(data.labels == st.session_state[f"{side}_class"]).flatten().tolist()
+    """Callback: a random test image of the class picked beside the button (of any, without classes)."""
+    chosen = st.session_state.get(f"{side}_class")
+    matches = torch.nonzero(data.labels == chosen).flatten().tolist() if chosen is not None else range(len(data))
     if matches:
         st.session_state[side] = random.choice(matches)
+
+
+def first_index(side: str, data: ImageSet, labelled: bool) -> int:
+    """A's default is the first test image; B's the first of another class (a folder sorted by class would
+    otherwise start with two images of one class), or the second image."""
+    if side == "a" or len(data) < 2:
+        return 0
+    others = torch.nonzero(data.labels != data.labels[0]).flatten() if labelled else torch.tensor([], dtype=torch.long)
+    return int(others[0]) if len(others) else 1
 
 
 def endpoint(
@@ -48,16 +58,23 @@ def endpoint(
                          label_visibility="collapsed")
     if st.session_state[f"{side}_source"] == "Upload":
         return uploads.upload(ckpt, data, f"{side}_upload", f"Image {side.upper()}"), "your upload", None
-    state.bind(side, 0 if side == "a" else 1, state.integer(0, len(data) - 1))
+    labelled = bool(names)
+    state.bind(side, first_index(side, data, labelled), state.integer(0, len(data) - 1))
     index_col, class_col, button_col = st.columns([1.1, 1.3, 1.1], vertical_alignment="bottom")
     index_col.number_input(f"Test image {side.upper()}", 0, len(data) - 1, key=side)
-    classes = sorted(set(data.labels.tolist()))
-    class_col.selectbox("Class", classes, key=f"{side}_class", format_func=lambda c: names[c] if c < len(names) else c)
+    if labelled:
+        classes = sorted(set(data.labels.tolist()))
+        class_col.selectbox("Class", classes, key=f"{side}_class", format_func=lambda c: class_name(names, c))
     button_col.button("Random", key=f"{side}_random", on_click=random_of_class, args=(side, data),
-                      icon=":material/casino:", help="A random test image of this class.", width="stretch")
+                      icon=":material/casino:", width="stretch",
+                      help="A random test image of this class." if labelled else "A random test image.")
     i = st.session_state[side]
     label = int(data.labels[i])
-    return data.floats(slice(i, i + 1))[0], f"#{i} · {names[label] if label < len(names) else label}", label
+    return data.floats(slice(i, i + 1))[0], f"#{i}" + (f" · {class_name(names, label)}" if labelled else ""), label
+
+
+def class_name(names: list[str], label: int) -> str:
+    return names[label] if label < len(names) else str(label)
 
 
 def publish() -> None:

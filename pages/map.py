@@ -39,6 +39,12 @@ def label_name(names: list[str], label: int, short: bool = False) -> str:
     return name.split(" - ")[0] if short else name
 
 
+def class_tag(names: list[str], label: int, short: bool = False) -> str:
+    """" · " and the class's name for a caption; nothing for a dataset without classes (its images all
+    carry label 0, which names no class)."""
+    return f" · {label_name(names, label, short)}" if names else ""
+
+
 def images_of(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: torch.Tensor) -> torch.Tensor:
     """Test images at these indices; their reconstructions when the images are not available."""
     if data is not None:
@@ -47,23 +53,29 @@ def images_of(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: to
     return decode(ckpt.model, atlas.mu[indices], y)
 
 
-def code_chart(mu: torch.Tensor, sigma: torch.Tensor) -> go.Figure:
+def code_chart(mu: torch.Tensor, sigma: torch.Tensor | None) -> go.Figure:
+    """The code as bars; a VAE's posterior spread as error bars (the deterministic members have none)."""
     dims = [f"z{d}" for d in range(len(mu))]
-    fig = go.Figure(go.Bar(
-        x=dims, y=mu.tolist(), error_y={"type": "data", "array": sigma.tolist(), "thickness": 1.2},
-        marker_color="#4f46e5", hovertemplate="%{x}: μ %{y:.2f} ± σ %{error_y.array:.2f}<extra></extra>",
-    ))
-    fig.update_layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Latent mean μ ± σ",
-                      yaxis={"zeroline": True})
+    if sigma is None:
+        bar = go.Bar(x=dims, y=mu.tolist(), marker_color="#4f46e5", hovertemplate="%{x}: %{y:.2f}<extra></extra>")
+    else:
+        bar = go.Bar(
+            x=dims, y=mu.tolist(), error_y={"type": "data", "array": sigma.tolist(), "thickness": 1.2},
+            marker_color="#4f46e5", hovertemplate="%{x}: μ %{y:.2f} ± σ %{error_y.array:.2f}<extra></extra>",
+        )
+    fig = go.Figure(bar)
+    title = "Latent mean μ ± σ" if sigma is not None else "Code (deterministic: no σ)"
+    fig.update_layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title, yaxis={"zeroline": True})
     return fig
 
 
 def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, names: list[str]) -> None:
     model = ckpt.model
-    mu, sigma = atlas.mu[i], torch.exp(0.5 * atlas.logvar[i])
+    mu = atlas.mu[i]
+    sigma = torch.exp(0.5 * atlas.logvar[i]) if model.cfg.stochastic else None
     y = atlas.labels[i:i + 1] if model.cfg.conditional else None
     recon = decode(model, mu[None], y)[0]
-    st.subheader(f"Test image #{i} · {label_name(names, int(atlas.labels[i]))}")
+    st.subheader(f"Test image #{i}{class_tag(names, int(atlas.labels[i]))}")
     cols = st.columns([1, 1, 3])
     with cols[0]:
         if data is not None:
@@ -77,7 +89,7 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     neighbours = torch.tensor([j for j, _ in keep])
     show.images(
         images_of(ckpt, atlas, data, neighbours),
-        [f"#{j} · {label_name(names, int(atlas.labels[j]), short=True)} · d {d:.2f}" for j, d in keep], width=104,
+        [f"#{j}{class_tag(names, int(atlas.labels[j]), short=True)} · d {d:.2f}" for j, d in keep], width=104,
     )
     left, right = st.columns(2)
     left.button("Open this code in the sliders", key="to_sliders", on_click=open_in_sliders, args=(mu.tolist(),),
@@ -88,14 +100,13 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
 
 def open_in_sliders(code: list[float]) -> None:
     st.session_state["z"] = [round(v, 2) for v in code]
-    st.session_state["_switch_to"] = "pages/sliders.py"
+    st.session_state["_switch_to"] = ("pages/sliders.py", {"z": st.session_state["z"]})
 
 
 def open_in_interpolate(index: int) -> None:
-    st.session_state.setdefault(state.MEMORY, {}).update({"a": index, "a_source": "Test image"})
     st.session_state.pop("a", None)
     st.session_state.pop("a_source", None)
-    st.session_state["_switch_to"] = "pages/interpolate.py"
+    st.session_state["_switch_to"] = ("pages/interpolate.py", {"a_source": "Test image", "a": index})
 
 
 def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list[str]) -> None:
@@ -117,11 +128,11 @@ def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list
 
 
 def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: list[int], names: list[str]) -> None:
-    labels = atlas.labels[chosen]
-    counts = torch.bincount(labels, minlength=len(names) or 1)
+    counts = torch.bincount(atlas.labels[chosen], minlength=len(names) or 1)
     summary = ", ".join(f"{label_name(names, c)}: {int(n)}" for c, n in enumerate(counts) if n)
     st.subheader(f"{len(chosen):,} points selected")
-    st.caption(f"By class: {summary}. Mean reconstruction MSE {atlas.recon_error[chosen].mean():.4f}.")
+    by_class = f"By class: {summary}. " if names else ""
+    st.caption(f"{by_class}Mean reconstruction MSE {atlas.recon_error[chosen].mean():.4f}.")
     shown = torch.tensor(chosen[:MAX_SHOWN])
     if len(chosen) > MAX_SHOWN:
         st.caption(f"Showing the first {MAX_SHOWN}.")
@@ -141,12 +152,23 @@ if atlas.stale:
                     icon=":material/history:")
     if data is not None and cols[1].button("Rebuild the map", key="rebuild_atlas"):
         atlas = atlases.rebuild(ckpt, data)
+if data is not None and not atlases.describes(ckpt, atlas, data):
+    cols = st.columns([4, 1])
+    note = cols[0].empty()
+    note.warning("This map was built from other test images (the dataset has changed since), so the images "
+                 "shown are reconstructions of its points.", icon=":material/history:")
+    if cols[1].button("Rebuild the map", key="rebuild_changed_atlas"):
+        atlas = atlases.rebuild(ckpt, data)
+        note.empty()
+    else:
+        data = None  # its images are not the map's points
 
 projections = atlas.projections
 state.bind("projection", projections[0], state.choice(projections))
 state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
 state.bind("pin", None, state.numbers(2, -1e6, 1e6))
-state.bind("z", [0.0] * ckpt.model.cfg.latent_dim, state.numbers(ckpt.model.cfg.latent_dim, -1e3, 1e3))
+if state.bind_code("z", ckpt.model.cfg.latent_dim, 1e3):
+    st.session_state["pin"] = None  # the pin's code was another model's
 st.segmented_control(
     "Projection", projections, key="projection", format_func=maps.PROJECTION_NAMES.get, required=True,
     on_change=lambda: st.session_state.update(pin=None),  # a pin is a place in one projection
@@ -156,9 +178,14 @@ select_tab, hover_tab = st.tabs(["Select points", "Hover to decode"])
 with select_tab:
     st.caption(
         f"{len(atlas):,} test images, each placed by its latent mean. Click a point, or pick the box or lasso tool "
-        "in the chart's toolbar to select many. Click a class in the legend to hide it (double-click to isolate it)."
+        "in the chart's toolbar to select many."
+        + " Click a class in the legend to hide it (double-click to isolate it)." * bool(names)
     )
     fig = maps.figure(maps.cache_key(ckpt, atlas), atlas, st.session_state["projection"], tuple(names))
+    if st.session_state["projection"] == "latent" and not ckpt.model.cfg.conditional:
+        fig = maps.with_manifold(fig, maps.manifold(maps.cache_key(ckpt, atlas), ckpt, atlas))
+        st.caption("This model's latent space is a plane, shown as it is (no projection), over the images its "
+                   "decoder makes at each place: the learned manifold.")
     st.plotly_chart(fig, key="map_chart", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
     chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]
@@ -178,4 +205,4 @@ state.publish({
     "z": st.session_state["z"] if pinned is not None else None,
 })
 if "_switch_to" in st.session_state:
-    st.switch_page(st.session_state.pop("_switch_to"))
+    state.switch_page(*st.session_state.pop("_switch_to"))

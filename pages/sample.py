@@ -1,23 +1,63 @@
 """Sample: a grid of images decoded from codes drawn from the prior, one row per class for
-conditional models. The same seed and temperature always give the same grid."""
+conditional models. The same seed and temperature always give the same grid. A conditional
+model also shows "same style, every class": images encoded with their own label and decoded
+with each label in turn."""
 
 import random
 
 import streamlit as st
 import torch
 
-from ui import entry, models, show, state
+from ui import entry, models, show, state, uploads
+from vae.checkpoint import Checkpoint
+from vae.data import ImageSet
 from vae.images import grid, png_bytes
-from vae.latent import decode, sample_prior
+from vae.latent import decode, every_class, sample_prior
 
 entry.through_app()
 
 SIZES = (16, 36, 64, 100)
 MAX_SEED = 2**31 - 1
+STYLE_ROWS = 5  # test images in "same style, every class"
+STYLE_SOURCES = ("Test images", "Upload")
 
 
-def resample() -> None:
-    st.session_state["seed"] = random.randrange(MAX_SEED)
+def resample(key: str = "seed") -> None:
+    st.session_state[key] = random.randrange(MAX_SEED)
+
+
+def style_inputs(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The images (and labels) "same style, every class" starts from: random test images, or an upload."""
+    sources = STYLE_SOURCES if data is not None else STYLE_SOURCES[1:]
+    state.bind("style_source", sources[0], state.choice(sources))
+    state.bind("style_seed", 0, state.integer(0, MAX_SEED))
+    state.bind("style_label", 0, state.integer(0, ckpt.model.cfg.num_classes - 1))
+    cols = st.columns([2, 2, 3], vertical_alignment="bottom")
+    cols[0].segmented_control("Start from", sources, key="style_source", required=True)
+    if st.session_state["style_source"] == "Upload":
+        cols[1].selectbox("Encoded as", range(ckpt.model.cfg.num_classes), key="style_label",
+                          format_func=lambda c: names[c], help="The label the encoder is given with your image.")
+        x = uploads.upload(ckpt, data, "style_upload", "Your image")
+        return None if x is None else (x[None], torch.tensor([st.session_state["style_label"]]))
+    cols[1].button("Other images", key="style_resample", on_click=resample, args=("style_seed",),
+                   icon=":material/casino:", width="stretch", help="Other random test images.")
+    gen = torch.Generator().manual_seed(st.session_state["style_seed"])
+    idx = torch.randperm(len(data), generator=gen)[:STYLE_ROWS]
+    return data.floats(idx), data.labels[idx]
+
+
+def same_style_every_class(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> None:
+    st.subheader("Same style, every class")
+    st.caption("Each image is encoded with its own label; its code, which holds what the label does not (slant, "
+               "stroke, width), is then decoded with every label in turn.")
+    chosen = style_inputs(ckpt, data, names)
+    if chosen is None:
+        st.info("Upload an image, or start from test images.")
+        return
+    x, y = chosen
+    rows = torch.cat([x[:, None], every_class(ckpt.model, x, y)], dim=1)
+    short = [n.split(" - ")[0] for n in names]
+    show.picture(show.labelled_rows(rows, [f"{short[int(c)]} in" for c in y], ["input", *short], tile=48))
 
 
 ckpt = models.require_model()
@@ -48,6 +88,11 @@ else:
     count = st.session_state["n"]
     ncol, y = round(count**0.5), None
 
+if cfg.objective == "ae":
+    st.warning(
+        "This is a plain autoencoder: nothing in its training makes its codes look like N(0, I), so codes drawn from "
+        "that prior land where the decoder saw none. That is why its samples look wrong: a VAE is trained to fill "
+        "the prior (the KL term), and a WAE to match its codes to it (the MMD term).", icon=":material/warning:")
 seed, temperature = st.session_state["seed"], st.session_state["temperature"]
 codes = sample_prior(count, cfg.latent_dim, temperature, seed)
 images = decode(model, codes, y)
@@ -59,8 +104,11 @@ else:
 st.caption(f"{count} samples · seed {seed} · temperature {temperature:g}")
 st.download_button("Download PNG", png_bytes(grid(images, ncol=ncol, scale=4)), f"samples-seed{seed}.png", "image/png",
                    key="download", icon=":material/download:")
+if cfg.conditional:
+    same_style_every_class(ckpt, models.test_set(ckpt), names)
 state.publish({
     "temperature": temperature, "seed": seed,
     "per_class": st.session_state.get("per_class") if cfg.conditional else None,
     "n": None if cfg.conditional else count,
+    **{k: st.session_state.get(k) for k in ("style_source", "style_seed", "style_label") if cfg.conditional},
 })

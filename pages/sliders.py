@@ -44,8 +44,10 @@ def from_test_image(ckpt, data) -> None:
         st.session_state["label"] = int(y[0])
 
 
-def slider_label(d: int, kl: torch.Tensor | None) -> str:
-    return f"z{d}" + (f" · KL {kl[d]:.2f}" if kl is not None else "")
+def slider_label(d: int, kl: torch.Tensor | None, variance: torch.Tensor | None) -> str:
+    if kl is not None:
+        return f"z{d} · KL {kl[d]:.2f}"
+    return f"z{d}" + (f" · var {variance[d]:.2f}" if variance is not None else "")
 
 
 def server_code(dim: int) -> list[float]:
@@ -78,8 +80,8 @@ def traversal(model: VAE, code: torch.Tensor, order: list[int], active: torch.Te
 
 
 @st.fragment
-def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | None, active: torch.Tensor,
-                       y: torch.Tensor | None) -> None:
+def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | None, variance: torch.Tensor | None,
+                       active: torch.Tensor, y: torch.Tensor | None) -> None:
     """The sliders, the decoded image and the traversal: moving a slider reruns only this part.
 
     The sliders and the image are the live decoder's (the image follows a drag; the code comes back
@@ -88,7 +90,7 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
     redrawing sixteen unchanged sliders before it gets to them.
     """
     model = ckpt.model
-    labels = [slider_label(d, kl) for d in order]
+    labels = [slider_label(d, kl, variance) for d in order]
     main, right = st.columns([8, 4], gap="medium")
     with main:
         live = live_sliders(decoder_of(ckpt), key="live_sliders", z=st.session_state["z"], dims=order,
@@ -119,21 +121,23 @@ st.title("Latent sliders")
 stats = atlases.latent_stats(ckpt, data)
 if stats is not None:
     kl, variance, source = stats
-    order = torch.argsort(kl, descending=True).tolist()
+    order = torch.argsort(kl if kl is not None else variance, descending=True).tolist()
     active = atlases.active(variance)
+    by = ("KL divergence from the prior" if kl is not None
+          else f"how much the code varies across images (this {model.cfg.kind} has no posterior, so no KL)")
     st.caption(
-        f"One slider per latent dimension, ordered by KL divergence from the prior (measured on {source}); "
+        f"One slider per latent dimension, ordered by {by}, measured on {source}; "
         f"{int(active.sum())} of {dim} are active. Faded ones are inactive: the encoder ignores them, so moving "
         "them changes little."
     )
 else:
-    kl, order, active = None, list(range(dim)), torch.ones(dim, dtype=torch.bool)
+    kl, variance, order, active = None, None, list(range(dim)), torch.ones(dim, dtype=torch.bool)
     st.caption("One slider per latent dimension (their KL is unknown: no metrics, map or test images).")
 
-state.bind("z", [0.0] * dim, state.numbers(dim, -LIMIT, LIMIT))
+state.bind_code("z", dim, LIMIT)
 
 names = models.class_names(ckpt)
-buttons = st.columns([1, 1, 1.3, 1.4, 2] if data is not None else [1, 1, 5.7], vertical_alignment="bottom")
+buttons = st.columns([1, 1, 1.3, 1.4, 2] if data is not None else [1.25, 1.5, 5], vertical_alignment="bottom")
 buttons[0].button("Reset", key="reset", icon=":material/restart_alt:", on_click=set_code, args=([0.0] * dim,),
                   help="Every dimension back to 0, the prior's mean.", width="stretch")
 buttons[1].button("Randomize", key="randomize", icon=":material/casino:", width="stretch",
@@ -153,4 +157,4 @@ if model.cfg.conditional:
     y = torch.tensor([st.session_state["label"]])
 
 
-sliders_and_images(ckpt, order, kl, active, y)
+sliders_and_images(ckpt, order, kl, variance, active, y)

@@ -18,3 +18,9 @@ def test_importing_ui_leaves_torch_one_thread_and_its_own_kernels() -> None:
 def test_streamlit_skips_the_full_collection_after_each_run() -> None:
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_streamlit_polls_its_sources_instead_of_watching_the_checkout() -> None:
+    """inotify on the checkout overflowed while training wrote checkpoints; polling still sees page edits."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "poll"

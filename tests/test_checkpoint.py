@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 import vae.checkpoint as checkpoint
+from tests.kills import Killed, kill_at
 from vae.checkpoint import (
     CONFIG,
     WEIGHTS,
@@ -169,28 +171,73 @@ def test_crash_while_writing_weights_keeps_the_old_checkpoint(tiny_checkpoint, t
     _assert_unchanged(folder, before)
 
 
-@pytest.mark.parametrize("crash_at", [1, 2])
-def test_crash_at_a_rename_keeps_a_loadable_checkpoint(tiny_checkpoint, tiny_model, monkeypatch, crash_at: int) -> None:
-    """Crashing at the weights' rename changes nothing; at config.json's, the new weights fit the old config."""
+def _same(model: torch.nn.Module, folder: Path) -> bool:
+    loaded = load_checkpoint(folder).model.state_dict()
+    return all(torch.equal(v, loaded[k]) for k, v in model.state_dict().items())
+
+
+def test_a_kill_at_any_step_of_a_save_leaves_the_old_or_the_new_checkpoint(
+    tiny_checkpoint, tiny_model, tmp_path: Path, monkeypatch
+) -> None:
+    original = tiny_checkpoint("original")
+    old, new, third = (tiny_model("mlp", seed=s) for s in (0, 1, 2))
+    count = Path(shutil.copytree(original, tmp_path / "count"))
+    with kill_at(monkeypatch, count, None) as steps:
+        save_checkpoint(count, new, {"note": "new"})
+    assert len(steps) == 6, steps  # two files written, the commit rename, two moves, .staged removed
+    found = []
+    for step in range(1, len(steps) + 1):
+        folder = Path(shutil.copytree(original, tmp_path / f"killed-{step}"))
+        with kill_at(monkeypatch, folder, step), pytest.raises(Killed):
+            save_checkpoint(folder, new, {"note": "new"})
+        note = read_meta(folder).get("note")
+        assert _same(new if note else old, folder), f"a mixed pair after a kill at {steps[step - 1]}"
+        found.append(note or "old")
+        save_checkpoint(folder, third, {"note": "third"})  # the next save finishes or clears what the kill left
+        assert _same(third, folder) and sorted(p.name for p in folder.iterdir()) == [CONFIG, WEIGHTS]
+    assert found == ["old"] * 3 + ["new"] * 3  # a kill comes before its step: new once the commit rename is done
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused_at_load(tiny_checkpoint, value: float) -> None:
     folder = tiny_checkpoint()
-    before = load_checkpoint(folder).model.state_dict()
-    renames = []
-    real_replace = os.replace
+    tensors = read_tensors(folder / WEIGHTS)
+    tensors["decoder.0.bias"][3] = value
+    save_file(tensors, folder / WEIGHTS)
+    message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "not finite" in message and "decoder.0.bias" in message
 
-    def replace_or_crash(src, dst):
-        renames.append(dst)
-        if len(renames) == crash_at:
-            raise Crash
-        real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoint.os, "replace", replace_or_crash)
-    newer = tiny_model("mlp", seed=1)
-    with pytest.raises(Crash):
-        save_checkpoint(folder, newer, {"dataset": "mnist", "note": "newer"})
-    monkeypatch.undo()
-    if crash_at == 1:
-        _assert_unchanged(folder, before)
-    else:
-        ckpt = load_checkpoint(folder)
-        assert "note" not in ckpt.meta
-        assert all(torch.equal(v, ckpt.model.state_dict()[k]) for k, v in newer.state_dict().items())
+def test_absurd_sizes_are_refused_before_anything_is_allocated(tiny_checkpoint, monkeypatch) -> None:
+    folder = tiny_checkpoint()
+    meta = json.loads((folder / CONFIG).read_text())
+    meta["model"]["hidden"] = 10**9
+    (folder / CONFIG).write_text(json.dumps(meta))
+    real_empty = torch.empty
+
+    def small_allocations_only(*size, **kwargs):
+        tensor = real_empty(*size, **kwargs)
+        assert tensor.device.type == "meta" or tensor.numel() < 10**8, "allocated a huge tensor"
+        return tensor
+
+    monkeypatch.setattr(torch, "empty", small_allocations_only)
+    message = _refusal(folder)
+    assert str(folder / CONFIG) in message and "more than the 1,073,741,824 allowed" in message
+
+
+def test_a_folder_that_cannot_be_read_is_refused_with_the_reason(tiny_checkpoint, monkeypatch) -> None:
+    from tests.damaged import denied_paths
+
+    folder = tiny_checkpoint()
+    with denied_paths(monkeypatch, folder):
+        message = _refusal(folder)
+    assert str(folder / CONFIG) in message and "cannot be read (Permission denied)" in message
+
+
+def test_weights_that_cannot_be_read_are_refused_with_the_reason(tiny_checkpoint, monkeypatch) -> None:
+    from tests.damaged import denied_paths
+
+    folder = tiny_checkpoint()
+    with denied_paths(monkeypatch, folder, names=(WEIGHTS,)):
+        message = _refusal(folder)
+    assert str(folder / WEIGHTS) in message and "cannot be read (Permission denied)" in message

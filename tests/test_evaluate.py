@@ -11,6 +11,7 @@ from PIL import Image
 
 from vae.__main__ import main
 from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta
+from vae.classifier import Classifier, Instrument
 from vae.data import ImageSet
 from vae.evaluate import (
     SAMPLES_PNG,
@@ -97,6 +98,43 @@ def test_evaluate_command_refuses_a_corrupt_checkpoint(tiny_checkpoint, capsys) 
 
 def test_evaluate_command_refuses_bad_numbers(tiny_checkpoint, capsys, tmp_path: Path) -> None:
     assert main(["evaluate", str(tiny_checkpoint()), "--k", "0"]) == 2
-    assert "--k and --subset must be >= 1" in capsys.readouterr().err
+    assert "--k must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["evaluate", str(tiny_checkpoint()), "--subset", "-5"]) == 2
+    assert "--subset must be >= 1, got -5" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_a_deterministic_model_gets_only_the_numbers_that_exist(tiny_model, tiny_checkpoint, mnist_test) -> None:
+    folder = tiny_checkpoint("ae", "conv", objective="ae")
+    metrics = evaluate(load_checkpoint(folder), mnist_test.subset(40), k=5)
+    for absent in ("nll_binarized", "continuous_test_loss", "rate", "kl_per_dim"):
+        assert absent not in metrics and "no distribution q(z|x)" in metrics["not_defined"][absent]
+    assert metrics["distortion"] > 0 and len(metrics["latent_variance"]) == 4
+    text = format_metrics(metrics)
+    assert "not defined" in text and "binarized NLL" not in text
+    assert read_meta(folder)["metrics"]["not_defined"] == metrics["not_defined"]
+
+
+def test_rate_and_distortion_make_up_the_test_loss(tiny_checkpoint, mnist_test) -> None:
+    metrics = evaluate(load_checkpoint(tiny_checkpoint("v", "conv")), mnist_test.subset(40), k=5, save=False)
+    assert metrics["not_defined"] == {}
+    assert metrics["continuous_test_loss"] == pytest.approx(metrics["rate"] + metrics["distortion"])
+
+
+def test_a_classifier_measures_the_samples(tiny_checkpoint, mnist_test, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    instrument = Instrument(tmp_path, Classifier().eval(), {})
+    metrics = evaluate(load_checkpoint(tiny_checkpoint("v", "conv")), mnist_test.subset(40), k=5, save=False,
+                       instrument=instrument)
+    assert metrics["fid"] > 0 and 0.1 <= metrics["confidence"] <= 1 and metrics["quality_samples"] == 40
+    assert "sample FID" in format_metrics(metrics)
+
+
+def test_no_nll_keeps_the_stored_likelihood_of_the_same_test_set(tiny_checkpoint, mnist_test) -> None:
+    ckpt = load_checkpoint(tiny_checkpoint("v", "conv"))
+    first = evaluate(ckpt, mnist_test.subset(20), k=5)
+    again = evaluate(load_checkpoint(ckpt.folder), mnist_test.subset(20), k=None)
+    assert again["nll_binarized"] == first["nll_binarized"] and again["nll_k"] == 5
+    other = evaluate(load_checkpoint(ckpt.folder), mnist_test.subset(30), k=None)
+    assert "nll_binarized" not in other  # measured on other images: not carried over

@@ -15,9 +15,11 @@ from vae.latent import (
     class_means,
     decode,
     encode_dataset,
+    every_class,
     interpolate,
     lerp,
     nearest_neighbours,
+    plane_grid,
     sample_prior,
     slerp,
     traverse,
@@ -128,3 +130,23 @@ def test_images_grid_png_and_gif() -> None:
     assert png_bytes(g).startswith(b"\x89PNG")
     gif = Image.open(io.BytesIO(gif_bytes(images[:4], scale=2)))
     assert gif.format == "GIF" and gif.size == (56, 56) and gif.n_frames == 6  # forth and back
+
+
+def test_every_class_keeps_the_code_and_changes_the_label(tiny_model, mnist_test) -> None:
+    model = tiny_model("mlp", num_classes=10)
+    x, y = mnist_test.floats(slice(0, 3)), mnist_test.labels[:3]
+    grid = every_class(model, x, y)
+    assert grid.shape == (3, 10, 1, 28, 28)
+    mu, _ = model.encode(x, y)
+    for i in range(3):  # row i, column c: image i's code decoded as class c
+        torch.testing.assert_close(grid[i, 7], decode(model, mu[i:i + 1], torch.tensor([7]))[0])
+    with pytest.raises(ValueError, match="conditional"):
+        every_class(tiny_model("mlp"), x, y)
+
+
+def test_plane_grid_is_laid_out_like_an_image() -> None:
+    codes = plane_grid((-2.0, 2.0), (0.0, 1.0), 4)
+    assert codes.shape == (16, 2)
+    torch.testing.assert_close(codes[0], torch.tensor([-1.5, 0.875]))  # top left cell's centre
+    torch.testing.assert_close(codes[3], torch.tensor([1.5, 0.875]))  # top right
+    torch.testing.assert_close(codes[12], torch.tensor([-1.5, 0.125]))  # bottom left

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from vae.config import PRESETS, ModelConfig
-from vae.model import VAE, count_parameters
+from vae.model import VAE, ModelTooLarge, build, count_parameters, parameter_count
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -106,3 +106,37 @@ def test_the_family_is_checked_where_it_is_configured() -> None:
         ModelConfig(objective="wae")
     with pytest.raises(ValueError, match="has no KL term"):
         ModelConfig(objective="ae", beta=4.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kind"),
+    [({}, "VAE"), ({"beta": 4.0}, "β-VAE (β = 4)"), ({"num_classes": 10}, "CVAE"), ({"objective": "ae"}, "AE"),
+     ({"objective": "wae", "mmd_weight": 10.0}, "WAE (λ = 10)"),
+     ({"objective": "ae", "num_classes": 2}, "conditional AE")],
+)
+def test_each_member_says_what_it_is(overrides: dict, kind: str) -> None:
+    assert ModelConfig(**overrides).kind == kind
+
+
+def test_build_counts_before_it_allocates_and_refuses_absurd_sizes() -> None:
+    cfg = ModelConfig(arch="mlp", latent_dim=4, hidden=32)
+    assert parameter_count(cfg) == count_parameters(build(cfg)) == count_parameters(VAE(cfg))
+    too_large = r"would have [\d,]+ parameters \([\d,.]+ GB\), more than the 1,073,741,824 allowed"
+    with pytest.raises(ModelTooLarge, match=too_large):
+        build(ModelConfig(arch="mlp", hidden=10**9))
+    with pytest.raises(ModelTooLarge, match="would have"):
+        build(ModelConfig(arch="conv", height=4 * 10**6, width=4 * 10**6))
+    with pytest.raises(ModelTooLarge, match="more parameters than can be counted, more than the 1,073,741,824"):
+        build(ModelConfig(arch="mlp", hidden=10**30))
+
+
+def test_build_turns_an_allocation_failure_into_a_message(monkeypatch) -> None:
+    import vae.model
+
+    def out_of_memory(cfg):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4000000000 bytes.")
+
+    monkeypatch.setattr(vae.model, "VAE", out_of_memory)
+    monkeypatch.setattr(vae.model, "parameter_count", lambda cfg: 10**9)
+    with pytest.raises(ModelTooLarge, match=r"could not allocate the model's 1,000,000,000 parameters \(4.0 GB\)"):
+        build(ModelConfig())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import torch
 from PIL import Image
 
 import vae.train
+from tests.kills import Killed, kill_at
 from vae.__main__ import main
 from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta, update_meta
 from vae.objectives import Loss
@@ -167,14 +169,14 @@ def test_conditional_training_needs_labels(tmp_path: Path, capsys) -> None:
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path: Path, monkeypatch, capsys) -> None:
-    real_elbo, calls = vae.train.negative_elbo, []
+    real_loss, calls = vae.train.training_loss, []
 
     def nan_in_epoch_two(*args, **kwargs):
         calls.append(1)
-        loss = real_elbo(*args, **kwargs)
+        loss = real_loss(*args, **kwargs)
         return Loss(loss.loss * float("nan"), loss.recon, loss.kl) if len(calls) > 8 else loss
 
-    monkeypatch.setattr(vae.train, "negative_elbo", nan_in_epoch_two)
+    monkeypatch.setattr(vae.train, "training_loss", nan_in_epoch_two)
     out = tmp_path / "run"
     assert train(out, "--epochs", "3") == 2
     err = capsys.readouterr().err
@@ -244,3 +246,58 @@ def test_two_process_ddp_run(tmp_path: Path, repo_root: Path, child_env: dict) -
     assert proc.stderr.count("epoch 2: train loss") == 1  # rank 0 alone reports and saves
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "last", "model.safetensors"]
     load_checkpoint(out)
+
+
+def test_a_kill_at_any_step_of_any_save_is_resumed_exactly(tmp_path: Path, monkeypatch) -> None:
+    """Issue 15: a kill between (or inside) the files of any save of a run, then --resume, ends where an
+    uninterrupted run ends: same steps, history and weights, and no leftovers of the kill."""
+    monkeypatch.setattr(vae.train, "load_dataset", functools.cache(vae.train.load_dataset))  # read MNIST once
+    run = ("--epochs", "2", "--lr-min", "1e-4")
+    assert train(tmp_path / "whole", *run) == 0
+    with kill_at(monkeypatch, tmp_path / "count", None) as steps:
+        assert train(tmp_path / "count", *run) == 0
+    assert len(steps) >= 2 * (6 + 8), steps  # each epoch: the best (two files) and the last state (three)
+    for step in range(1, len(steps) + 1):
+        out = tmp_path / f"killed-{step}"
+        with kill_at(monkeypatch, out, step), pytest.raises(Killed):
+            train(out, *run)
+        assert train(out, *run, "--resume") == 0, f"no resume after a kill at {steps[step - 1]}"
+        assert _history(out) == _history(tmp_path / "whole"), steps[step - 1]
+        assert _same_weights(out / "last", tmp_path / "whole" / "last") and _same_weights(out, tmp_path / "whole")
+        assert sorted(p.name for p in out.iterdir()) == ["config.json", "last", "model.safetensors"]
+        assert sorted(p.name for p in (out / "last").iterdir()) == ["config.json", "model.safetensors",
+                                                                    "optimizer.safetensors"]
+
+
+KILL_AT_A_WRITE = """
+import os, signal, sys
+import vae.atomic
+from vae.__main__ import main
+writes, real = [], vae.atomic.fsync_file
+def fsync_file(path):
+    writes.append(path)
+    if len(writes) == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(path)
+vae.atomic.fsync_file = fsync_file
+main(sys.argv[2:])
+"""
+
+
+def test_a_real_sigkill_mid_save_is_resumed_and_its_leftovers_removed(
+    tmp_path: Path, repo_root: Path, child_env: dict
+) -> None:
+    """The same with a real SIGKILL (no Python cleanup runs at all), in epoch 2's save of the last state."""
+    run = [*TINY_RUN, "--epochs", "2"]
+    out = tmp_path / "killed"
+    # files written per epoch: the best (2, or 1 when only its config.json changes), then the last state (3)
+    proc = subprocess.run([sys.executable, "-c", KILL_AT_A_WRITE, "9", "train", *run, "--out", str(out)],
+                          cwd=repo_root, env=child_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert [p.name for p in (out / "last").iterdir() if p.name.startswith(".staging.")], "nothing left to clean"
+    assert train(tmp_path / "whole", "--epochs", "2") == 0
+    assert train(out, "--epochs", "2", "--resume") == 0
+    assert _history(out) == _history(tmp_path / "whole")
+    assert _same_weights(out / "last", tmp_path / "whole" / "last")
+    assert sorted(p.name for p in (out / "last").iterdir()) == ["config.json", "model.safetensors",
+                                                                "optimizer.safetensors"]

@@ -29,7 +29,17 @@ ACTIVE_VARIANCE = 0.01  # Burda et al.'s active-unit threshold, as in vae.evalua
 
 def _signature(folder: Path) -> tuple[int, ...]:
     files = [folder / ATLAS_TENSORS, folder / ATLAS_META, folder / "model.safetensors"]
-    return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+    return tuple(_mtime(f) for f in files)
+
+
+def _mtime(path: Path) -> int:
+    """Modification time, 0 where the file is missing, -1 where it cannot be looked at (loading then says why)."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return -1
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -112,34 +122,55 @@ def get(ckpt: Checkpoint, data: ImageSet | None) -> Atlas | None:
         return atlas or _build(ckpt, data)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _describes(folder: str, sig: tuple[int, ...], data_id: int, _atlas: Atlas, _data: ImageSet) -> bool:
+    return _atlas.describes(_data)
+
+
+def describes(ckpt: Checkpoint, atlas: Atlas, data: ImageSet) -> bool:
+    """Atlas.describes, once per atlas and loaded test set (hashing 10,000 images takes a while)."""
+    folder = ckpt.folder.resolve()
+    return _describes(str(folder), _signature(folder), id(data), atlas, data)
+
+
 @st.cache_resource(max_entries=8, show_spinner="Measuring each latent dimension…")
 def _encoded_stats(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: ImageSet) -> tuple[Tensor, Tensor]:
     mu, logvar = encode_dataset(_ckpt.model, _data.subset(STATS_SUBSET))
     return kl_per_dim(mu, logvar).mean(dim=0), mu.var(dim=0)
 
 
-def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor, Tensor, str] | None:
+def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor | None, Tensor, str] | None:
     """KL (nats) and posterior-mean variance per dimension, and where they come from.
 
     From the evaluate metrics when present, else from a stored atlas, else from encoding
-    the first 2,000 test images; None when none of these is available.
+    the first 2,000 test images; None when none of these is available. The KL is None for the
+    deterministic members (ae, wae), which have no posterior.
     """
-    dim = ckpt.model.cfg.latent_dim
+    dim, stochastic = ckpt.model.cfg.latent_dim, ckpt.model.cfg.stochastic
+    found = _stored_stats(ckpt, dim)
+    if found is None and data is not None:
+        folder = ckpt.folder.resolve()
+        kl_t, var_t = _encoded_stats(str(folder), _signature(folder), ckpt, data)
+        found = kl_t, var_t, f"the first {min(STATS_SUBSET, len(data)):,} test images"
+    if found is None:
+        return None
+    kl, variance, source = found
+    return (kl if stochastic else None), variance, source
+
+
+def _stored_stats(ckpt: Checkpoint, dim: int) -> tuple[Tensor | None, Tensor, str] | None:
     metrics = ckpt.meta.get("metrics") or {}
     kl, var = metrics.get("kl_per_dim"), metrics.get("latent_variance")
-    if isinstance(kl, list) and isinstance(var, list) and len(kl) == dim == len(var):
-        return torch.tensor(kl), torch.tensor(var), "the evaluate metrics"
+    kl_ok = isinstance(kl, list) and len(kl) == dim
+    if isinstance(var, list) and len(var) == dim and (kl_ok or not ckpt.model.cfg.stochastic):
+        return (torch.tensor(kl) if kl_ok else None), torch.tensor(var), "the evaluate metrics"
     try:
         atlas = stored(ckpt)
     except AtlasError:
         atlas = None
     if atlas is not None and not atlas.stale and atlas.mu.shape[1] == dim:
         return atlas.kl_per_dim, atlas.mean_variance, "the latent map's test images"
-    if data is None:
-        return None
-    folder = ckpt.folder.resolve()
-    kl_t, var_t = _encoded_stats(str(folder), _signature(folder), ckpt, data)
-    return kl_t, var_t, f"the first {min(STATS_SUBSET, len(data)):,} test images"
+    return None
 
 
 def active(variance: Tensor) -> Tensor:

@@ -1,5 +1,6 @@
 """The latent map as a WebGL scatter: one trace per class (so the legend filters classes), the
-dataset index of each point in `customdata`, and paths of latent codes drawn on top."""
+dataset index of each point in `customdata`, and paths of latent codes drawn on top. A model with a
+2-D latent is shown in its own plane, over the decoded manifold (Kingma & Welling, 2014, Fig. 4)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import torch
 from plotly.colors import qualitative
 from torch import Tensor
 
+from ui import show
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
+from vae.images import grid
+from vae.latent import decode, plane_grid
 
-AXIS_TITLES = {"umap": ("UMAP 1", "UMAP 2"), "pca": ("PC 1", "PC 2")}
-PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA"}
+AXIS_TITLES = {"latent": ("z0", "z1"), "umap": ("UMAP 1", "UMAP 2"), "pca": ("PC 1", "PC 2")}
+PROJECTION_NAMES = {"latent": "Latent plane", "umap": "UMAP", "pca": "PCA"}
+MANIFOLD_TILES = 20  # images across the decoded manifold behind a 2-D latent plane
 PALETTE = qualitative.Plotly + qualitative.Dark24
 PATH_COLOUR = "#111827"
 
@@ -35,7 +40,8 @@ def point_size(n: int) -> float:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...], muted: bool = False) -> go.Figure:
-    """The map of every atlas point coloured by class; `key` names the atlas (folder and weights hash).
+    """The map of every atlas point coloured by class (one trace and no legend without classes); `key` names
+    the atlas (folder and weights hash).
 
     Muted maps (faint points, no hover) are the backdrop for paths. The figure is shared between
     sessions and reruns: callers copy it before adding traces.
@@ -47,10 +53,10 @@ def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...
         idx = torch.nonzero(labels == label).flatten().numpy()
         name = class_names[label] if label < len(class_names) else str(label)
         fig.add_trace(go.Scattergl(
-            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, customdata=idx,
+            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name if class_names else "test images", customdata=idx,
             marker={"size": point_size(len(labels)), "color": colour(label), "opacity": 0.25 if muted else 0.8},
-            hovertemplate=f"#%{{customdata}} · {name}<extra></extra>",
-            hoverinfo="skip" if muted else None,
+            hovertemplate=f"#%{{customdata}}{' · ' + name if class_names else ''}<extra></extra>",
+            hoverinfo="skip" if muted else None, showlegend=bool(class_names),
         ))
     x_title, y_title = AXIS_TITLES[projection]
     fig.update_layout(
@@ -92,6 +98,37 @@ def with_path(base: dict[str, Any], xy: Tensor, current: int | None = None) -> d
     ]
     layout = {**base["layout"], "annotations": ends}
     return {"data": [*base["data"], *(t.to_plotly_json() for t in traces)], "layout": layout}
+
+
+def plane_extent(atlas: Atlas) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The square of the latent plane the backdrop covers: the test codes' range (99 % of them), at least ±3."""
+    xy = atlas.coords["latent"]
+    lo, hi = torch.quantile(xy, 0.005, dim=0), torch.quantile(xy, 0.995, dim=0)
+    half = max(3.0, float((hi - lo).max()) / 2 * 1.1)
+    cx, cy = ((lo + hi) / 2).tolist()
+    return (cx - half, cx + half), (cy - half, cy + half)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Decoding the latent plane…")
+def manifold(key: str, _ckpt: Checkpoint, _atlas: Atlas) -> dict[str, Any]:
+    """The decoded manifold of a 2-D latent as a plotly layout image (a PNG data URL) spanning the plane."""
+    (x0, x1), (y0, y1) = extent = plane_extent(_atlas)
+    images = decode(_ckpt.model, plane_grid(*extent, MANIFOLD_TILES))
+    picture = grid(images, ncol=MANIFOLD_TILES, pad=0)
+    return {"source": show.inline_png(picture), "xref": "x", "yref": "y", "x": x0, "y": y1, "sizex": x1 - x0,
+            "sizey": y1 - y0, "sizing": "stretch", "layer": "below", "opacity": 0.55}
+
+
+def with_manifold(fig: go.Figure, backdrop_image: dict[str, Any]) -> go.Figure:
+    """A copy of the map with the decoded manifold under its points, the axes fitted to it."""
+    out = go.Figure(fig)
+    x0, y1 = backdrop_image["x"], backdrop_image["y"]
+    out.update_layout(
+        images=[backdrop_image], plot_bgcolor="black",
+        xaxis={"range": [x0, x0 + backdrop_image["sizex"]], "showticklabels": True, "showgrid": False},
+        yaxis={"range": [y1 - backdrop_image["sizey"], y1], "showticklabels": True, "showgrid": False},
+    )
+    return out
 
 
 def selected_indices(selection: dict[str, Any] | None) -> list[int]:

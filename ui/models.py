@@ -20,11 +20,13 @@ import torch
 from ui import state
 from vae.atlas import load_test_set
 from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError, load_checkpoint
-from vae.data import DataError, ImageSet, data_root
+from vae.data import DataError, ImageSet, data_root, dataset_missing
+from vae.folder import PREFIX, locate
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_MODEL = "mnist"  # the flagship shipped model opens first when present
+SHOWN = "_model_shown"  # the model the session's page state belongs to
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,26 @@ def extra_roots() -> list[Path]:
     return [Path(p).expanduser() for p in named + args.checkpoints]
 
 
+def _holds_checkpoint(folder: Path) -> bool:
+    """Whether a folder holds weights or a config; one that cannot be looked into counts, so that it is
+    listed as broken with the reason (one unreadable folder must never hide the others)."""
+    try:
+        return (folder / CONFIG).is_file() or (folder / WEIGHTS).is_file()
+    except OSError:
+        return True
+
+
 def candidate_folders(root: Path) -> list[Path]:
     """root itself if it is a checkpoint folder, else its subfolders that hold weights or a config."""
-    if (root / CONFIG).is_file() or (root / WEIGHTS).is_file():
+    if _holds_checkpoint(root):
         return [root]
-    if not root.is_dir():
+    try:
+        subfolders = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir())
+    except NotADirectoryError:
         return []
-    return sorted(
-        p for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and ((p / CONFIG).is_file() or (p / WEIGHTS).is_file())
-    )
+    except OSError:
+        return [root]  # cannot be listed: one broken entry, with the reason
+    return [p for p in subfolders if _holds_checkpoint(p)]
 
 
 def signature(folder: Path) -> tuple[int, ...]:
@@ -78,7 +90,7 @@ def load(entry: Entry) -> Checkpoint | str:
     try:
         sig = signature(entry.folder)
     except OSError as err:
-        return f"{entry.folder}: unreadable ({err})"
+        return f"{err.filename or entry.folder}: cannot be read ({err.strerror or err})"
     return _load(str(entry.folder.resolve()), sig)
 
 
@@ -87,7 +99,7 @@ def discover() -> list[Entry]:
     folders: list[Path] = []
     missing: list[Entry] = []
     for root in [PROJECT_CHECKPOINTS, *extra_roots()]:
-        if root != PROJECT_CHECKPOINTS and not root.exists():
+        if root != PROJECT_CHECKPOINTS and not os.path.exists(root):  # False too where it cannot be looked at
             missing.append(Entry(str(root), root, f"{root}: named as a checkpoint folder but does not exist"))
         folders += [f for f in candidate_folders(root) if f.resolve() not in {g.resolve() for g in folders}]
     names = [f.name for f in folders]
@@ -99,30 +111,41 @@ def discover() -> list[Entry]:
     return entries + missing
 
 
-def _forget_page_state() -> None:
-    """A different model means a different latent space: every page starts afresh."""
+def _forget_page_state(model: str) -> None:
+    """A different model means a different latent space: every page starts afresh, its link too."""
     for key in list(st.session_state):
         if key != state.MODEL_KEY:
             del st.session_state[key]
+    st.query_params.from_dict({state.MODEL_KEY: model})
 
 
 def pick_model() -> Checkpoint | None:
     """The sidebar's model picker; returns the chosen checkpoint (None when none works)."""
     entries = discover()
-    st.session_state["_entries"] = entries
     working = [e for e in entries if e.error is None]
     if not working:
+        st.session_state["_entries"] = entries
         st.sidebar.warning("No working model found.")
         return None
     ids = [e.id for e in working]
     default = DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0]
-    state.bind(state.MODEL_KEY, default, state.choice(ids))
-    if st.session_state[state.MODEL_KEY] not in ids:  # it broke or vanished since it was picked
-        st.session_state[state.MODEL_KEY] = default
+    current = st.session_state.get(state.MODEL_KEY)
+    if current not in ids:  # the first run, a page switch that dropped it, or it broke or vanished since
+        st.session_state.pop(state.MODEL_KEY, None)
+        current = state.initial(state.MODEL_KEY, default, state.choice(ids))
+    # However the model changed (the picker, a vanished model, a page switch that lost it), no page may
+    # see the state of another model's latent space.
+    if st.session_state.setdefault(SHOWN, current) != current:
+        _forget_page_state(current)
+    st.session_state[SHOWN] = current
+    st.session_state["_entries"] = entries
     by_id = {e.id: e for e in working}
+    # The model is the picker's default, never set through session_state: so the browser shows the right one
+    # even should it redraw the picker without the value it holds (it showed the first model, now and then,
+    # after a click on the current page's link).
     chosen = st.sidebar.selectbox(
-        "Model", ids, key=state.MODEL_KEY, on_change=_forget_page_state,
-        format_func=lambda i: f"{i}  ·  {describe(by_id[i])}",
+        "Model", ids, index=ids.index(current), key=state.MODEL_KEY,
+        format_func=lambda i: f"{i} · {describe(by_id[i])}",
         help="Every checkpoint under checkpoints/ and under $" + ENV + ".",
     )
     broken = len(entries) - len(working)
@@ -132,11 +155,27 @@ def pick_model() -> Checkpoint | None:
 
 
 def describe(entry: Entry) -> str:
+    """The picker's short description: the dataset (unless the model is named after it), arch and latent size."""
     ckpt = load(entry)
     if isinstance(ckpt, str):
         return "broken"
-    cfg = ckpt.model.cfg
-    return f"{ckpt.meta.get('dataset', '?')}, {cfg.arch}, z={cfg.latent_dim}"
+    cfg, dataset = ckpt.model.cfg, dataset_label(ckpt.meta.get("dataset", "?"))
+    return f"{'' if dataset == entry.id else dataset + ', '}{cfg.arch}, z={cfg.latent_dim}"
+
+
+def dataset_label(name: str) -> str:
+    """A dataset's name where space is short: a folder dataset by its folder's name."""
+    return Path(name.removeprefix(PREFIX)).name or name if name.startswith(PREFIX) else name
+
+
+def dataset_of(ckpt: Checkpoint) -> str:
+    """The checkpoint's dataset name, with a folder's path as found (old checkpoints kept it relative)."""
+    return locate(ckpt.meta.get("dataset", "?"), ckpt.folder)
+
+
+def data_missing(ckpt: Checkpoint) -> str | None:
+    """Why the checkpoint's test images are not on disk, or None; cheap (nothing is loaded)."""
+    return dataset_missing(dataset_of(ckpt), data_root())
 
 
 def current() -> Checkpoint | None:
@@ -172,7 +211,7 @@ def _test_set(dataset: str, size: int | None, channels: int | None, root: str) -
 def test_set(ckpt: Checkpoint) -> ImageSet | None:
     """The checkpoint's test images (cached), or None with a message saying how to get them."""
     train = ckpt.meta.get("train") or {}
-    data = _test_set(ckpt.meta.get("dataset", "?"), train.get("size"), train.get("channels"), str(data_root()))
+    data = _test_set(dataset_of(ckpt), train.get("size"), train.get("channels"), str(data_root()))
     if isinstance(data, str):
         st.warning(f"The test images are not available, so parts of this page are off. {data}", icon=":material/image:")
         return None

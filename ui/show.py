@@ -102,7 +102,8 @@ def labelled_rows(rows: Tensor, labels: Sequence[str], column_labels: Sequence[s
     """
     r, k = rows.shape[:2]
     body = grid_image(rows.reshape(r * k, *rows.shape[2:]), ncol=k, tile=tile)
-    font = label_font(max(11, tile // 4))
+    drawn = (body.width - 2) // k  # a tile as drawn: images larger than `tile` are not shrunk
+    font = label_font(max(11, max(tile, drawn) // 4))
     left = max(int(font.getlength(t)) for t in labels) + 14
     top = int(font.size * 1.8)
     paper, ink = LABELS[body.mode]

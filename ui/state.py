@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -29,20 +29,47 @@ def notice(message: str) -> None:
 
 def bind(key: str, default: Any, parse: Parser) -> None:
     """Set st.session_state[key] once, before the widget with that key is drawn."""
-    if key in st.session_state:
-        return
-    memory = st.session_state.setdefault(MEMORY, {})
+    if key not in st.session_state:
+        st.session_state[key] = initial(key, default, parse)
+
+
+def initial(key: str, default: Any, parse: Parser) -> Any:
+    """A widget's first value: from the link, else what it was when the user last left the page, else the
+    default; a link value that does not parse gives the default and a notice."""
     raw = st.query_params.get(key)
-    if raw is not None:
-        try:
-            st.session_state[key] = parse(raw)
-            return
-        except ValueError as err:
-            shown = raw if len(raw) <= MAX_SHOWN else raw[:MAX_SHOWN] + "…"
-            notice(f"Ignored {key}={shown!r} from the link: {err}. Using {dump(default)!r} instead.")
-            st.session_state[key] = default
-            return
-    st.session_state[key] = memory.get(key, default)
+    if raw is None:
+        return st.session_state.setdefault(MEMORY, {}).get(key, default)
+    try:
+        return parse(raw)
+    except ValueError as err:
+        shown = raw if len(raw) <= MAX_SHOWN else raw[:MAX_SHOWN] + "…"
+        notice(f"Ignored {key}={shown!r} from the link: {err}. Using {dump(default)!r} instead.")
+        return default
+
+
+def bind_code(key: str, dim: int, limit: float) -> bool:
+    """bind for a latent code of `dim` numbers within ±limit (zeros by default). A code kept in the session
+    with another length (another model's, handed over or left behind) never reaches the page: it is
+    dropped with a notice, and True says so."""
+    bind(key, [0.0] * dim, numbers(dim, -limit, limit))
+    kept = st.session_state[key]
+    if len(kept) == dim:
+        return False
+    notice(f"Ignored a code of {len(kept)} numbers: this model has {dim} latent dimensions. Starting from zeros.")
+    st.session_state[key] = [0.0] * dim
+    return True
+
+
+def switch_page(page: str, values: dict[str, Any] | None = None) -> NoReturn:
+    """Open another page of the app with these values in its link, keeping the model.
+
+    st.switch_page starts the next page without the browser's widget states, so Streamlit forgets every
+    widget's value, the sidebar's model picker's too, which would fall back to the default model. The
+    model therefore goes along in the URL, where `bind` finds it, like any other value of the page.
+    """
+    wanted = {MODEL_KEY: st.session_state[MODEL_KEY]} if MODEL_KEY in st.session_state else {}
+    wanted.update({k: dump(v) for k, v in (values or {}).items()})
+    st.switch_page(page, query_params=wanted)
 
 
 def publish(values: dict[str, Any]) -> None:
@@ -70,6 +97,18 @@ def choice(options: Sequence[str]) -> Parser:
         if raw not in options:
             raise ValueError("not one of the choices" if len(options) > 8 else f"not one of {', '.join(options)}")
         return raw
+
+    return parse
+
+
+def choices(options: Sequence[str], max_count: int) -> Parser:
+    """Up to `max_count` distinct comma-separated names, each one of `options` (an empty value is an empty list)."""
+
+    def parse(raw: str) -> list[str]:
+        names = [n for n in raw.split(",") if n] if raw else []
+        if len(names) > max_count or len(set(names)) != len(names):
+            raise ValueError(f"needs up to {max_count} different names")
+        return [choice(options)(n) for n in names]
 
     return parse
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m vae {train,evaluate,atlas} ...`; `python -m vae CMD --help` for options."""
+"""Command line: `python -m vae {train,evaluate,atlas,classifier} ...`; `python -m vae CMD --help` for options."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ import json
 import sys
 
 from vae.allocator import keep_freed_memory
-from vae.checkpoint import CheckpointError
+from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
 from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
-from vae.data import BINARIZATIONS, DataError
+from vae.data import BINARIZATIONS, DataError, ImageSet
 from vae.train import TrainingDiverged
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a VAE and save best and last checkpoints")
-    p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or folder:PATH")
+    p.add_argument("--dataset", default="mnist", help=(
+        "mnist, fashion-mnist or folder:PATH (images in one subfolder per class, or none; stored as an absolute "
+        "path). A folder's test split is about 10%% of each class, decided per file: a file is a test image when "
+        "the sha256 of its path relative to the folder, read as a fraction, is below 0.1 (a class left without "
+        "one gives its file of lowest hash), so adding files never moves another between train and test"))
     p.add_argument("--data-root", help="where datasets live (default: $LATENT_EXPLORER_DATA or ./data)")
-    p.add_argument("--size", type=int, help="image size for folder: datasets (default 28)")
+    p.add_argument("--size", type=int, help="image size for folder: datasets, 1..1024 (default 28; conv: a multiple "
+                   "of 4)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 (greyscale) or 3 (RGB) for folder: datasets")
     p.add_argument("--arch", default="conv", choices=sorted(PRESETS), help="architecture preset")
     p.add_argument("--latent-dim", type=int, help="latent size (default: the preset's)")
@@ -41,8 +46,11 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", type=int, help="train on the first N images only (quick runs and tests)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    p.add_argument("--out", required=True, help="checkpoint folder; the last state goes to OUT/last")
+    p.add_argument("--out", required=True, help="checkpoint folder; the last state goes to OUT/last. A folder that "
+                   "holds a trained model needs --resume (to continue it) or --overwrite (to replace it)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train a new model into an OUT that holds one; its files are replaced from the first save on")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
@@ -57,30 +65,41 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure a checkpoint on its test set and store the metrics")
     p.add_argument("checkpoint", help="checkpoint folder")
     p.add_argument("--k", type=int, default=1000, help="importance samples for the NLL estimate")
+    p.add_argument("--no-nll", action="store_true",
+                   help="skip the NLL (the slow part) and keep the one stored for the same test images")
     p.add_argument("--data-root", help="where datasets live")
     p.add_argument("--subset", type=int, help="evaluate on the first N test images only")
     p.add_argument("--no-save", action="store_true", help="print only; leave config.json alone")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    p.add_argument("--classifier", help="classifier folder measuring the samples (default: checkpoints/classifiers/"
+                   "DATASET when there is one; see `python -m vae classifier`)")
     p.set_defaults(func=run_evaluate)
 
 
-def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
+def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, ImageSet]:
+    """The checkpoint named on the command line and its test images (the first --subset ones)."""
+    from vae.atlas import load_test_set
     from vae.checkpoint import load_checkpoint
-    from vae.data import load_dataset
-    from vae.evaluate import evaluate, format_metrics
 
-    if args.k < 1 or (args.subset is not None and args.subset < 1):
-        raise ValueError(f"--k and --subset must be >= 1, got --k {args.k}, --subset {args.subset}")
+    if args.subset is not None and args.subset < 1:
+        raise ValueError(f"--subset must be >= 1, got {args.subset}")
     ckpt = load_checkpoint(args.checkpoint)
     if "dataset" not in ckpt.meta:
-        raise CheckpointError(f"{ckpt.folder / 'config.json'}: names no dataset to evaluate on")
-    train_args = ckpt.meta.get("train", {})
-    data = load_dataset(
-        ckpt.meta["dataset"], "test", args.data_root, train_args.get("size"), train_args.get("channels")
-    )
-    if args.subset:
-        data = data.subset(args.subset)
-    metrics = evaluate(ckpt, data, k=args.k, save=not args.no_save)
+        raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
+    data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
+    return ckpt, data.subset(args.subset) if args.subset else data
+
+
+def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.classifier import instrument_for, load_instrument
+    from vae.evaluate import evaluate, format_metrics
+
+    if args.k < 1:
+        raise ValueError(f"--k must be >= 1, got {args.k}")
+    ckpt, data = checkpoint_and_test_set(args)
+    instrument = load_instrument(args.classifier) if args.classifier else instrument_for(ckpt.meta["dataset"])
+    k = None if args.no_nll else args.k
+    metrics = evaluate(ckpt, data, k=k, save=not args.no_save, instrument=instrument)
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
 
 
@@ -97,13 +116,9 @@ def add_atlas(sub: argparse._SubParsersAction) -> None:
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import AtlasError, build_atlas, load_test_set, save_atlas
-    from vae.checkpoint import load_checkpoint
+    from vae.atlas import AtlasError, build_atlas, save_atlas
 
-    ckpt = load_checkpoint(args.checkpoint)
-    data = load_test_set(ckpt.meta, args.data_root)
-    if args.subset:
-        data = data.subset(args.subset)
+    ckpt, data = checkpoint_and_test_set(args)
     last = [-1.0]
 
     def progress(fraction: float, message: str) -> None:
@@ -120,6 +135,31 @@ def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
     print(json.dumps(atlas.meta, indent=2))
 
 
+def add_classifier(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classifier", help="train the classifier that measures samples (Fréchet distance, confidence)")
+    p.add_argument("--dataset", default="mnist", help="a labelled dataset: mnist, fashion-mnist or folder:PATH")
+    p.add_argument("--data-root", help="where datasets live")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for model.safetensors and config.json")
+    p.set_defaults(func=run_classifier)
+
+
+def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.classifier import save_instrument, train_classifier
+    from vae.data import load_dataset
+
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    train = load_dataset(args.dataset, "train", args.data_root)
+    test = load_dataset(args.dataset, "test", args.data_root)
+    model, history = train_classifier(train, test, epochs=args.epochs, seed=args.seed)
+    meta = {"dataset": args.dataset, "class_names": train.class_names, "history": history,
+            "test_accuracy": history[-1]["test_accuracy"], "command": f"python -m vae classifier {' '.join(argv)}"}
+    save_instrument(args.out, model, meta)
+    print(f"test accuracy {meta['test_accuracy']:.4f}; saved to {args.out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__)
@@ -127,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     add_train(sub)
     add_evaluate(sub)
     add_atlas(sub)
+    add_classifier(sub)
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:

@@ -1,11 +1,13 @@
 """The atlas: everything the latent map needs, computed once per checkpoint and stored beside it.
 
-`FOLDER/atlas.safetensors` holds, for every test image, the 2-D coordinates (`umap`, `pca`),
+`FOLDER/atlas.safetensors` holds, for every test image, the 2-D coordinates (`umap`, `pca`; a model
+with a 2-D latent has `latent`, its own plane, instead of UMAP),
 the posterior mean and log-variance (`mu`, `logvar`), the per-pixel mean squared error of the
 mean code's reconstruction (`recon_error`) and the label (`labels`), plus the PCA basis
 (`pca_mean`, `pca_basis`) so that any latent code can be projected exactly.
 `FOLDER/atlas.json` records the dataset, split, size, projections, the sha256 of the weights
-it was built from (so a stale atlas is detected) and the seconds it took.
+it was built from (so a stale atlas is detected), the sha256 of the test images (so a map of a
+folder that changed since is detected) and the seconds it took.
 
 umap is imported only while building, never while loading.
 """
@@ -25,14 +27,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vae.atomic import current
 from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, read_tensors, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
+from vae.folder import locate
 from vae.latent import decode
 from vae.objectives import kl_per_dim
 
 ATLAS_TENSORS = "atlas.safetensors"
 ATLAS_META = "atlas.json"
-PROJECTIONS = ("umap", "pca")
+PROJECTIONS = ("latent", "umap", "pca")
 NEIGHBOURS_FOR_PLACEMENT = 8
 
 Progress = Callable[[float, str], None]
@@ -50,8 +54,8 @@ class AtlasMissing(AtlasError):
 class Atlas:
     """Per-image latent statistics of a test set and their 2-D projections.
 
-    `coords` maps a projection name ("umap", "pca") to (N, 2) coordinates; an atlas built
-    without umap has only "pca".
+    `coords` maps a projection name ("latent", "umap", "pca") to (N, 2) coordinates; an atlas built
+    without umap has only "pca", and a 2-D latent's has "latent" (the codes themselves) and "pca".
     """
 
     coords: dict[str, Tensor]
@@ -77,6 +81,16 @@ class Atlas:
         """Variance of each dimension's posterior mean across images (activity, as in Burda et al.): (D,)."""
         return self.mu.var(dim=0)
 
+    def describes(self, data: ImageSet) -> bool:
+        """Whether the atlas's points are the first len(self) images of `data` (a folder dataset may have
+        changed since the atlas was built; atlases made before the images' hash was kept compare labels)."""
+        if len(self) > len(data):
+            return False
+        part = data.subset(len(self))
+        if "images_sha256" in self.meta:
+            return self.meta["images_sha256"] == images_sha256(part)
+        return torch.equal(part.labels, self.labels)
+
     @property
     def projections(self) -> list[str]:
         return [p for p in PROJECTIONS if p in self.coords]
@@ -89,6 +103,8 @@ class Atlas:
         positions of its nearest atlas codes (exactly onto a point it coincides with).
         """
         codes = codes.reshape(-1, self.mu.shape[1]).float()
+        if projection == "latent":
+            return codes.clone()
         if projection == "pca":
             return (codes - self.pca_mean) @ self.pca_basis.T
         dist = torch.cdist(codes, self.mu, compute_mode="donot_use_mm_for_euclid_dist")  # exact near zero
@@ -101,16 +117,23 @@ class Atlas:
 
 def weights_sha256(folder: str | os.PathLike) -> str:
     digest = hashlib.sha256()
-    with open(Path(folder) / WEIGHTS, "rb") as f:
+    with open(current(Path(folder), WEIGHTS), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None) -> ImageSet:
-    """The test split of the dataset a checkpoint was trained on, at its size and channels."""
+def images_sha256(data: ImageSet) -> str:
+    return hashlib.sha256(data.images.contiguous().numpy().tobytes()).hexdigest()
+
+
+def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, near: Path | None = None) -> ImageSet:
+    """The test split of the dataset a checkpoint was trained on, at its size and channels.
+
+    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there.
+    """
     train = meta.get("train") or {}
-    return load_dataset(meta["dataset"], "test", root, train.get("size"), train.get("channels"))
+    return load_dataset(locate(meta["dataset"], near), "test", root, train.get("size"), train.get("channels"))
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
@@ -179,6 +202,9 @@ def build_atlas(
     mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=progress)
     pca_mean, pca_basis = pca_2d(mu)
     coords = {"pca": (mu - pca_mean) @ pca_basis.T}
+    if mu.shape[1] == 2:  # the latent space is a plane already: show it as it is, no UMAP
+        coords["latent"] = mu.clone()
+        use_umap = False
     if use_umap:
         if progress:
             progress(0.35, f"Fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")
@@ -194,6 +220,7 @@ def build_atlas(
         "umap": {"seed": seed, **(umap_params or {})} if use_umap else None,
         "recon_error": "per-pixel mean squared error of the mean code's reconstruction",
         "weights_sha256": sha,
+        "images_sha256": images_sha256(data),
         "seconds": round(time.perf_counter() - started, 1),
     }
     return Atlas(coords, mu, logvar, recon_error, data.labels.clone().long(), pca_mean, pca_basis, meta)
@@ -215,11 +242,13 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
     """Read and check a stored atlas; `stale` is set when the weights changed since it was built."""
     folder = Path(folder)
     tensors_path, meta_path = folder / ATLAS_TENSORS, folder / ATLAS_META
-    if not tensors_path.is_file() or not meta_path.is_file():
-        raise AtlasMissing(f"{folder}: no atlas yet (build it with `python -m vae atlas {folder}`)")
     try:
+        if not tensors_path.is_file() or not meta_path.is_file():
+            raise AtlasMissing(f"{folder}: no atlas yet (build it with `python -m vae atlas {folder}`)")
         meta = json.loads(meta_path.read_text())
         t = read_tensors(tensors_path)
+    except OSError as err:
+        raise AtlasError(f"{err.filename or folder}: cannot be read ({err.strerror or err})") from err
     except (json.JSONDecodeError, UnicodeDecodeError, CheckpointError) as err:
         raise AtlasError(f"{folder}: unreadable atlas ({err})") from err
     required = ("pca", "mu", "logvar", "recon_error", "labels", "pca_mean", "pca_basis")

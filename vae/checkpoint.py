@@ -1,14 +1,13 @@
 """Checkpoints: one folder per model, weights in `model.safetensors`, metadata in `config.json`.
 
-Nothing here unpickles. Every write goes to a temporary file that is renamed into
-place, so a crash mid-save leaves the previous checkpoint as it was.
+Nothing here unpickles. A checkpoint's files are saved as one step (`vae.atomic`), so a kill
+mid-save leaves either the previous checkpoint or the new one, never a mix of the two.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from vae.atomic import atomic_write, current, save_files
 from vae.config import ModelConfig
-from vae.model import VAE
+from vae.meta import MetaError, validate
+from vae.model import VAE, ModelTooLarge, build
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -46,70 +47,50 @@ class Checkpoint:
         return list(self.meta.get("class_names") or [])
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call write(tmp_path), then rename the temporary file over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; checkpoints are ordinary files
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable too (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
+def json_writer(data: dict[str, Any]) -> Callable[[str], None]:
+    def write(path: str) -> None:
+        with open(path, "w") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
 
-    atomic_write(path, write)
+    return write
+
+
+def tensors_writer(tensors: dict[str, Tensor]) -> Callable[[str], None]:
+    return lambda path: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, path)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, json_writer(data))
 
 
 def write_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
-    atomic_write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp))
+    atomic_write(path, tensors_writer(tensors))
 
 
 def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
-    """The checkpoint's config.json, checked for the keys every reader needs."""
-    path = Path(folder) / CONFIG
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing (a checkpoint folder holds {WEIGHTS} and {CONFIG})")
+    """The checkpoint's config.json, its fields checked against `vae.meta` (the types every reader relies on)."""
+    path = current(Path(folder), CONFIG)
+    meta = read_json_object(path)
     try:
-        meta = json.loads(path.read_text())
+        return validate(meta)
+    except MetaError as err:
+        raise CheckpointError(f"{path}: {err}") from err
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in path (validation is the caller's), with an error naming the file when it cannot be."""
+    try:
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing (a checkpoint folder holds {WEIGHTS} and {CONFIG})")
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror or err})") from err
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path}: not valid JSON ({err})") from err
-    if not isinstance(meta, dict) or "model" not in meta:
-        raise CheckpointError(f"{path}: has no 'model' section, so the architecture is unknown")
-    try:
-        ModelConfig.from_dict(meta["model"])
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: invalid model config ({err})") from err
-    return meta
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: holds {type(data).__name__}, not a JSON object")
+    return data
 
 
 def training_commands(meta: dict[str, Any]) -> list[str]:
@@ -131,14 +112,17 @@ def training_epochs(meta: dict[str, Any]) -> list[int]:
 
 def read_tensors(path: Path) -> dict[str, Tensor]:
     """Load a safetensors file, refusing pickles and naming the file in every error."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing")
+    try:
+        if not path.is_file():  # before opening: a named pipe would block
+            raise CheckpointError(f"{path}: missing")
+        with open(path, "rb") as f:  # safetensors reports a file it may not read as missing
+            head = f.read(2)
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror or err})") from err
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         # Checked only after a failed load: a valid safetensors header length may start with these bytes too.
-        with open(path, "rb") as f:
-            head = f.read(2)
         if head[:1] == b"\x80" or head == b"PK":
             raise CheckpointError(
                 f"{path}: looks like a pickle or torch.save file; only safetensors are loaded, never pickles"
@@ -146,12 +130,15 @@ def read_tensors(path: Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({err})") from err
 
 
-def save_checkpoint(folder: str | os.PathLike, model: VAE, meta: dict[str, Any]) -> Path:
-    """Write weights, then metadata (with the model config filled in), each atomically."""
+def save_checkpoint(
+    folder: str | os.PathLike, model: VAE, meta: dict[str, Any], extra: dict[str, dict[str, Tensor]] | None = None
+) -> Path:
+    """Write weights, metadata (with the model config filled in) and any `extra` tensor files, all as one
+    step (`vae.atomic.save_files`): a kill at any moment leaves the previous checkpoint or the new one."""
     folder = Path(folder)
     meta = {**meta, "format": FORMAT, "model": model.cfg.to_dict()}
-    write_tensors(folder / WEIGHTS, model.state_dict())
-    write_json(folder / CONFIG, meta)
+    writers = {WEIGHTS: tensors_writer(model.state_dict()), CONFIG: json_writer(meta)}
+    save_files(folder, writers | {name: tensors_writer(t) for name, t in (extra or {}).items()})
     return folder
 
 
@@ -159,8 +146,12 @@ def load_checkpoint(folder: str | os.PathLike, device: str | torch.device = "cpu
     """Rebuild the model from config.json and load its weights, in eval mode."""
     folder = Path(folder)
     meta = read_meta(folder)
-    model = VAE(ModelConfig.from_dict(meta["model"]))
-    tensors = read_tensors(folder / WEIGHTS)
+    try:
+        model = build(ModelConfig.from_dict(meta["model"]))
+    except ModelTooLarge as err:
+        raise CheckpointError(f"{folder / CONFIG}: {err}") from err
+    weights = current(folder, WEIGHTS)
+    tensors = read_tensors(weights)
     expected = model.state_dict()
     problems = [f"missing {k}" for k in expected if k not in tensors]
     problems += [f"unexpected {k}" for k in tensors if k not in expected]
@@ -171,16 +162,26 @@ def load_checkpoint(folder: str | os.PathLike, device: str | torch.device = "cpu
     ]
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-        raise CheckpointError(f"{folder / WEIGHTS}: does not match {CONFIG} ({shown})")
+        raise CheckpointError(f"{weights}: does not match {CONFIG} ({shown})")
+    _check_finite(weights, tensors)
     model.load_state_dict(tensors)
     return Checkpoint(folder, model.to(device).eval(), meta)
+
+
+def _check_finite(path: Path, tensors: dict[str, Tensor]) -> None:
+    """Refuse weights holding NaN or inf: such a model decodes nothing and would fail later, far from the cause."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise CheckpointError(f"{path}: weights not finite (NaN or infinite values in {shown}); the training that "
+                              "wrote them diverged or the file is damaged")
 
 
 def update_meta(folder: str | os.PathLike, **fields: Any) -> dict[str, Any]:
     """Merge fields into config.json (atomically) and return the new metadata."""
     folder = Path(folder)
     meta = {**read_meta(folder), **fields}
-    write_json(folder / CONFIG, meta)
+    save_files(folder, {CONFIG: json_writer(meta)})
     return meta
 
 
@@ -190,3 +191,4 @@ def find_checkpoints(root: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / CONFIG).is_file())
+

@@ -72,6 +72,19 @@ class ModelConfig:
         return self.num_classes > 0
 
     @property
+    def kind(self) -> str:
+        """The family member in words: VAE, β-VAE (β = 4), CVAE, AE, WAE (λ = 10)."""
+        if self.objective == "ae":
+            name = "AE"
+        elif self.objective == "wae":
+            name = f"WAE (λ = {self.mmd_weight:g})"
+        else:
+            name = "VAE" if self.beta == 1 else f"β-VAE (β = {self.beta:g})"
+        if not self.conditional:
+            return name
+        return "CVAE" if name == "VAE" else f"conditional {name}"
+
+    @property
     def stochastic(self) -> bool:
         """Whether the encoder is a distribution q(z|x): only then are KL, the ELBO and likelihoods defined."""
         return self.objective == "vae"

@@ -1,7 +1,7 @@
 """Datasets by name, held in memory as uint8 tensors, and batching over them.
 
 Names: `mnist`, `fashion-mnist` (torchvision), and `folder:PATH` (a folder of images,
-with one subfolder per class or without). The data root comes from the `data_root`
+with one subfolder per class or without; see vae/folder.py). The data root comes from the `data_root`
 argument, else the LATENT_EXPLORER_DATA environment variable, else `./data`.
 """
 
@@ -11,17 +11,15 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-FOLDER_TEST_FRACTION = 0.1
 BINARIZATIONS = ("none", "dynamic")
 DOWNLOAD_TIMEOUT_S = 10  # per network operation, so a blocked network fails in seconds, not minutes
 
@@ -45,12 +43,18 @@ class MissingDataError(DataError):
 
 @dataclass
 class ImageSet:
-    """Images as uint8 (N, C, H, W), integer labels (N,), and the names of the classes."""
+    """Images as uint8 (N, C, H, W), integer labels (N,), and the names of the classes.
+
+    `split` records how the train/test split was made (stored in config.json by training);
+    `notes` say what was found and skipped on the way, for people.
+    """
 
     name: str
     images: Tensor
     labels: Tensor
     class_names: list[str]
+    split: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -65,7 +69,7 @@ class ImageSet:
         return images.float().div_(255)
 
     def subset(self, n: int) -> ImageSet:
-        return ImageSet(self.name, self.images[:n], self.labels[:n], self.class_names)
+        return replace(self, images=self.images[:n], labels=self.labels[:n])
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -83,7 +87,9 @@ def load_dataset(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if name.startswith("folder:"):
-        return _load_folder(Path(name[len("folder:"):]), split, size or 28, channels or 1)
+        from vae.folder import load_folder
+
+        return load_folder(Path(name[len("folder:"):]), split, 28 if size is None else size, channels or 1)
     if name not in TORCHVISION_SETS:
         raise ValueError(f"unknown dataset {name!r}: use mnist, fashion-mnist or folder:PATH")
     if size not in (None, 28) or channels not in (None, 1):
@@ -114,7 +120,21 @@ def _load_torchvision(name: str, split: str, root: Path) -> ImageSet:
                 f"point --data-root or ${DATA_ROOT_ENV} at a folder that has them."
             ) from err
     images = ds.data.unsqueeze(1).contiguous()
-    return ImageSet(name, images, ds.targets.long(), list(ds.classes))
+    return ImageSet(name, images, ds.targets.long(), list(ds.classes), split={"rule": "the dataset's own split"})
+
+
+def dataset_missing(name: str, root: str | os.PathLike | None = None) -> str | None:
+    """Why a dataset's images are not on disk, or None when they are; cheap (no image is read)."""
+    if name.startswith("folder:"):
+        from vae.folder import missing
+
+        return missing(name)
+    if name not in TORCHVISION_SETS:
+        return f"unknown dataset {name!r}"
+    raw = data_root(root).resolve() / TORCHVISION_SETS[name][1] / "raw"
+    if all((raw / f).is_file() for f in RAW_FILES):
+        return None
+    return f"{name} is not downloaded to {raw}"
 
 
 @contextmanager
@@ -126,42 +146,6 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(previous)
-
-
-def _load_folder(path: Path, split: str, size: int, channels: int) -> ImageSet:
-    if not path.is_dir():
-        raise MissingDataError(f"image folder {path.resolve()} does not exist")
-    if size < 1 or channels not in (1, 3):
-        raise ValueError(f"folder datasets need size >= 1 and 1 or 3 channels, got size {size}, channels {channels}")
-    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    sources = [(c, i) for i, c in enumerate(classes)] if classes else [(".", 0)]
-    files = [
-        (f, label)
-        for sub, label in sources
-        for f in sorted((path / sub).iterdir())
-        if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
-    ]
-    if len(files) < 2:
-        raise MissingDataError(
-            f"{path.resolve()}: found {len(files)} images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
-            "need at least 2, one for the test split"
-        )
-    order = np.random.default_rng(0).permutation(len(files))
-    n_test = max(1, int(len(files) * FOLDER_TEST_FRACTION))
-    chosen = order[:n_test] if split == "test" else order[n_test:]
-    mode = "L" if channels == 1 else "RGB"
-    arrays, labels = [], []
-    for i in sorted(chosen):
-        f, label = files[i]
-        try:
-            with Image.open(f) as im:
-                arr = np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR), dtype=np.uint8)
-        except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
-            raise DataError(f"{f}: not a readable image ({err})") from err
-        arrays.append(arr.reshape(size, size, channels).transpose(2, 0, 1))
-        labels.append(label)
-    images = torch.from_numpy(np.stack(arrays))
-    return ImageSet(f"folder:{path}", images, torch.tensor(labels, dtype=torch.long), classes)
 
 
 def binarize(x: Tensor, mode: str, generator: torch.Generator | None = None) -> Tensor:

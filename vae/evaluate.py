@@ -4,7 +4,13 @@
   PyTorch example's convention);
 - binarized NLL: -log p(x) of the test set binarized once with a fixed seed, by
   importance sampling with k samples;
-- active units (Burda et al.: Cov_x(E_q[z_d]) > 0.01), KL per dimension, reconstruction MSE.
+- active units (Burda et al.: Cov_x(E_q[z_d]) > 0.01), KL per dimension, reconstruction MSE;
+- rate (the mean KL) and distortion (the mean reconstruction term), the two sides of the ELBO;
+- with a measuring classifier for the dataset (vae.classifier): the Fréchet distance between its
+  features of the test images and of as many prior samples, and its mean confidence on the samples.
+
+A number that does not exist for a kind of model (an autoencoder has no posterior, so no KL,
+ELBO or likelihood) is left out and named in `not_defined` with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import torch
 from torch import Tensor
 
 from vae.checkpoint import Checkpoint, update_meta
+from vae.classifier import Instrument, sample_quality
 from vae.data import ImageSet, batches, binarize
 from vae.images import save_grid
 from vae.latent import decode, sample_prior
@@ -28,6 +35,11 @@ from vae.objectives import imq_mmd, iwae_bound, kl_per_dim, nll_importance_sampl
 ACTIVE_UNIT_THRESHOLD = 0.01
 BINARIZE_SEED = 0
 SAMPLES_PNG = "samples.png"
+SAMPLE_SEED = 0  # prior samples for the Fréchet distance: the same codes for every model of a latent size
+NO_POSTERIOR = {
+    "ae": "a plain autoencoder encodes each image to one point, with no distribution q(z|x)",
+    "wae": "a WAE's encoder is deterministic: it matches the prior with the codes of many images, not with a q(z|x)",
+}
 
 
 def _labels(model: VAE, y: Tensor, device: torch.device) -> Tensor | None:
@@ -110,7 +122,7 @@ def binarized_nll(
 
 @torch.no_grad()
 def latent_statistics(model: VAE, data: ImageSet, batch_size: int = 1000) -> dict[str, Any]:
-    """Active units, mean KL per dimension and reconstruction MSE (of the mean code)."""
+    """Active units, mean KL per dimension (a vae's only) and reconstruction MSE (of the mean code)."""
     _check_not_empty(data)
     device = next(model.parameters()).device
     mus, kls, sq_err = [], [], 0.0
@@ -123,24 +135,69 @@ def latent_statistics(model: VAE, data: ImageSet, batch_size: int = 1000) -> dic
         sq_err += (torch.sigmoid(model.decode(mu, labels)) - x).pow(2).sum().item()
     mu = torch.cat(mus)
     variance = mu.var(dim=0)
-    kl_dims = torch.stack(kls).sum(0) / len(data)
-    return {
+    stats: dict[str, Any] = {
         "active_units": int((variance > ACTIVE_UNIT_THRESHOLD).sum()),
         "latent_variance": [round(v, 5) for v in variance.tolist()],
-        "kl_per_dim": [round(v, 5) for v in kl_dims.tolist()],
         "recon_mse": sq_err / data.images[0].numel() / len(data),
+    }
+    if model.cfg.stochastic:
+        stats["kl_per_dim"] = [round(v, 5) for v in (torch.stack(kls).sum(0) / len(data)).tolist()]
+    return stats
+
+
+def not_defined(model: VAE) -> dict[str, str]:
+    """The metrics that do not exist for this kind of model, each with the reason."""
+    why = NO_POSTERIOR.get(model.cfg.objective)
+    if why is None:
+        return {}
+    return {
+        "nll_binarized": f"{why}, so there is nothing to importance-sample: no likelihood",
+        "continuous_test_loss": f"{why}, so there is no KL term and no ELBO",
+        "rate": f"{why}: the rate is KL(q(z|x) || p(z)), and there is no q(z|x)",
+        "kl_per_dim": f"{why}: no KL per dimension",
     }
 
 
-def evaluate(ckpt: Checkpoint, data: ImageSet, k: int = 1000, save: bool = True) -> dict[str, Any]:
-    """All metrics for a checkpoint; with save, stored in its config.json with a samples PNG."""
+@torch.no_grad()
+def prior_samples(model: VAE, n: int, labels: Tensor | None = None, seed: int = SAMPLE_SEED) -> Tensor:
+    """n images decoded from N(0, I) codes with a fixed seed; a conditional model gets `labels`
+    (by default the classes in turn). The standard normal is the prior of every member, an ae's included."""
+    if model.cfg.conditional and labels is None:
+        labels = torch.arange(n) % model.cfg.num_classes
+    return decode(model, sample_prior(n, model.cfg.latent_dim, seed=seed), labels if model.cfg.conditional else None)
+
+
+def evaluate(
+    ckpt: Checkpoint, data: ImageSet, k: int | None = 1000, save: bool = True, instrument: Instrument | None = None
+) -> dict[str, Any]:
+    """All metrics for a checkpoint; with save, stored in its config.json with a samples PNG.
+
+    With an instrument (a classifier of the dataset), also the samples' Fréchet distance and confidence.
+    k None skips the importance-sampled NLL (the slow part) and keeps the one stored, if it was measured
+    on the same test images.
+    """
     started = time.perf_counter()
     model = ckpt.model
-    metrics: dict[str, Any] = {"test_images": len(data), "dataset": data.name}
-    metrics["continuous_test_loss"] = continuous_test_loss(model, data)["loss"]
+    metrics: dict[str, Any] = {"test_images": len(data), "dataset": data.name, "objective": model.cfg.objective}
+    loss = continuous_test_loss(model, data)
+    metrics["distortion"] = loss["recon"]
+    if model.cfg.stochastic:
+        metrics["continuous_test_loss"] = loss["loss"]
+        metrics["rate"] = loss["kl"]
     metrics.update(latent_statistics(model, data))
-    metrics["nll_binarized"] = binarized_nll(model, data, k)
-    metrics["nll_k"] = k
+    if model.cfg.stochastic and k is not None:
+        metrics["nll_binarized"] = binarized_nll(model, data, k)
+        metrics["nll_k"] = k
+    elif model.cfg.stochastic:
+        before = ckpt.meta.get("metrics") or {}
+        if before.get("test_images") == len(data) and before.get("dataset") == data.name:
+            metrics.update({key: before[key] for key in ("nll_binarized", "nll_k") if key in before})
+    if instrument is not None:
+        samples = prior_samples(model, len(data))
+        metrics.update(sample_quality(instrument, data.floats(), samples))
+        metrics["quality_samples"] = len(data)
+        metrics["classifier"] = str(instrument.folder.name)
+    metrics["not_defined"] = not_defined(model)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     if save:
         save_samples_png(model, data, ckpt.folder / SAMPLES_PNG)
@@ -151,15 +208,27 @@ def evaluate(ckpt: Checkpoint, data: ImageSet, k: int = 1000, save: bool = True)
 def format_metrics(metrics: dict[str, Any]) -> str:
     """The metrics as an aligned two-column text table, for people (the JSON is for programs)."""
     kl_dims = metrics.get("kl_per_dim", [])
-    rows = [
-        ("test images", f"{metrics['test_images']} ({metrics['dataset']})"),
-        ("continuous test loss", f"{metrics['continuous_test_loss']:.2f} nats (BCE vs intensities + KL, 1 sample)"),
-        (f"binarized NLL, k={metrics['nll_k']}", f"{metrics['nll_binarized']:.2f} nats (importance sampling)"),
-        ("active units", f"{metrics['active_units']} of {len(kl_dims)} (Cov_x E[z] > {ACTIVE_UNIT_THRESHOLD})"),
-        ("KL per dimension", " ".join(f"{v:.2f}" for v in kl_dims)),
-        ("reconstruction MSE", f"{metrics['recon_mse']:.5f} per pixel (mean code)"),
-        ("seconds", f"{metrics['seconds']}"),
-    ]
+    units = len(metrics.get("latent_variance", kl_dims))
+    rows = [("test images", f"{metrics['test_images']} ({metrics['dataset']})")]
+    if "continuous_test_loss" in metrics:
+        loss = metrics["continuous_test_loss"]
+        rows.append(("continuous test loss", f"{loss:.2f} nats (BCE vs intensities + KL, 1 sample)"))
+    if "nll_binarized" in metrics:
+        nll = metrics["nll_binarized"]
+        rows.append((f"binarized NLL, k={metrics['nll_k']}", f"{nll:.2f} nats (importance sampling)"))
+    if "rate" in metrics:
+        rows.append(("rate", f"{metrics['rate']:.2f} nats (KL)"))
+    rows.append(("distortion", f"{metrics['distortion']:.2f} nats (reconstruction BCE vs intensities)"))
+    rows.append(("active units", f"{metrics['active_units']} of {units} (Cov_x E[z] > {ACTIVE_UNIT_THRESHOLD})"))
+    if kl_dims:
+        rows.append(("KL per dimension", " ".join(f"{v:.2f}" for v in kl_dims)))
+    rows.append(("reconstruction MSE", f"{metrics['recon_mse']:.5f} per pixel (mean code)"))
+    if "fid" in metrics:
+        rows.append(("sample FID", f"{metrics['fid']:.2f} ({metrics['classifier']} classifier's features, "
+                                   f"{metrics['quality_samples']} prior samples)"))
+        rows.append(("sample confidence", f"{metrics['confidence']:.4f} (mean top-class probability)"))
+    rows += [(name, f"not defined: {why}") for name, why in metrics.get("not_defined", {}).items()]
+    rows.append(("seconds", f"{metrics['seconds']}"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -171,5 +240,5 @@ def save_samples_png(model: VAE, data: ImageSet, path: Path, n: int = 8) -> None
     with torch.no_grad():
         mu, _ = model.encode(x.to(device), _labels(model, y, device))
     recon = decode(model, mu, y if model.cfg.conditional else None)
-    samples = decode(model, sample_prior(n, model.cfg.latent_dim, seed=0), y if model.cfg.conditional else None)
+    samples = prior_samples(model, n, y)
     save_grid(torch.cat([x, recon, samples]), path, ncol=n)

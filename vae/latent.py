@@ -38,6 +38,19 @@ def decode(model: VAE, z: Tensor, y: Tensor | None = None) -> Tensor:
     return torch.sigmoid(model.decode(z.to(device, torch.float32), y)).cpu()
 
 
+@torch.no_grad()
+def every_class(model: VAE, x: Tensor, y: Tensor) -> Tensor:
+    """A conditional model's "same style, every class": each image encoded with its own label, its code
+    decoded with every label in turn. Images (B, C, H, W) and labels (B,) -> (B, num_classes, C, H, W)."""
+    classes = model.cfg.num_classes
+    if not classes:
+        raise ValueError("every_class needs a conditional model")
+    mu, _ = model.encode(x.to(_device(model)), y.to(_device(model)))
+    codes = mu.cpu().repeat_interleave(classes, dim=0)
+    images = decode(model, codes, torch.arange(classes).repeat(len(x)))
+    return images.reshape(len(x), classes, *images.shape[1:])
+
+
 def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     """Points (1 - t) a + t b for each t: shape (len(t), D)."""
     t = t.reshape(-1, 1)
@@ -74,6 +87,18 @@ def traverse(z: Tensor, dim: int, values: Tensor) -> Tensor:
     codes = z.reshape(1, -1).repeat(len(values), 1)
     codes[:, dim] = values
     return codes
+
+
+def plane_grid(x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> Tensor:
+    """An n x n grid of 2-D codes over a rectangle, row by row from the top (largest y) as an image is laid out,
+    each code at the centre of its cell: shape (n * n, 2)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    centres = (torch.arange(n) + 0.5) / n
+    xs = x_range[0] + centres * (x_range[1] - x_range[0])
+    ys = y_range[1] - centres * (y_range[1] - y_range[0])
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx.flatten(), gy.flatten()], dim=1)
 
 
 def sample_prior(n: int, latent_dim: int, temperature: float = 1.0, seed: int | None = None) -> Tensor:

@@ -15,6 +15,11 @@ from vae.config import ModelConfig
 
 ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "silu": nn.SiLU}
 ENCODER_HEAD_WIDTH = 256
+MAX_PARAMETERS = 2**30  # 4.3 GB of float32 weights: far beyond any model here, and before Adam's state
+
+
+class ModelTooLarge(ValueError):
+    """A config describes a model too large to build here."""
 
 
 def _conv_trunk(cfg: ModelConfig) -> tuple[nn.Sequential, int]:
@@ -121,3 +126,28 @@ class VAE(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def parameter_count(cfg: ModelConfig) -> int:
+    """The parameters of the VAE that cfg describes, counted on the meta device (nothing is allocated)."""
+    try:
+        with torch.device("meta"):
+            return count_parameters(VAE(cfg))
+    except (RuntimeError, OverflowError, TypeError) as err:  # sizes whose bytes overflow int64
+        raise ModelTooLarge(_too_large("more parameters than can be counted")) from err
+
+
+def build(cfg: ModelConfig) -> VAE:
+    """A new VAE for cfg; absurd sizes and failed allocations raise ModelTooLarge with a message, not a crash."""
+    n = parameter_count(cfg)
+    if n > MAX_PARAMETERS:
+        raise ModelTooLarge(_too_large(f"{n:,} parameters ({4 * n / 1e9:,.1f} GB)"))
+    try:
+        return VAE(cfg)
+    except (RuntimeError, MemoryError) as err:
+        raise ModelTooLarge(f"could not allocate the model's {n:,} parameters ({4 * n / 1e9:.1f} GB): {err}") from err
+
+
+def _too_large(size: str) -> str:
+    return (f"the model would have {size}, more than the {MAX_PARAMETERS:,} allowed; "
+            "check hidden, latent_dim and the image size")

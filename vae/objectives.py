@@ -126,11 +126,29 @@ def imq_mmd(z: Tensor, prior: Tensor, scales: tuple[float, ...] = IMQ_SCALES) ->
 
 def wae_loss(model: VAE, x: Tensor, y: Tensor | None = None, *, weight: float | None = None) -> Loss:
     """WAE-MMD: reconstruction NLL of the mean code + weight x MMD(codes, prior samples)."""
-    weight = model.cfg.mmd_weight if weight is None else weight
+    weight = getattr(model, "module", model).cfg.mmd_weight if weight is None else weight
     logits, mu, _ = model(x, y)
     recon = reconstruction_nll(logits, x).mean()
     mmd = imq_mmd(mu, torch.randn_like(mu))
     return Loss(loss=recon + weight * mmd, recon=recon, kl=None, mmd=mmd)
+
+
+def training_loss(
+    model: VAE, x: Tensor, y: Tensor | None = None, *, beta: float | None = None, free_bits: float = 0.0,
+    iwae_k: int = 1,
+) -> Loss:
+    """The objective of the model's kind (cfg.objective) on one batch; beta, free_bits and iwae_k apply to a vae.
+
+    `model` may be wrapped (DistributedDataParallel): it is only called, and its config read from `.module`.
+    """
+    cfg = getattr(model, "module", model).cfg
+    if cfg.objective == "ae":
+        return autoencoder_loss(model, x, y)
+    if cfg.objective == "wae":
+        return wae_loss(model, x, y, weight=cfg.mmd_weight)
+    if iwae_k > 1:
+        return negative_iwae(model, x, iwae_k, y)
+    return negative_elbo(model, x, y, beta=beta, free_bits=free_bits)
 
 
 def kl_warmup(step: int, warmup_steps: int, beta: float) -> float:

@@ -1,9 +1,10 @@
 """Training: `python -m vae train ...`, alone or under `torchrun --nproc-per-node N` (data-parallel).
 
 Writes the best model (lowest continuous test loss; with --iwae-k K, lowest test -L_K) to
-OUT/ and the last one, with the optimizer state for --resume, to OUT/last/. Each epoch is
-seeded from (seed, epoch), so a resumed run draws the same batches and noise as an
-uninterrupted one.
+OUT/ and the last one, with the optimizer state for --resume, to OUT/last/, each folder's
+files as one step (`vae.atomic`), so that a kill at any moment leaves a state --resume
+continues from. Each epoch is seeded from (seed, epoch), so a resumed run draws the same
+batches and noise as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import os
 import shlex
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +25,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from vae.atomic import settle
 from vae.checkpoint import (
+    CONFIG,
     WEIGHTS,
     Checkpoint,
     CheckpointError,
@@ -31,13 +35,13 @@ from vae.checkpoint import (
     read_tensors,
     save_checkpoint,
     update_meta,
-    write_tensors,
 )
 from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
-from vae.model import VAE
-from vae.objectives import Loss, autoencoder_loss, kl_warmup, negative_elbo, negative_iwae, wae_loss
+from vae.folder import absolute_name
+from vae.model import VAE, build
+from vae.objectives import kl_warmup, training_loss
 from vae.widen import widen
 
 LAST = "last"
@@ -45,9 +49,10 @@ OPTIMIZER = "optimizer.safetensors"
 # On --resume, these come from the new command line; --epochs may extend the run; all else is the saved run's.
 RESUME_CURRENT = ("device", "data_root", "out", "resume", "quiet")
 DEFAULT_MMD_WEIGHT = 10.0  # the WAE paper's lambda for MNIST
+MAX_SIZE = 1024  # --size: larger images are beyond what these models and the browser decoder are for
 REGULARIZER = {"vae": "kl", "wae": "mmd"}  # the term each objective adds to reconstruction (an ae adds none)
 RESUME_MAY_CHANGE = ("epochs",)
-NOT_SETTINGS = ("command", "func", "resume", "quiet")  # argparse fields that are not recorded in config.json
+NOT_SETTINGS = ("command", "func", "resume", "quiet", "overwrite")  # argparse fields not recorded in config.json
 
 
 class TrainingDiverged(RuntimeError):
@@ -145,9 +150,64 @@ def command_line(argv: list[str]) -> str:
     return f"{launcher} train {shlex.join(argv)}"
 
 
+def check_out(args: argparse.Namespace) -> Path:
+    """Every rule about --out, checked before any data is read or model built; returns the folder.
+
+    It names a folder ('' would train into the current one); a folder that holds a trained model is
+    continued with --resume or replaced with --overwrite, never silently; and it can be written: a
+    probe file goes into the nearest folder of the path that exists (nothing is created yet, so a
+    refused run leaves nothing behind).
+    """
+    if not args.out.strip():
+        raise ValueError("--out is empty: name the folder to train into (it is created if missing)")
+    out = Path(args.out)
+    if args.resume and args.overwrite:
+        raise ValueError(f"--resume continues the model in {out} and --overwrite replaces it: pass one of them")
+    trained = [p for p in (out / CONFIG, out / LAST / CONFIG) if p.is_file()]
+    if trained and not (args.resume or args.overwrite):
+        raise ValueError(
+            f"{out} holds a trained model already ({trained[0]}); pass --resume to continue it or --overwrite "
+            "to replace it, or train into another --out"
+        )
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"--out {out}: {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".latent-explorer-probe.")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise ValueError(f"--out {out}: cannot write in {existing} ({err.strerror or err})") from err
+    return out
+
+
+def pick_device(name: str | None) -> torch.device:
+    """The --device to train on: a device torch knows that this machine has (default: cuda when available)."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"--device {name!r} is not a device (cpu, cuda, cuda:N or mps)") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine (no GPU, or a torch built "
+                         "without CUDA); use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {name!r} is not a device (cpu, cuda, cuda:N or mps)")
+    return device
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Refuse settings that cannot train, with one message naming each bad flag."""
     problems = []
+    if args.size is not None and not 1 <= args.size <= MAX_SIZE:
+        problems.append(f"--size must be in 1..{MAX_SIZE}, got {args.size}")
+    elif args.size is not None and args.size % 4 and args.arch == "conv" and not args.init:
+        problems.append(f"--size {args.size}: the conv architecture needs a multiple of 4 (or --arch mlp)")
     if args.epochs < 1:
         problems.append(f"--epochs must be >= 1, got {args.epochs}")
     if args.batch_size < 1:
@@ -242,7 +302,8 @@ def train_epoch(
         y = y.to(device) if model.cfg.conditional else None
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, step, total_steps)
-        loss = batch_loss(net, model, x, y, args, kl_warmup(step, warmup_steps, model.cfg.beta))
+        beta = kl_warmup(step, warmup_steps, model.cfg.beta)
+        loss = training_loss(net, x, y, beta=beta, free_bits=args.free_bits, iwae_k=args.iwae_k)  # type: ignore[arg-type]
         if not _all_finite(loss.loss, ddp):
             raise TrainingDiverged(
                 f"the loss became NaN or infinite (here {loss.loss.item()}) at epoch {epoch + 1}, step {step}; "
@@ -266,19 +327,6 @@ def train_epoch(
 
 
 
-def batch_loss(
-    net: torch.nn.Module, model: VAE, x: torch.Tensor, y: torch.Tensor | None, args: argparse.Namespace, beta: float
-) -> Loss:
-    """The objective of model's kind on one batch (through net, which DDP may wrap)."""
-    if model.cfg.objective == "ae":
-        return autoencoder_loss(net, x, y)  # type: ignore[arg-type]
-    if model.cfg.objective == "wae":
-        return wae_loss(net, x, y, weight=model.cfg.mmd_weight)  # type: ignore[arg-type]
-    if args.iwae_k > 1:
-        return negative_iwae(net, x, args.iwae_k, y)  # type: ignore[arg-type]
-    return negative_elbo(net, x, y, beta=beta, free_bits=args.free_bits)  # type: ignore[arg-type]
-
-
 def _resume_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> None:
     """Load Adam's state, checking it was saved at the same step as the weights."""
     path = folder / OPTIMIZER
@@ -287,22 +335,29 @@ def _resume_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> No
     if saved_steps != {step}:
         raise CheckpointError(
             f"{path}: optimizer state is from step {sorted(saved_steps)}, the weights in {folder} from step {step}; "
-            "the last save was interrupted, so the run cannot be resumed exactly. Train again into a new --out."
+            "the files are not from one save (copied by hand, or a save interrupted in an older version), so the "
+            "run cannot be resumed exactly. Train again into a new --out."
         )
     load_optimizer_tensors(opt, tensors)
 
 
 def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     """Run the training described by the parsed CLI arguments; returns the final metadata."""
-    out = Path(args.out)
+    out = check_out(args)
     command = command_line(argv)
+    device = pick_device(args.device)
+    if args.resume:  # finish a save a kill interrupted after its commit, and clear what killed saves left
+        settle(out, (WEIGHTS, CONFIG))
+        settle(out / LAST, (WEIGHTS, CONFIG, OPTIMIZER))
     last = load_checkpoint(out / LAST) if args.resume and (out / LAST / WEIGHTS).is_file() else None
+    args.dataset = absolute_name(args.dataset)  # so that evaluate and the app find it from any folder
     if last:
-        apply_saved_settings(args, last.meta.get("train", {}), argv)
+        saved = last.meta.get("train", {})
+        saved = {**saved, "dataset": absolute_name(saved["dataset"])} if "dataset" in saved else saved
+        apply_saved_settings(args, saved, argv)
     if args.lr_min is None:
         args.lr_min = args.lr
     check_args(args)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     ddp = setup_distributed(device)
     try:
         if device.type == "cuda" and ddp.world_size > 1:
@@ -322,6 +377,9 @@ def _train(
 ) -> dict[str, Any]:
     train_set = load_dataset(args.dataset, "train", args.data_root, args.size, args.channels)
     test_set = load_dataset(args.dataset, "test", args.data_root, args.size, args.channels)
+    if ddp.main:
+        for note in train_set.notes:
+            print(f"{args.dataset}: {note}", file=sys.stderr)
     if args.subset:
         train_set, test_set = train_set.subset(args.subset), test_set.subset(max(1, args.subset // 6))
     if len(train_set) < ddp.world_size:
@@ -340,15 +398,20 @@ def _train(
     elif args.init:
         model, init = initial_model(args, train_set)
     else:
-        model = VAE(model_config(args, train_set))
+        model = build(model_config(args, train_set))
     if args.iwae_k > 1 and model.cfg.beta != 1.0:
         raise ValueError(f"--iwae-k > 1 needs beta 1 (the IWAE bound has no KL weight), not {model.cfg.beta}")
-    model.to(device).train()
+    try:
+        model.to(device).train()
+    except RuntimeError as err:  # out of memory on the device, above all
+        raise ValueError(f"could not move the model to {device}: {str(err).splitlines()[0]}") from err
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     if last:
         _resume_optimizer(opt, out / LAST, step)
         if ddp.main:
             print(f"resuming from epoch {start_epoch}, step {step}", file=sys.stderr)
+    elif args.resume and ddp.main:
+        print(f"{out / LAST} holds no state to resume from; training from the start", file=sys.stderr)
     if start_epoch >= args.epochs and ddp.main:
         print(f"{out} has trained {start_epoch} epochs already; pass a larger --epochs to go on", file=sys.stderr)
     net = DistributedDataParallel(model) if ddp.world_size > 1 else model
@@ -357,6 +420,7 @@ def _train(
     meta: dict[str, Any] = {
         "dataset": args.dataset,
         "class_names": train_set.class_names,
+        "split": train_set.split,
         "binarize": args.binarize,
         "train": {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS},
         "command": last.meta.get("command", command) if last else command,
@@ -400,12 +464,13 @@ def _train(
                 file=sys.stderr,
             )
             meta = {**meta, "history": history}
-            # Optimizer first, config.json (holding train_state) last: an interrupted save is detected on resume.
-            write_tensors(out / LAST / OPTIMIZER, optimizer_tensors(opt))
-            save_checkpoint(out / LAST, model, {**meta, "train_state": {"epoch": epoch + 1, "step": step}})
+            # Each save is one step (vae.atomic). The best goes first: after a kill between the two, --resume
+            # redoes this epoch exactly and saves the same best again.
             if record[selection] < best:
                 best = record[selection]
                 save_checkpoint(out, model, {**meta, "best_epoch": epoch + 1})
             else:  # the best weights stay; their metadata learns the newer history
                 update_meta(out, **meta)
+            save_checkpoint(out / LAST, model, {**meta, "train_state": {"epoch": epoch + 1, "step": step}},
+                            extra={OPTIMIZER: optimizer_tensors(opt)})
     return meta

@@ -13,7 +13,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from vae.model import VAE
+from vae.model import VAE, build
 
 WEIGHTED_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
@@ -47,7 +47,7 @@ def widen(model: VAE, hidden: int) -> VAE:
     """A VAE with `hidden` units (mlp) or base channels (conv) that computes what `model` computes."""
     if hidden < model.cfg.hidden:
         raise ValueError(f"cannot widen from {model.cfg.hidden} to {hidden}: a model only grows")
-    wide = VAE(replace(model.cfg, hidden=hidden)).to(next(model.parameters()).device)
+    wide = build(replace(model.cfg, hidden=hidden)).to(next(model.parameters()).device)
     pairs = [(o, n) for o, n in zip(model.modules(), wide.modules(), strict=True) if isinstance(o, WEIGHTED_LAYERS)]
     head_input = next(m for m in model.head if isinstance(m, nn.Linear))
     for old, new in pairs:

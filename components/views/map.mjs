@@ -98,10 +98,10 @@ class MapView extends LiveView {
     r.hint.textContent = !place ? "Move the pointer over the map to decode any place; click to pin it."
       : this.hover ? "Click to pin this code." : "";
     if (!place) return;
-    const name = map.classNames[where.label] ?? String(where.label);
+    const names = map.classNames, name = names.length ? `, ${names[where.label] ?? where.label}` : "";
     r.place[0].textContent = this.hover ? "Pointer" : "Pinned";
     r.place[1].textContent = `(${format(place[0])}, ${format(place[1])})`;
-    r.nearest[1].textContent = `test image #${where.index}, ${name}`;
+    r.nearest[1].textContent = `test image #${where.index}${name}`;
     r.onMap[1].textContent = `${format(where.distance)} map units (${format(where.distance / map.spacing, 1)}× the typical gap)`;
     r.inLatent[1].textContent = `${format(where.latentDistance)} latent units`;
   }

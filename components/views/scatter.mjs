@@ -44,6 +44,7 @@ export function drawLegend(box, colouring, labels) {
   box.replaceChildren();
   if (colouring.kind === "classes") {
     const seen = [...new Set(labels)].sort((a, b) => a - b), { palette, names } = colouring;
+    if (!names.length) return;  // a dataset without classes: its label 0 names nothing
     for (const label of seen) {
       const item = el("span", "led-key", box);
       el("i", "", item).style.background = palette[((label % palette.length) + palette.length) % palette.length];

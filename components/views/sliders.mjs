@@ -75,6 +75,9 @@ class SlidersView extends LiveView {
   buildRows(data) {
     this.list.replaceChildren();
     this.directionList.replaceChildren();
+    // One label width for every row (in characters), so that "z10" does not push its track past "z9"'s.
+    const chars = Math.max(1, ...data.sliders.map((s) => s.label.length), ...data.directions.map((d) => d.label.length));
+    for (const list of [this.list, this.directionList]) list.style.setProperty("--led-name-chars", String(chars));
     this.rows = data.sliders.map(({ dim, label, inactive }) => {
       const title = inactive ? `${label}: inactive (its KL is near zero, so it barely changes the image)` : label;
       const row = this.row(this.list, label, title, inactive, data.bounds, data.step,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from vae.checkpoint import save_checkpoint
 from vae.config import ModelConfig
 from vae.data import load_dataset
 from vae.model import VAE
-from vae.objectives import negative_elbo
+from vae.objectives import training_loss
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -32,7 +34,7 @@ def make_checkpoint(folder: Path, cfg: ModelConfig, seed: int = 0, train_steps: 
         for _ in range(train_steps):
             idx = torch.randint(0, len(data), (64,))
             y = data.labels[idx] if cfg.conditional else None
-            loss = negative_elbo(model, data.floats(idx), y).loss
+            loss = training_loss(model, data.floats(idx), y).loss
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -61,3 +63,33 @@ def live_data(at: AppTest, key: str) -> dict:
     """What the page handed the live view mounted with this key (AppTest runs no JavaScript)."""
     [element] = [e for e in at.get("bidi_component") if e.key == key]
     return json.loads(element.proto.json)
+
+
+def digit_folder(folder: Path, n: int, classes: int = 0, size: int = 28, rgb: bool = False) -> Path:
+    """A folder dataset made of MNIST test digits, as a user might bring one: without class subfolders, or
+    sorted by class into `classes` subfolders (class c holds digits c, c + classes, ...); RGB ones are tinted
+    by class on a light background."""
+    data = load_dataset("mnist", "test").subset(n)
+    tints = [(220, 60, 40), (40, 160, 70), (50, 80, 220), (200, 150, 20)]
+    for i in range(n):
+        label = i % classes if classes else 0
+        where = folder / f"class{label}" if classes else folder
+        where.mkdir(parents=True, exist_ok=True)
+        digit = Image.fromarray(data.images[i, 0].numpy()).resize((size, size))
+        if rgb:
+            ink = np.asarray(digit, dtype=np.float32)[..., None] / 255
+            tint = np.array(tints[label % len(tints)], dtype=np.float32)
+            digit = Image.fromarray((245 * (1 - ink) + tint * ink).astype(np.uint8))
+        digit.save(where / f"{i:04d}.png")
+    return folder
+
+
+def train_folder_model(out: Path, folder: Path, *flags: str) -> Path:
+    """A model of a folder dataset trained for one quick epoch by the train command, with a PCA atlas."""
+    from vae.__main__ import main
+
+    run = ["train", "--dataset", f"folder:{folder}", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
+           "--batch-size", "32", "--lr", "3e-3", "--quiet", "--out", str(out), *flags]
+    assert main(run) == 0
+    assert main(["atlas", str(out), "--no-umap"]) == 0
+    return out

@@ -8,12 +8,13 @@ needs to write.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from app_helpers import APP, ATLAS_SUBSET, make_checkpoint
+from app_helpers import APP, ATLAS_SUBSET, digit_folder, make_checkpoint, train_folder_model
 from streamlit.testing.v1 import AppTest
 
 from vae.atlas import build_atlas, save_atlas
@@ -77,3 +78,28 @@ def open_app(model_root: Path, use_root: Callable[[Path], None]) -> Iterator[Cal
         return at
 
     yield open_
+
+
+@pytest.fixture
+def dataframe_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog, also fed by Streamlit's dataframe logger (Streamlit's loggers do not propagate), which tells
+    at INFO level when a table could not be serialized to Arrow as it was."""
+    logger = logging.getLogger("streamlit.dataframe_util")
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.setLevel(level)
+@pytest.fixture(scope="session")
+def own_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoints folder of models trained on folders of one's own: `digits` (no class subfolders,
+    latent 2) and `tiles` (RGB at 32 px, three classes sorted into subfolders, latent 3)."""
+    data = tmp_path_factory.mktemp("own-data")
+    root = tmp_path_factory.mktemp("own-checkpoints")
+    train_folder_model(root / "digits", digit_folder(data / "digits", 120), "--latent-dim", "2")
+    tiles = digit_folder(data / "tiles", 120, classes=3, size=32, rgb=True)
+    train_folder_model(root / "tiles", tiles, "--latent-dim", "3", "--size", "32", "--channels", "3")
+    return root

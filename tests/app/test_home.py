@@ -14,7 +14,7 @@ from vae.data import MissingDataError
 
 
 def model_options(at) -> list[str]:
-    return [o.split("  ·  ")[0] for o in at.selectbox(key="model").options]
+    return [o.split(" · ")[0] for o in at.selectbox(key="model").options]
 
 
 def test_lists_working_models_and_broken_ones_with_reasons(open_app) -> None:
@@ -121,3 +121,28 @@ def test_a_fine_tuned_iwae_model_shows_its_whole_recipe_and_both_losses(open_app
     ]
     loss_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in loss_chart["data"]] == ["train -L_5", "test -L_5", "test ELBO"]
+
+
+def test_the_checkpoint_table_has_one_type_per_column(open_app, dataframe_log) -> None:
+    """Mixed types in a column made Streamlit log a pyarrow traceback on every run of Home."""
+    at = open_app()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert list(table["Model"]) == ["no-model", "tiny", "tiny-cond", "wrong-shape"]
+    assert table["Latent size"].tolist()[1:3] == [4, 3] and table["Latent size"].isna().tolist() == [
+        True, False, False, True]
+    for column in table.columns:
+        assert len({type(v) for v in table[column] if v is not None and v == v}) <= 1, column
+    assert "Serialization of dataframe to Arrow table was unsuccessful" not in dataframe_log.text
+
+
+def test_metrics_that_are_null_show_as_a_dash(open_app, tmp_path: Path) -> None:
+    """The schema lets a metric be null (not measured, or not defined for the kind of model): the card says so."""
+    folder = make_checkpoint(tmp_path / "partial", ModelConfig(arch="mlp", latent_dim=2, hidden=8))
+    update_meta(folder, metrics={"nll_binarized": None, "continuous_test_loss": None, "active_units": None,
+                                 "recon_mse": 0.01})
+    at = open_app(root=tmp_path)
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["NLL (nats)"] == "–" and metrics["Test loss (nats)"] == "–"
+    assert metrics["Active units"] == "–" and metrics["Recon. MSE"] == "0.0100"

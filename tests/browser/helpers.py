@@ -39,20 +39,26 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(
-    script: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 60
+    script: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 60, log: Path | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    """Run `streamlit run script` on a free port (working directory: the repo root); yield its URL."""
+    """Run `streamlit run script` on a free port (working directory: the repo root); yield its URL.
+
+    With `log`, the server's output (stdout and stderr) goes to that file, for a test to read. `prefix` goes
+    before the command (e.g. setpriv, to run the app with fewer privileges)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+    cmd = [*prefix, sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=out, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+                early = proc.stdout.read() if proc.stdout else Path(log).read_text() if log else ""
+                raise RuntimeError(f"streamlit exited early:\n{early}")
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                     if r.status == 200:
@@ -69,6 +75,8 @@ def streamlit_server(
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if log:
+            out.close()
 
 
 @contextmanager

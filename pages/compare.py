@@ -1,0 +1,257 @@
+"""Compare: two to six models side by side on the same inputs. Their measured figures with the best of
+each marked, rate against distortion (what β trades), KL per dimension (posterior collapse), then
+reconstructions of the same test images, prior samples from the same codes, one interpolation, and
+each model's map."""
+
+import random
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui import atlas as atlases
+from ui import entry, maps, metrics, models, show, state
+from vae.atlas import AtlasError
+from vae.checkpoint import Checkpoint
+from vae.data import ImageSet
+from vae.latent import decode, interpolate, sample_prior
+
+entry.through_app()
+
+FAMILY = ("mnist-vae", "mnist-ae", "mnist-beta4", "mnist-cvae", "mnist-wae", "mnist-2d")
+MAX_MODELS = 6
+SHOWN = 10  # test images reconstructed, samples drawn and steps on the path
+MAX_SEED = 2**31 - 1
+TILE = 44
+BEST_STYLE = "font-weight: 700; background-color: rgba(79, 70, 229, 0.14)"
+
+
+def pick_models() -> list[tuple[str, Checkpoint]]:
+    """The models chosen in the multiselect (the family by default), loaded."""
+    working = [e for e in st.session_state.get("_entries", []) if e.error is None]
+    ids = [e.id for e in working]
+    default = [i for i in FAMILY if i in ids] or ids[:3]
+    state.bind("models", default, state.choices(ids, MAX_MODELS))
+    st.multiselect("Models", ids, key="models", max_selections=MAX_MODELS,
+                   help="Two to six models, compared on the same inputs. The first one's test set supplies the "
+                   "images; models whose images have another shape are left out.")
+    by_id = {e.id: e for e in working}
+    return [(i, models.load(by_id[i])) for i in st.session_state["models"] if i in by_id]
+
+
+def same_shape(chosen: list[tuple[str, Checkpoint]]) -> list[tuple[str, Checkpoint]]:
+    shape = chosen[0][1].model.cfg.image_shape
+    kept = [(i, c) for i, c in chosen if c.model.cfg.image_shape == shape]
+    left_out = [i for i, c in chosen if c.model.cfg.image_shape != shape]
+    if left_out:
+        st.warning(f"Left out {', '.join(left_out)}: their images are not {shape[1]}×{shape[2]}×{shape[0]} like "
+                   f"{chosen[0][0]}'s, so they cannot take the same inputs.", icon=":material/filter_alt:")
+    return kept
+
+
+def metrics_table(chosen: list[tuple[str, Checkpoint]]) -> None:
+    rows = [{"Model": i, "Kind": c.model.cfg.kind, "Latent": c.model.cfg.latent_dim, **metrics.row(c)}
+            for i, c in chosen]
+    frame = pd.DataFrame(rows).set_index("Model")
+    labels = [m.label for m in metrics.METRICS]
+    frame[labels] = frame[labels].astype(float)  # one type per column: a missing figure is NaN
+    styler = frame.style.format({m.label: f"{{:,.{m.digits}f}}" for m in metrics.METRICS}, na_rep="—")
+    for m in metrics.METRICS:
+        column = frame[m.label]
+        if column.notna().sum() >= 2:
+            best = column.min() if m.better == "lower" else column.max()
+            styler = styler.map(lambda v, best=best: BEST_STYLE if v == best else "", subset=[m.label])
+    st.dataframe(styler, placeholder="—")
+    missing = [(i, m.label, metrics.missing_reason(c, m.key)) for i, c in chosen for m in metrics.METRICS
+               if metrics.value(c, m.key) is None]
+    st.caption("The best of each column is marked. Numbers come from `python -m vae evaluate` (NLL with "
+               "the k in each model card); a dash is a number that does not exist for that kind of model, or was "
+               "not measured.")
+    with st.expander("What the columns mean" + (", and why some cells have no number" if missing else "")):
+        st.markdown("\n".join(f"- **{m.label}**: {m.help}." for m in metrics.METRICS))
+        if missing:
+            st.markdown("\n".join(f"- **{i}**, {label}: {why}" for i, label, why in missing))
+
+
+def rate_distortion(chosen: list[tuple[str, Checkpoint]]) -> go.Figure | None:
+    """Rate (KL) against distortion, a point per VAE; deterministic models as lines at their distortion."""
+    fig = go.Figure()
+    points = [(i, metrics.value(c, "rate"), metrics.value(c, "distortion")) for i, c in chosen]
+    with_rate = [(i, r, d) for i, r, d in points if r is not None and d is not None]
+    for i, r, d in with_rate:
+        fig.add_scatter(x=[r], y=[d], mode="markers+text", text=[i], textposition="top center", name=i,
+                        marker={"size": 13}, hovertemplate=f"{i}<br>rate %{{x:.2f}} nats<br>distortion %{{y:.2f}}"
+                        " nats<extra></extra>")
+    if with_rate:  # lines of equal ELBO (rate + distortion) through the best point
+        total = min(r + d for _, r, d in with_rate)
+        xs = [0, max(r for _, r, _ in with_rate) * 1.3 + 1]
+        for offset in (0, 10, 20):
+            fig.add_scatter(x=xs, y=[total + offset - x for x in xs], mode="lines", showlegend=False, hoverinfo="skip",
+                            line={"dash": "dot", "width": 1, "color": "#9ca3af"})
+    for i, r, d in points:
+        if r is None and d is not None:
+            fig.add_hline(y=d, line={"dash": "dash", "width": 1.5}, annotation_text=f"{i} (no rate)",
+                          annotation_position="top right")
+    ys = [d for _, _, d in points if d is not None]
+    if not ys:
+        return None
+    pad = max(4.0, 0.1 * (max(ys) - min(ys)))
+    fig.update_layout(
+        title="Rate against distortion", height=380, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": "rate: KL(q(z|x) || p(z)), nats", "rangemode": "tozero"},
+        yaxis={"title": "distortion: reconstruction, nats", "range": [min(ys) - pad, max(ys) + 2 * pad]},
+    )
+    return fig
+
+
+def kl_bars(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None) -> go.Figure | None:
+    """Each VAE's KL per dimension, largest first: near-zero bars are collapsed dimensions."""
+    fig = go.Figure()
+    for i, c in chosen:
+        stats = atlases.latent_stats(c, data)
+        if stats is None or stats[0] is None:
+            continue
+        kl = torch.sort(stats[0], descending=True).values
+        fig.add_bar(x=list(range(1, len(kl) + 1)), y=kl.tolist(), name=i,
+                    hovertemplate=f"{i}: dimension %{{x}} by KL, %{{y:.2f}} nats<extra></extra>")
+    if not fig.data:
+        return None
+    fig.update_layout(title="KL per latent dimension, largest first", barmode="group", height=380,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis={"title": "dimension, by KL", "dtick": 1},
+                      yaxis={"title": "nats"}, legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def labels_for(ckpt: Checkpoint, y: torch.Tensor) -> torch.Tensor | None:
+    return y if ckpt.model.cfg.conditional else None
+
+
+def reconstructions(chosen: list[tuple[str, Checkpoint]], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    rows = [x]
+    for _, c in chosen:
+        with torch.no_grad():
+            mu, _ = c.model.encode(x, labels_for(c, y))
+        rows.append(decode(c.model, mu, labels_for(c, y)))
+    return torch.stack(rows)
+
+
+def samples(chosen: list[tuple[str, Checkpoint]], seed: int, temperature: float) -> torch.Tensor:
+    """Prior samples: the same codes for every model of a latent size; conditional models cycle the classes."""
+    rows = []
+    for _, c in chosen:
+        cfg = c.model.cfg
+        codes = sample_prior(SHOWN, cfg.latent_dim, temperature, seed)
+        rows.append(decode(c.model, codes, torch.arange(SHOWN) % cfg.num_classes if cfg.conditional else None))
+    return torch.stack(rows)
+
+
+def paths(chosen: list[tuple[str, Checkpoint]], ends: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Each model's linear path between the same two images (a conditional model decodes it as A's class)."""
+    rows = []
+    for _, c in chosen:
+        with torch.no_grad():
+            mu, _ = c.model.encode(ends, labels_for(c, labels))
+        y = labels_for(c, labels[:1].repeat(SHOWN))
+        rows.append(decode(c.model, interpolate(mu[0], mu[1], SHOWN), y))
+    return torch.stack(rows)
+
+
+def small_maps(chosen: list[tuple[str, Checkpoint]]) -> None:
+    columns = st.columns(3)
+    for n, (i, c) in enumerate(chosen):
+        with columns[n % 3]:
+            try:
+                atlas = atlases.stored(c)
+            except AtlasError:  # a broken atlas is the Latent map page's to explain
+                atlas = None
+            if atlas is None:
+                st.caption(f"**{i}**: no latent map yet (open it on the Latent map page once).")
+                continue
+            projection = atlas.projections[0]
+            fig = go.Figure(maps.figure(maps.cache_key(c, atlas), atlas, projection, tuple(models.class_names(c))))
+            fig.update_layout(height=300, showlegend=False, title={"text": f"{i} · {maps.PROJECTION_NAMES[projection]}",
+                                                                   "font": {"size": 14}},
+                              margin={"l": 0, "r": 0, "t": 30, "b": 0}, dragmode="pan")
+            st.plotly_chart(fig, key=f"small_map_{n}", config={"displaylogo": False})
+
+
+def shuffle(key: str, size: int) -> None:
+    st.session_state[key] = random.randrange(size)
+
+
+def random_pair(size: int) -> None:
+    st.session_state.update(a=random.randrange(size), b=random.randrange(size))
+
+
+st.title("Compare")
+st.caption("Why a VAE and not a plain autoencoder, what β trades, what a conditional model or a WAE changes: "
+           "the same inputs through several models, side by side.")
+chosen = pick_models()
+if len(chosen) < 2:
+    st.info("Pick at least two models to compare.")
+    state.publish({"models": st.session_state["models"]})
+    st.stop()
+chosen = same_shape(chosen)
+first = chosen[0][1]
+data = models.test_set(first)
+
+st.subheader("Measured")
+metrics_table(chosen)
+left, right = st.columns(2, gap="large")
+rd = rate_distortion(chosen)
+if rd is not None:
+    left.plotly_chart(rd, key="rate_distortion")
+    left.caption("Lower left is better. Along a dotted line the ELBO (rate + distortion) is the same; a larger β "
+                 "buys a smaller rate with more distortion. Deterministic models have no rate: their distortion is a "
+                 "line.")
+else:
+    left.caption("No rate or distortion measured yet for these models (`python -m vae evaluate`).")
+bars = kl_bars(chosen, data)
+if bars is not None:
+    right.plotly_chart(bars, key="kl_bars")
+    right.caption("Dimensions with almost no KL carry no information about the image: the posterior has collapsed "
+                  "onto the prior there.")
+
+if data is None:
+    st.info("The test images are not available, so the side-by-side images are off.")
+    state.publish({"models": st.session_state["models"]})
+    st.stop()
+state.bind("inputs", 0, state.integer(0, MAX_SEED))
+state.bind("seed", 0, state.integer(0, MAX_SEED))
+state.bind("temperature", 1.0, state.number(0.05, 3.0))
+state.bind("a", 0, state.integer(0, len(data) - 1))
+state.bind("b", 1, state.integer(0, len(data) - 1))
+names = [i for i, _ in chosen]
+
+st.subheader("Reconstructions of the same test images")
+st.button("Other images", key="other_inputs", on_click=shuffle, args=("inputs", MAX_SEED), icon=":material/casino:")
+idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(st.session_state["inputs"]))[:SHOWN]
+x, y = data.floats(idx), data.labels[idx]
+show.picture(show.labelled_rows(reconstructions(chosen, x, y), ["input", *names], [f"#{i}" for i in idx.tolist()],
+                                tile=TILE))
+
+st.subheader("Samples from the prior, the same codes")
+controls = st.columns([2, 1, 1], vertical_alignment="bottom")
+controls[0].slider("Temperature", 0.05, 3.0, step=0.05, key="temperature")
+controls[1].number_input("Seed", 0, MAX_SEED, key="seed")
+controls[2].button("Resample", key="resample", on_click=shuffle, args=("seed", MAX_SEED), icon=":material/casino:",
+                   width="stretch")
+show.picture(show.labelled_rows(samples(chosen, st.session_state["seed"], st.session_state["temperature"]), names,
+                                [str(i + 1) for i in range(SHOWN)], tile=TILE))
+st.caption("Models of the same latent size decode the very same codes; conditional ones are given the classes in "
+           "turn. An autoencoder was never asked to make its codes look like N(0, I), which shows here.")
+
+st.subheader("One interpolation, every model")
+ends_cols = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
+ends_cols[0].number_input("Image A", 0, len(data) - 1, key="a")
+ends_cols[1].number_input("Image B", 0, len(data) - 1, key="b")
+ends_cols[2].button("Random pair", key="random_pair", icon=":material/casino:", on_click=random_pair, args=(len(data),))
+ends = torch.tensor([st.session_state["a"], st.session_state["b"]])
+strip = paths(chosen, data.floats(ends), data.labels[ends])
+show.picture(show.labelled_rows(strip, names, ["A", *[""] * (SHOWN - 2), "B"], tile=TILE))
+
+st.subheader("Latent maps")
+small_maps(chosen)
+
+state.publish({k: st.session_state.get(k) for k in ("models", "inputs", "seed", "temperature", "a", "b")})

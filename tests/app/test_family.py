@@ -1,0 +1,123 @@
+"""The VAE family in the app: every member on every page, the Compare page, the 2-D latent plane."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from app_helpers import ATLAS_SUBSET, assert_clean, make_checkpoint
+from streamlit.testing.v1 import AppTest
+
+from vae.atlas import build_atlas, save_atlas
+from vae.checkpoint import load_checkpoint
+from vae.classifier import Classifier, Instrument
+from vae.config import ModelConfig
+from vae.data import load_dataset
+from vae.evaluate import evaluate
+
+COMPARE = "pages/compare.py"
+FAMILY = {
+    "tiny-vae": ModelConfig(arch="conv", latent_dim=4, hidden=4),
+    "tiny-ae": ModelConfig(arch="conv", latent_dim=4, hidden=4, objective="ae"),
+    "tiny-wae": ModelConfig(arch="conv", latent_dim=4, hidden=4, objective="wae", mmd_weight=10.0),
+    "tiny-beta4": ModelConfig(arch="conv", latent_dim=4, hidden=4, beta=4.0),
+    "tiny-cvae": ModelConfig(arch="mlp", latent_dim=3, hidden=32, num_classes=10),
+    "tiny-2d": ModelConfig(arch="mlp", latent_dim=2, hidden=32),
+}
+PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py", COMPARE]
+
+
+@pytest.fixture(scope="module")
+def family_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny model of each kind, briefly trained on its own objective, evaluated, with a PCA atlas."""
+    root = tmp_path_factory.mktemp("family")
+    data = load_dataset("mnist", "test").subset(ATLAS_SUBSET)
+    instrument = Instrument(root, Classifier().eval(), {})
+    for seed, (name, cfg) in enumerate(FAMILY.items()):
+        make_checkpoint(root / name, cfg, seed=seed, train_steps=60)
+        ckpt = load_checkpoint(root / name)
+        evaluate(ckpt, data.subset(100), k=5, instrument=instrument)
+        save_atlas(ckpt.folder, build_atlas(load_checkpoint(root / name), data, use_umap=False))
+    return root
+
+
+def opened(open_app, family_root: Path, page: str, **query: str) -> AppTest:
+    at = open_app(page, root=family_root, **query)
+    assert_clean(at)
+    return at
+
+
+@pytest.mark.parametrize("name", list(FAMILY))
+@pytest.mark.parametrize("page", PAGES)
+def test_every_member_opens_every_page(open_app, family_root: Path, name: str, page: str) -> None:
+    opened(open_app, family_root, page, model=name)
+
+
+def test_the_model_card_says_what_an_autoencoder_does_not_have(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, "pages/home.py", model="tiny-ae")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Kind"] == "AE" and shown["NLL (nats)"] == "not defined"
+    assert shown["Rate, KL (nats)"] == "not defined" and shown["Distortion (nats)"] != "–"
+    nll = next(m for m in at.metric if m.label == "NLL (nats)")
+    assert "no distribution q(z|x)" in nll.proto.help
+    assert any("no KL or MMD to plot" in c.value for c in at.caption)
+
+
+def test_a_wae_plots_its_mmd(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, "pages/home.py", model="tiny-wae")
+    assert next(m for m in at.metric if m.label == "Kind").value == "WAE (λ = 10)"
+
+
+def test_sampling_an_autoencoder_says_why_it_fails(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, "pages/sample.py", model="tiny-ae")
+    assert any("nothing in its training makes its codes look like N(0, I)" in w.value for w in at.warning)
+    assert not opened(open_app, family_root, "pages/sample.py", model="tiny-vae").warning
+
+
+def test_a_conditional_model_shows_the_same_style_in_every_class(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, "pages/sample.py", model="tiny-cvae")
+    assert any(h.value == "Same style, every class" for h in at.subheader)
+    before = [i.value for i in at.image]
+    at.button(key="style_resample").click().run()
+    assert_clean(at)
+    assert [i.value for i in at.image] != before and "style_seed" in at.query_params
+
+
+def test_a_2d_model_is_shown_in_its_own_plane_over_its_manifold(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, "pages/map.py", model="tiny-2d")
+    assert at.segmented_control(key="projection").value == "latent"
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "scattergl" in c.proto.spec).proto.spec)
+    [backdrop] = spec["layout"]["images"]
+    assert backdrop["source"].startswith("data:image/png;base64,") and backdrop["layer"] == "below"
+    assert spec["layout"]["xaxis"]["title"]["text"] == "z0"
+
+
+def test_compare_shows_the_chosen_models_side_by_side(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, COMPARE, models="tiny-vae,tiny-ae,tiny-beta4")
+    assert at.multiselect(key="models").value == ["tiny-vae", "tiny-ae", "tiny-beta4"]
+    [table] = at.dataframe
+    assert list(table.value.index) == ["tiny-vae", "tiny-ae", "tiny-beta4"]
+    assert table.value.loc["tiny-ae", "NLL (nats)"] != table.value.loc["tiny-ae", "NLL (nats)"]  # NaN: not defined
+    charts = {json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")
+              if "title" in json.loads(c.proto.spec)["layout"]}
+    assert {"Rate against distortion", "KL per latent dimension, largest first"} <= charts
+    assert len(at.image) >= 3  # reconstructions, samples, interpolation
+    assert at.query_params["models"] == "tiny-vae,tiny-ae,tiny-beta4"
+
+
+def test_compare_keeps_its_inputs_in_the_link(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, COMPARE, models="tiny-vae,tiny-cvae", seed="7", a="3", b="9")
+    assert at.number_input(key="seed").value == 7 and at.number_input(key="a").value == 3
+    first = [i.value for i in at.image]
+    at.button(key="other_inputs").click().run()
+    assert_clean(at)
+    assert at.image[0].value != first[0] and at.query_params["inputs"] != "0"
+
+
+def test_compare_needs_two_models_and_ignores_unknown_ones(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, COMPARE, models="tiny-vae,../../etc/passwd")
+    assert any("Ignored models=" in t.value for t in at.toast)
+    at.multiselect(key="models").set_value(["tiny-vae"]).run()
+    assert_clean(at)
+    assert any("at least two" in i.value for i in at.info)

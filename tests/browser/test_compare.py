@@ -1,0 +1,90 @@
+"""The family in Chromium: pick three models on Compare and see a reconstruction row each and the
+rate-distortion plot; a 2-D model's map is drawn over its decoded manifold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from playwright.sync_api import Browser, Page
+
+from tests.app.app_helpers import ATLAS_SUBSET, make_checkpoint
+from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, screenshot_all, streamlit_server, wait_for_app
+from ui.show import labelled_rows
+from vae.atlas import build_atlas, save_atlas
+from vae.checkpoint import load_checkpoint
+from vae.config import ModelConfig
+from vae.data import load_dataset
+from vae.evaluate import evaluate
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")]
+SHOTS = ROOT / "test-artifacts" / "compare"
+MODELS = {
+    "tiny-vae": ModelConfig(arch="conv", latent_dim=4, hidden=4),
+    "tiny-ae": ModelConfig(arch="conv", latent_dim=4, hidden=4, objective="ae"),
+    "tiny-beta4": ModelConfig(arch="conv", latent_dim=4, hidden=4, beta=4.0),
+    "tiny-2d": ModelConfig(arch="mlp", latent_dim=2, hidden=32),
+}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser]]:
+    root = tmp_path_factory.mktemp("family")
+    data = load_dataset("mnist", "test").subset(ATLAS_SUBSET)
+    for seed, (name, cfg) in enumerate(MODELS.items()):
+        make_checkpoint(root / name, cfg, seed=seed, train_steps=40)
+        evaluate(load_checkpoint(root / name), data.subset(100), k=5)
+        save_atlas(root / name, build_atlas(load_checkpoint(root / name), data, use_umap=False))
+    env = {"LATENT_EXPLORER_CHECKPOINTS": str(root), "LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
+        yield url, browser
+
+
+@pytest.fixture
+def page(app: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterator[Page]:
+    url, browser = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.base_url = url  # type: ignore[attr-defined]
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    screenshot_all(page, SHOTS / f"{request.node.name}.png")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+def pick(page: Page, name: str) -> None:
+    """Add a model in the Models multiselect, as a person does: open it, type, press Enter."""
+    box = page.locator('[data-testid="stMultiSelect"]').first
+    after_rerun(page, lambda: (box.locator("input").fill(name), box.locator("input").press("Enter")))
+
+
+def test_three_models_picked_give_three_reconstruction_rows_and_a_rate_distortion_plot(page: Page) -> None:
+    page.goto(f"{page.base_url}/compare?models=tiny-vae")
+    wait_for_app(page)
+    assert "at least two models" in page.locator('[data-testid="stAlert"]').first.inner_text()
+    pick(page, "tiny-ae")
+    pick(page, "tiny-beta4")
+    assert "models=tiny-vae%2Ctiny-ae%2Ctiny-beta4" in page.url or "models=tiny-vae,tiny-ae,tiny-beta4" in page.url
+    page.get_by_text("Reconstructions of the same test images").wait_for()
+    image = page.locator('[data-testid="stImage"] img').first
+    height = image.evaluate("img => img.naturalHeight")
+    # the input row and one row per model, drawn as the page draws them
+    expected = labelled_rows(torch.zeros(4, 10, 1, 28, 28), ["input", *list(MODELS)[:3]], ["#0"] * 10, tile=44)
+    assert height == expected.height
+    plot = page.locator(".js-plotly-plot").filter(has_text="Rate against distortion")
+    plot.wait_for()
+    assert plot.evaluate("gd => gd._fullData.filter(t => t.mode === 'markers+text').length") == 2  # VAE and β-VAE
+    assert plot.evaluate("gd => (gd.layout.shapes || []).length") == 1  # the AE's distortion, as a line
+
+
+def test_a_2d_model_is_drawn_over_its_decoded_manifold(page: Page) -> None:
+    page.goto(f"{page.base_url}/map?model=tiny-2d")
+    wait_for_app(page)
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for()
+    assert chart.evaluate("gd => gd.layout.images.length") == 1
+    assert chart.locator("image").count() >= 1  # plotly drew the backdrop into the plot
+    assert chart.evaluate("gd => gd._fullData.reduce((n, t) => n + t._length, 0)") == ATLAS_SUBSET

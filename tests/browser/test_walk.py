@@ -1,0 +1,205 @@
+"""The rule behind issue 10: no user action may reach Streamlit's exception box, whatever the model.
+
+For a model of each kind the project supports (KINDS: one line each; add a kind there and it is walked),
+trained for seconds in a temporary folder, the test walks every page that app.py lists (read from its
+st.Page entries, so a page added later is walked too) through the sidebar's links, then clicks every
+button that moves between pages (the map's "Open this code in the sliders" and "Interpolate from this
+image", and a pin on the live map -> "Open the pin in the sliders"). Each step must keep the model picked,
+show no exception element, no last-resort message, no cut-off button label or misaligned live slider,
+and the app's log must stay free of tracebacks. Screenshots: test-artifacts/walk/.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.browser.helpers import CHROMIUM, ROOT, chromium, streamlit_server, wait_for_app
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+SHOTS = ROOT / "test-artifacts" / "walk"
+WAIT = 120_000  # ms; every wait is on a condition, so a long limit costs nothing on a quiet machine
+QUICK = ("--arch", "mlp", "--hidden", "32", "--latent-dim", "4", "--epochs", "1", "--subset", "1024",
+         "--batch-size", "64", "--lr", "3e-3", "--quiet")
+# Text shown cut off: an ellipsis in use (buttons, metrics, the live sliders' labels, inside shadow roots
+# too), or the sidebar's picker holding more than it shows.
+CUT_OFF = """() => {
+  const cut = [], seen = (e) => e.offsetWidth && e.scrollWidth > e.clientWidth + 1;
+  const walk = (root) => {
+    for (const e of root.querySelectorAll("*")) {
+      if (e.shadowRoot) walk(e.shadowRoot);
+      if (getComputedStyle(e).textOverflow === "ellipsis" && seen(e)) cut.push(e.textContent);
+    }
+  };
+  walk(document);
+  for (const e of document.querySelectorAll('[data-testid="stSidebar"] input')) if (seen(e)) cut.push(e.value);
+  return cut;
+}"""
+LOG_ERRORS = re.compile(r"Traceback|Uncaught app exec|Exception in|\bERROR\b")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of model: its name in the picker, its data ("mnist", or one of FOLDERS) and its train flags
+    (after QUICK, so they override it)."""
+
+    name: str
+    data: str
+    flags: tuple[str, ...] = ()
+    evaluate: bool = False  # evaluated too, so Home shows its metrics
+    data_gone: bool = False  # its image folder is removed after training (moved away, deleted)
+
+
+KINDS = (
+    Kind("unlabelled", "digits"),
+    Kind("rgb", "tiles", ("--size", "32", "--channels", "3", "--arch", "conv", "--hidden", "4")),
+    Kind("conditional", "mnist", ("--conditional", "--latent-dim", "16"), evaluate=True),  # two-digit dims
+    Kind("latent8", "mnist", ("--latent-dim", "8")),
+    Kind("tiny-mnist", "mnist"),
+    Kind("data-gone", "gone", data_gone=True),
+)
+FOLDERS = {  # digit_folder's arguments: a folder without class subfolders, and RGB tiles sorted by class
+    "digits": {"n": 300},
+    "tiles": {"n": 300, "classes": 3, "size": 32, "rgb": True},
+    "gone": {"n": 60, "classes": 2},
+}
+
+
+def app_pages() -> list[tuple[str, str]]:
+    """(title, URL path) of every st.Page in app.py, as Streamlit names them ("" for the default page)."""
+    pages = []
+    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page":
+            options = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+            path = options.get("url_path", Path(ast.literal_eval(node.args[0])).stem)
+            pages.append((options["title"], "" if options.get("default") else path))
+    return pages
+
+
+def build_models(root: Path, data: Path) -> None:
+    from tests.app.app_helpers import digit_folder
+    from vae.__main__ import main
+
+    for name, options in FOLDERS.items():
+        digit_folder(data / name, **options)
+    for kind in KINDS:
+        dataset = kind.data if kind.data == "mnist" else f"folder:{data / kind.data}"
+        out = str(root / kind.name)
+        assert main(["train", "--dataset", dataset, *QUICK, *kind.flags, "--out", out]) == 0
+        assert main(["atlas", out, "--no-umap", "--subset", "1000"]) == 0
+        if kind.evaluate:
+            assert main(["evaluate", out, "--k", "2", "--subset", "200"]) == 0
+        if kind.data_gone:
+            shutil.rmtree(data / kind.data)
+
+
+@dataclass
+class App:
+    url: str
+    browser: Browser
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    root = tmp_path_factory.mktemp("checkpoints")
+    build_models(root, tmp_path_factory.mktemp("data"))
+    log = tmp_path_factory.mktemp("log") / "streamlit.log"
+    env = {"LATENT_EXPLORER_CHECKPOINTS": str(root), "LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    with streamlit_server("app.py", env=env, timeout=120, log=log) as url, chromium() as browser:
+        yield App(url, browser, log)
+
+
+@pytest.fixture
+def page(app: App) -> Iterator[Page]:
+    page = app.browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    yield page
+    page.close()
+    assert not errors, errors
+
+
+def settle(page: Page) -> None:
+    page.locator("h1").first.wait_for()
+    wait_for_app(page, WAIT)
+
+
+def check(page: Page, app: App, kind: Kind, where: str) -> None:
+    """The page drew without an exception, on the model picked, with nothing cut off; the log is clean."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert page.locator('[data-testid="stException"]').count() == 0, where
+    assert "Something went wrong" not in page.locator("body").inner_text(), where
+    picked = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input').input_value()
+    assert picked.startswith(f"{kind.name} "), (where, picked)
+    assert f"model={kind.name}" in page.url, (where, page.url)
+    cut = page.evaluate(CUT_OFF)
+    assert not cut, (where, "cut off", cut)
+    offsets = page.locator(".led-slider").evaluate_all(
+        "rows => [...new Set(rows.map(r => Math.round(r.querySelector('input').getBoundingClientRect().left"
+        " - r.getBoundingClientRect().left)))]")
+    assert len(offsets) <= 1, (where, "slider tracks start at", offsets)
+    errors = [line for line in app.log.read_text().splitlines() if LOG_ERRORS.search(line)]
+    assert not errors, (where, errors)
+    page.screenshot(path=SHOTS / f"{kind.name}-{where}.png")
+
+
+def moved_to(page: Page, title: str) -> None:
+    page.locator("h1", has_text=title).wait_for()
+    wait_for_app(page, WAIT)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+def test_every_page_and_every_move_between_pages(page: Page, app: App, kind: Kind) -> None:
+    pages = app_pages()
+    assert {"Home", "Latent map", "Latent sliders", "Interpolate", "Sample"} <= {t for t, _ in pages}
+    page.goto(f"{app.url}/?model={kind.name}")
+    settle(page)
+    for title, path in pages:  # through the sidebar's links, as a person moves around
+        page.locator('[data-testid="stSidebarNav"] a').filter(has=page.get_by_text(title, exact=True)).click()
+        page.wait_for_url(re.compile(rf"/{re.escape(path)}(\?|$)"))
+        settle(page)
+        check(page, app, kind, path or "home")
+
+    for button, title in (("Open this code in the sliders", "Latent sliders"),
+                          ("Interpolate from this image", "Interpolate")):
+        page.goto(f"{app.url}/map?model={kind.name}&selected=1")
+        settle(page)
+        page.get_by_role("button", name=button).click()
+        moved_to(page, title)
+        check(page, app, kind, f"map-to-{title.split()[-1].lower()}")
+    assert ("a=1" in page.url) != kind.data_gone  # without test images, Interpolate offers uploads only
+
+    page.goto(f"{app.url}/map?model={kind.name}")
+    settle(page)
+    page.get_by_role("tab", name="Hover to decode").click()
+    overlay = page.locator("canvas.led-overlay")
+    overlay.wait_for()
+    expect(page.locator(".led-status")).to_have_text("")  # the decoder and the map have arrived: clicks count
+    box = overlay.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    to_sliders = page.get_by_role("button", name="Open the pin in the sliders")
+    for _ in range(5):  # a click while the component is still busy drawing may go unseen: click again
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        try:
+            to_sliders.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    wait_for_app(page, WAIT)
+    to_sliders.click()
+    moved_to(page, "Latent sliders")
+    check(page, app, kind, "pin-to-sliders")
