@@ -45,14 +45,6 @@ def class_tag(names: list[str], label: int, short: bool = False) -> str:
     return f" · {label_name(names, label, short)}" if names else ""
 
 
-def images_of(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: torch.Tensor) -> torch.Tensor:
-    """Test images at these indices; their reconstructions when the images are not available."""
-    if data is not None:
-        return data.floats(indices)
-    y = atlas.labels[indices] if ckpt.model.cfg.conditional else None
-    return decode(ckpt.model, atlas.mu[indices], y)
-
-
 def code_chart(mu: torch.Tensor, sigma: torch.Tensor | None) -> go.Figure:
     """The code as bars; a VAE's posterior spread as error bars (the deterministic members have none)."""
     dims = [f"z{d}" for d in range(len(mu))]
@@ -88,7 +80,7 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     st.markdown("**Nearest neighbours in latent space**")
     neighbours = torch.tensor([j for j, _ in keep])
     show.images(
-        images_of(ckpt, atlas, data, neighbours),
+        atlases.point_images(ckpt, atlas, data, neighbours),
         [f"#{j}{class_tag(names, int(atlas.labels[j]), short=True)} · d {d:.2f}" for j, d in keep], width=104,
     )
     left, right = st.columns(2)
@@ -136,7 +128,7 @@ def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: l
     shown = torch.tensor(chosen[:MAX_SHOWN])
     if len(chosen) > MAX_SHOWN:
         st.caption(f"Showing the first {MAX_SHOWN}.")
-    show.image_grid(images_of(ckpt, atlas, data, shown), ncol=16, tile=56)
+    show.image_grid(atlases.point_images(ckpt, atlas, data, shown), ncol=16, tile=56)
 
 
 ckpt = models.require_model()

@@ -175,6 +175,11 @@ def test_the_browser_runtime_matches_pytorch(tmp_path: Path) -> None:
         env={**os.environ, "LATENT_EXPLORER_JS_FIXTURES": str(tmp_path)},
     )
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr
+    named = None
+    for line in run.stdout.splitlines():  # each parity test's largest difference (shown with pytest -s)
+        named = line.strip().removeprefix("ok ").split(" - ", 1)[-1] if line.lstrip().startswith("ok ") else named
+        if "# max abs difference" in line:
+            print(f"{named}: {line.split('# ', 1)[1]}")
     for name in models:
         assert f"decodes {name} like PyTorch" in run.stdout and f"encodes {name} like PyTorch" in run.stdout, name
     assert len(re.findall(r"^ok \d+ - prepares picture-", run.stdout, re.MULTILINE)) == 42

@@ -19,7 +19,7 @@ from torch import Tensor
 from vae.atlas import ATLAS_META, ATLAS_TENSORS, Atlas, AtlasError, AtlasMissing, build_atlas, load_atlas, save_atlas
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
-from vae.latent import encode_dataset
+from vae.latent import decode, encode_dataset
 from vae.objectives import kl_per_dim
 
 UMAP_ENV = "LATENT_EXPLORER_ATLAS_UMAP"
@@ -93,6 +93,15 @@ def _build(ckpt: Checkpoint, data: ImageSet) -> Atlas:
     bar.empty()
     note.empty()
     return atlas
+
+
+def point_images(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: Tensor) -> Tensor:
+    """The test images of these atlas points; their reconstructions when the images are not available
+    (pass data=None too when the atlas does not describe them: see describes)."""
+    if data is not None:
+        return data.floats(indices)
+    y = atlas.labels[indices] if ckpt.model.cfg.conditional else None
+    return decode(ckpt.model, atlas.mu[indices], y)
 
 
 def rebuild(ckpt: Checkpoint, data: ImageSet) -> Atlas:

@@ -6,7 +6,7 @@
 
 Points are coloured by class with the plotly map's palette (ui.maps.PALETTE) unless told otherwise:
 `by_value(values, ...)` colours them along a colour scale and draws a colour bar. For a model with a
-2-D latent space, `points=plane_spec(atlas, names)` makes the map's coordinates the code itself
+2-D latent space, `points=atlas_spec(atlas, "latent", names)` makes the map's coordinates the code itself
 (z = (x, y), no inverse map), and a `Backdrop` (a PNG data URL and its extent) is drawn under the points.
 """
 
@@ -108,7 +108,7 @@ def live_map(
     image_size: int = 196,
     on_commit: Callable[[MapResult], None] | None = None,
 ) -> MapResult:
-    """Mount the map of `points` (ui.live.runtime.atlas_spec or plane_spec) and return what was clicked.
+    """Mount the map of `points` (ui.live.runtime.atlas_spec) and return what was clicked.
 
     Hovering decodes, clicking pins; `pinned` marks a place already chosen. `label` is the class for
     a conditional decoder (default: the nearest atlas point's). `colouring` defaults to by_class.

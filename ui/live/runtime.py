@@ -106,23 +106,16 @@ def encoder_of(ckpt: Checkpoint) -> Spec | None:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _map_spec(_atlas: Atlas, projection: str, class_names: tuple[str, ...], identity: tuple[Any, ...]) -> Spec:
-    if projection == "plane":
+    if projection == "latent":
         return latent_plane_spec(_atlas.mu, _atlas.labels, list(class_names))
     return atlas_map_spec(_atlas, projection, list(class_names))
 
 
-def _atlas_identity(atlas: Atlas) -> tuple[Any, ...]:
-    return (atlas.meta.get("weights_sha256"), len(atlas), id(atlas))
-
-
 def atlas_spec(atlas: Atlas, projection: str, class_names: list[str]) -> Spec:
-    """vae.export.atlas_map_spec of an atlas in one projection, made once per atlas and projection."""
-    return _map_spec(atlas, projection, tuple(class_names), _atlas_identity(atlas))
-
-
-def plane_spec(atlas: Atlas, class_names: list[str]) -> Spec:
-    """vae.export.latent_plane_spec of a 2-D latent space's atlas: map coordinates are the code."""
-    return _map_spec(atlas, "plane", tuple(class_names), _atlas_identity(atlas))
+    """The map of an atlas in one projection, made once per atlas and projection: vae.export.atlas_map_spec,
+    or for "latent" (a 2-D latent space shown as it is) vae.export.latent_plane_spec, whose places are codes."""
+    identity = (atlas.meta.get("weights_sha256"), len(atlas), id(atlas))
+    return _map_spec(atlas, projection, tuple(class_names), identity)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
