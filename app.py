@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/sliders.py", title="Latent sliders", icon=":material/tune:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/sample.py", title="Sample", icon=":material/grid_view:"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
 ]
 

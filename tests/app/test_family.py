@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from app_helpers import ATLAS_SUBSET, assert_clean, make_checkpoint
+from app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
 from vae.atlas import build_atlas, save_atlas
@@ -25,7 +25,8 @@ FAMILY = {
     "tiny-cvae": ModelConfig(arch="mlp", latent_dim=3, hidden=32, num_classes=10),
     "tiny-2d": ModelConfig(arch="mlp", latent_dim=2, hidden=32),
 }
-PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py", COMPARE]
+PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py",
+         "pages/draw.py", COMPARE]
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +122,16 @@ def test_compare_needs_two_models_and_ignores_unknown_ones(open_app, family_root
     at.multiselect(key="models").set_value(["tiny-vae"]).run()
     assert_clean(at)
     assert any("at least two" in i.value for i in at.info)
+
+
+SCORES = [("tiny-vae", "neg_elbo"), ("tiny-cvae", "neg_elbo"), ("tiny-ae", "recon_error"), ("tiny-wae", "recon_error")]
+
+
+@pytest.mark.parametrize(("name", "kind"), SCORES)
+def test_the_pad_scores_by_the_elbo_only_where_the_model_has_one(open_app, family_root: Path, name: str,
+                                                                  kind: str) -> None:
+    at = opened(open_app, family_root, "pages/draw.py", model=name)
+    score = live_data(at, "pad")["score"]
+    assert score["kind"] == kind
+    if kind == "recon_error":
+        assert "no ELBO" in score["note"] and "ELBO" not in score["title"]
