@@ -8,7 +8,7 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, maps, models, show, state
-from ui.live.map import MapResult, live_map
+from ui.live.map import Backdrop, MapResult, live_map
 from ui.live.runtime import atlas_spec, decoder_of
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
@@ -101,16 +101,26 @@ def open_in_interpolate(index: int) -> None:
     st.session_state["_switch_to"] = ("pages/interpolate.py", {"a_source": "Test image", "a": index})
 
 
+def manifold_backdrop(ckpt: Checkpoint, atlas: Atlas) -> Backdrop:
+    """The decoded manifold of a 2-D latent (ui.maps.manifold) as the live map's backdrop."""
+    image = maps.manifold(maps.cache_key(ckpt, atlas), ckpt, atlas)
+    x0, y1 = image["x"], image["y"]
+    return Backdrop(image["source"], (x0, x0 + image["sizex"], y1 - image["sizey"], y1))
+
+
 def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list[str]) -> None:
     hint = st.empty()  # above the map, though what it says depends on whether the map could be drawn
+    plane = projection == "latent"  # a 2-D latent shown as it is: a place is a code, no inverse map needed
+    backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.cfg.conditional else None
     live = live_map(decoder_of(ckpt), key="live_map", points=atlas_spec(atlas, projection, names),
-                    pinned=st.session_state["pin"], on_commit=pin)
+                    pinned=st.session_state["pin"], backdrop=backdrop, on_commit=pin)
     if not live.available:
         hint.caption(f"{live.error} Hovering needs it; select points on the other tab instead.")
         return
-    hint.caption("Move the pointer over the map: the image is decoded from the code at that place, between points "
-                 "too, with how far the nearest test image is. Click to pin the place; its code goes to the Latent "
-                 "sliders page and into the link.")
+    where = ("the code is the place itself (this latent space is a plane, drawn over its decoded manifold)"
+             if plane else "the image is decoded from the code at that place, between points too")
+    hint.caption(f"Move the pointer over the map: {where}, with how far the nearest test image is. Click to pin the "
+                 "place; its code goes to the Latent sliders page and into the link.")
     if st.session_state["pin"] is not None:
         x, y = st.session_state["pin"]
         cols = st.columns([3, 1], vertical_alignment="center")

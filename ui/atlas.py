@@ -148,6 +148,28 @@ def _encoded_stats(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: 
     return kl_per_dim(mu, logvar).mean(dim=0), mu.var(dim=0)
 
 
+@st.cache_resource(max_entries=8, show_spinner="Encoding test images…")
+def _encoded_codes(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: ImageSet) -> tuple[Tensor, Tensor]:
+    part = _data.subset(STATS_SUBSET)
+    return encode_dataset(_ckpt.model, part)[0], part.labels
+
+
+def class_codes(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor, Tensor, str] | None:
+    """Latent means of labelled test images, their labels, and where they come from: the stored atlas's,
+    else the first 2,000 test images encoded now; None when neither is available."""
+    try:
+        atlas = stored(ckpt)
+    except AtlasError:
+        atlas = None
+    if atlas is not None and not atlas.stale and atlas.mu.shape[1] == ckpt.model.cfg.latent_dim:
+        return atlas.mu, atlas.labels, "the latent map's test images"
+    if data is None:
+        return None
+    folder = ckpt.folder.resolve()
+    mu, labels = _encoded_codes(str(folder), _signature(folder), ckpt, data)
+    return mu, labels, f"the first {len(labels):,} test images"
+
+
 def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor | None, Tensor, str] | None:
     """KL (nats) and posterior-mean variance per dimension, and where they come from.
 

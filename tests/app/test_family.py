@@ -135,3 +135,19 @@ def test_the_pad_scores_by_the_elbo_only_where_the_model_has_one(open_app, famil
     assert score["kind"] == kind
     if kind == "recon_error":
         assert "no ELBO" in score["note"] and "ELBO" not in score["title"]
+
+
+def test_the_live_map_of_a_2d_latent_is_the_plane_over_its_manifold(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, "pages/map.py", model="tiny-2d")
+    assert at.segmented_control(key="projection").value == "latent"
+    data = live_data(at, "live_map")
+    assert set(data["resources"]) == {"decoder", "map", "picture"}
+    x0, x1, y0, y1 = data["extent"]
+    assert x0 < x1 and y0 < y1 and x1 - x0 >= 6  # at least ±3, as the plotly map's backdrop
+    specs = {spec["format"]: spec for spec in live_data(at, "live_map-runtime")["specs"]}
+    assert specs["latent-explorer-map/1"]["kind"] == "latent_plane"
+    assert specs["latent-explorer-map/1"]["placement"] == {"rule": "identity"}
+    assert specs["latent-explorer-picture/1"]["url"].startswith("data:image/png;base64,")
+    assert any("this latent space is a plane" in c.value for c in at.caption)
+    at.segmented_control(key="projection").set_value("pca").run()
+    assert set(live_data(at, "live_map")["resources"]) == {"decoder", "map"}  # a projection has no backdrop
