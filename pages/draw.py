@@ -107,7 +107,10 @@ def nearest(ckpt: Checkpoint, atlas: Atlas | None, data: ImageSet | None, z: lis
     shown = data if data is not None and atlases.describes(ckpt, atlas, data) else None
     captions = [f"#{i}" + (f" · {names[int(atlas.labels[i])].split(' - ')[0]}" if names else "") + f" · d {d:.2f}"
                 for i, d in zip(idx[0].tolist(), dist[0].tolist(), strict=True)]
-    show.images(atlases.point_images(ckpt, atlas, shown, idx[0]), captions, width=96)
+    show.images(atlases.point_images(ckpt, atlas, shown, idx[0]), captions, width=108)
+    if ckpt.model.cfg.conditional:
+        st.caption("A conditional model's code holds what the class does not say (the style), so these share the "
+                   "drawing's style, whatever their class.")
     if shown is None:
         st.caption("The test images are not available (or have changed), so these are their reconstructions.")
 

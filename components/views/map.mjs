@@ -74,7 +74,7 @@ class MapView extends LiveView {
     const { ink, paper } = themeColours(this.root), at = scatter.toScreen(place[0], place[1]);
     drawNearest(ctx, at, scatter.toScreen(map.xy[2 * where.index], map.xy[2 * where.index + 1]), ink);
     if (this.pinned) drawPin(ctx, scatter.toScreen(this.pinned[0], this.pinned[1]), ink, paper);
-    if (this.hover) drawCross(ctx, at[0], at[1], ink);
+    if (this.hover) drawCross(ctx, at[0], at[1], ink, paper);
     this.showReadout(place, where);
   }
 

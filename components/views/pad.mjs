@@ -62,7 +62,9 @@ class PadView extends LiveView {
     el("div", "led-caption", recon, "its reconstruction");
     this.scoreBox = el("div", "led-score", results);
     this.scoreName = el("div", "led-key-name", this.scoreBox);
-    this.scoreValue = el("div", "led-score-value", this.scoreBox);
+    const value = el("div", "led-score-value", this.scoreBox);
+    this.scoreValue = el("span", "", value);
+    this.scoreUnit = el("span", "led-score-unit", value);
     this.meter = el("div", "led-meter", this.scoreBox);
     this.meterFill = el("i", "", this.meter);
     this.scoreRank = el("div", "led-score-rank", this.scoreBox);
@@ -224,6 +226,7 @@ class PadView extends LiveView {
     if (!r) {
       for (const image of [this.seen, this.recon]) image.canvas.getContext("2d").clearRect(0, 0, image.canvas.width, image.canvas.height);
       this.scoreValue.textContent = "–";
+      this.scoreUnit.textContent = "";
       this.scoreRank.textContent = "Draw on the pad to see it encoded.";
       this.meter.hidden = true;
       delete this.pad.dataset.score;
@@ -233,7 +236,8 @@ class PadView extends LiveView {
     this.seen.showImage(r.x, shape);
     this.recon.showLogits(r.logits, shape);
     this.pad.dataset.score = String(r.score);
-    this.scoreValue.textContent = `${r.score.toFixed(data.score.digits)} ${data.score.unit}`;
+    this.scoreValue.textContent = r.score.toFixed(data.score.digits);
+    this.scoreUnit.textContent = ` ${data.score.unit}`;
     this.meter.hidden = r.percentile === null;
     if (r.percentile !== null) {
       this.meterFill.style.width = `${r.percentile}%`;

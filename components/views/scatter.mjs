@@ -9,6 +9,7 @@ import { el, format } from "./view.mjs";
 const POINT_RADIUS = 1.6;
 const PAD = 12;
 const SCALE_STEPS = 64;  // a value scale is drawn in this many colours
+const PICTURE_ALPHA = 0.55;
 
 function hex([r, g, b]) {
   return `#${[r, g, b].map((v) => Math.round(v).toString(16).padStart(2, "0")).join("")}`;
@@ -99,6 +100,9 @@ export class Scatter {
     ctx.clearRect(0, 0, css, css);
     if (this.picture && this.extent) {
       const [x0, x1, y0, y1] = this.extent, [left, top] = this.toScreen(x0, y1), [right, bottom] = this.toScreen(x1, y0);
+      ctx.fillStyle = "#000000";  // the picture dimmed towards black, as the plotly map shows it
+      ctx.fillRect(left, top, right - left, bottom - top);
+      ctx.globalAlpha = PICTURE_ALPHA;
       ctx.drawImage(this.picture, left, top, right - left, bottom - top);
     }
     const { xy, n } = this.map, { palette, index } = this.colours;
@@ -150,15 +154,18 @@ export function drawPin(ctx, [x, y], ink, paper, radius = 7) {
   ctx.fill();
 }
 
-export function drawCross(ctx, x, y, ink) {
-  ctx.strokeStyle = ink;
-  ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  ctx.moveTo(x - 8, y);
-  ctx.lineTo(x + 8, y);
-  ctx.moveTo(x, y - 8);
-  ctx.lineTo(x, y + 8);
-  ctx.stroke();
+/** A cross in ink on a paper halo, so it shows over dark pictures too. */
+export function drawCross(ctx, x, y, ink, paper) {
+  for (const [colour, width] of [[paper, 4], [ink, 1.5]]) {
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    ctx.moveTo(x - 8, y);
+    ctx.lineTo(x + 8, y);
+    ctx.moveTo(x, y - 8);
+    ctx.lineTo(x, y + 8);
+    ctx.stroke();
+  }
 }
 
 /** A dashed line from a place to the atlas point nearest it, which is ringed. */
