@@ -99,6 +99,12 @@ def _with_id(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def _network(model: VAE, fmt: str, output: str, **layers: list[dict[str, Any]]) -> dict[str, Any]:
+    cfg = model.cfg
+    return _with_id({"format": fmt, "latent_dim": cfg.latent_dim, "num_classes": cfg.num_classes,
+                     "image_shape": list(cfg.image_shape), "output": output, **layers})
+
+
 def decoder_spec(model: VAE) -> dict[str, Any]:
     """The decoder of `model` as data: input sizes, output image shape and the layer list.
 
@@ -106,15 +112,7 @@ def decoder_spec(model: VAE) -> dict[str, Any]:
     the output is Bernoulli logits shaped (C, H, W), which a reader turns into pixels with a sigmoid.
     Raises UnsupportedNetwork for a layer the format has no word for.
     """
-    cfg = model.cfg
-    return _with_id({
-        "format": DECODER_FORMAT,
-        "latent_dim": cfg.latent_dim,
-        "num_classes": cfg.num_classes,
-        "image_shape": list(cfg.image_shape),
-        "output": "bernoulli_logits",
-        "layers": _layers(model.decoder),
-    })
+    return _network(model, DECODER_FORMAT, "bernoulli_logits", layers=_layers(model.decoder))
 
 
 def encoder_spec(model: VAE) -> dict[str, Any]:
@@ -124,16 +122,8 @@ def encoder_spec(model: VAE) -> dict[str, Any]:
     one-hot class label is appended to it; the head gives 2 x latent_dim numbers, the mean of
     q(z|x) and then its log-variance (VAE.encode). Raises UnsupportedNetwork as decoder_spec does.
     """
-    cfg = model.cfg
-    return _with_id({
-        "format": ENCODER_FORMAT,
-        "latent_dim": cfg.latent_dim,
-        "num_classes": cfg.num_classes,
-        "image_shape": list(cfg.image_shape),
-        "output": "gaussian_mean_logvar",
-        "trunk": _layers(model.trunk),
-        "head": _layers(model.head),
-    })
+    return _network(model, ENCODER_FORMAT, "gaussian_mean_logvar", trunk=_layers(model.trunk),
+                    head=_layers(model.head))
 
 
 def _check_points(xy: Tensor, mu: Tensor, labels: Tensor) -> None:

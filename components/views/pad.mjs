@@ -113,6 +113,10 @@ class PadView extends LiveView {
       }
     }
     paintStrokes(this.ctx, this.strokes, this.side, this.ink, this.paper);
+    const shape = this.models.decoder.shape;
+    this.seenCaption.textContent = `what the model sees (${shape[2]}×${shape[1]})`;
+    this.scoreName.textContent = data.score.title;
+    this.scoreNote.textContent = data.score.note;
     this.syncMap(data, newModel);
     if (data.commitWanted && this.answered !== data) {
       this.answered = data;
@@ -218,11 +222,8 @@ class PadView extends LiveView {
 
   draw() {
     if (this.dirty) this.compute();
-    const r = this.result, data = this.data, shape = this.models.decoder.shape;
-    this.undoButton.disabled = this.clearButton.disabled = !this.strokes.length;
-    this.seenCaption.textContent = `what the model sees (${shape[2]}×${shape[1]})`;
-    this.scoreName.textContent = data.score.title;
-    this.scoreNote.textContent = data.score.note;
+    const r = this.result, data = this.data, shape = this.models.decoder.shape, empty = !this.strokes.length;
+    if (this.undoButton.disabled !== empty) this.undoButton.disabled = this.clearButton.disabled = empty;
     if (!r) {
       for (const image of [this.seen, this.recon]) image.canvas.getContext("2d").clearRect(0, 0, image.canvas.width, image.canvas.height);
       this.scoreValue.textContent = "–";
