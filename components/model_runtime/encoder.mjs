@@ -10,7 +10,7 @@ export function loadEncoder(spec) {
   if (spec.format !== "latent-explorer-encoder/1") throw new Error(`unknown encoder format ${spec.format}`);
   const latentDim = spec.latent_dim, numClasses = spec.num_classes || 0;
   const [c, h, w] = spec.image_shape;
-  const trunk = buildLayers(spec.trunk, { c, h, w });
+  const trunk = buildLayers(spec.trunk, { c, h, w }, { incremental: true });  // a drawing changes in places
   if (trunk.size.flat === undefined) throw new Error("the encoder's trunk must end flat");
   const features = trunk.size.flat, input = new Float64Array(features + numClasses);
   const head = buildLayers(spec.head, { ...trunk.size, flat: input.length });

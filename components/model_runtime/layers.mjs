@@ -87,9 +87,12 @@ function linear(layer, size) {
   return [op, { flat: nout }];
 }
 
+const ACTIVATIONS = { relu: (v) => (v < 0 ? 0 : v), silu: (v) => v / (1 + Math.exp(-v)) };
+
 function relu() {
   return {
     kind: "elementwise",
+    scalar: ACTIVATIONS.relu,
     run(x) {
       for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
       return x;
@@ -100,6 +103,7 @@ function relu() {
 function silu() {
   return {
     kind: "elementwise",
+    scalar: ACTIVATIONS.silu,
     run(x) {
       for (let i = 0; i < x.length; i++) {
         const v = x[i];
@@ -187,9 +191,26 @@ function convTranspose2d(layer, size) {
 // Conv2d, kernel 3 stride 1 padding 1 (the decoder's last layer) or kernel 4 stride 2 padding 1 (the
 // encoder's downsampling): output pixel (oy, ox) sees input rows s oy - p + ky, columns s ox - p + kx,
 // and its patch element i = ((ky * k + kx) * ci + c).
+//
+// An incremental conv2d remembers each output pixel's patch and recomputes only the pixels whose
+// patch changed since the last run: a drawing changes a few places per stroke update, so most of
+// the encoder's work would repeat the last frame's. Its activation (`op.activation`, fused by
+// buildLayers) is applied to the recomputed pixels only, so the kept ones are not activated twice.
 const CONV_SHAPES = ["3,1,1", "4,2,1"];
 
-function conv2d(layer, size) {
+// Whether patch equals the remembered one at store[base ..], which then holds patch either way.
+function rememberPatch(store, base, patch, n) {
+  let same = true;
+  for (let i = 0; i < n; i++) {
+    if (store[base + i] !== patch[i]) {
+      same = false;
+      store[base + i] = patch[i];
+    }
+  }
+  return same;
+}
+
+function conv2d(layer, size, incremental) {
   const k = layer.kernel, s = layer.stride, p = layer.padding;
   if (!CONV_SHAPES.includes(`${k},${s},${p}`)) throw new Error("conv2d must be k3 s1 p1 or k4 s2 p1");
   if (size.c !== layer.in) throw new Error(`conv2d expects ${layer.in} channels, gets ${JSON.stringify(size)}`);
@@ -201,15 +222,21 @@ function conv2d(layer, size) {
     return raw[(o * ci + c) * taps + tap];
   });
   const patch = new Float64Array(n), y = new Float64Array(H * W * co);
+  const remembered = incremental ? new Float64Array(H * W * n).fill(NaN) : null;
   const op = {
     kind: "conv",
+    activation: null,
     run(x) {
+      const activation = op.activation;
       for (let oy = 0; oy < H; oy++) {
         for (let ox = 0; ox < W; ox++) {
           for (let t = 0; t < taps; t++) {
             gather(x, h, w, ci, s * oy - p + ((t / k) | 0), s * ox - p + (t % k), patch, t * ci);
           }
-          matvec(bank, b, patch, y, (oy * W + ox) * co);
+          const at = oy * W + ox;
+          if (remembered && rememberPatch(remembered, at * n, patch, n)) continue;
+          matvec(bank, b, patch, y, at * co);
+          if (activation) for (let o = at * co; o < (at + 1) * co; o++) y[o] = activation(y[o]);
         }
       }
       return y;
@@ -220,9 +247,11 @@ function conv2d(layer, size) {
 
 /**
  * Lay out a list of spec layers for an input of `size` ({flat: n} or {c, h, w}, plus `chw` when a
- * Flatten made it). Returns { ops, size }: run them with runLayers. Throws on a layer it has no code for.
+ * Flatten made it). Returns { ops, size }: run them with runLayers. With `incremental`, conv2d layers
+ * recompute only the output pixels whose input changed since the last run (see conv2d), their
+ * activations fused into them. Throws on a layer it has no code for.
  */
-export function buildLayers(layers, size) {
+export function buildLayers(layers, size, { incremental = false } = {}) {
   const ops = [];
   for (const layer of layers) {
     let op = null;
@@ -232,9 +261,11 @@ export function buildLayers(layers, size) {
     else if (layer.type === "unflatten") size = unflatten(layer, size, ops);
     else if (layer.type === "flatten") size = flatten(size);
     else if (layer.type === "conv_transpose2d") [op, size] = convTranspose2d(layer, size);
-    else if (layer.type === "conv2d") [op, size] = conv2d(layer, size);
+    else if (layer.type === "conv2d") [op, size] = conv2d(layer, size, incremental);
     else throw new Error(`the model runtime has no ${layer.type} layer`);
-    if (op) ops.push(op);
+    const last = ops[ops.length - 1];
+    if (op && op.scalar && incremental && last && last.kind === "conv" && !last.activation) last.activation = op.scalar;
+    else if (op) ops.push(op);
   }
   for (const op of ops) if (op.pack) op.pack();
   return { ops, size };

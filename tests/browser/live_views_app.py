@@ -1,7 +1,8 @@
 """A bare page around each live view, for tests/browser/test_live_views.py.
 
 A small random conv model and a synthetic atlas of three clusters, so the test needs no dataset
-and no trained checkpoint. URL parameters: mode=sliders|map|path|pad, broken=1 (a layer the browser
+and no trained checkpoint. URL parameters: mode=sliders|map|plane|path|pad (plane: a 2-D latent's
+own plane over a picture, its points spread over [-2, 2]), broken=1 (a layer the browser
 lacks, to reach the JavaScript failure path), decoder=server (the forced fallback).
 """
 
@@ -12,14 +13,16 @@ from typing import Any
 
 import streamlit as st
 import torch
+from PIL import Image
 
-from ui.live.map import live_map
+from ui import show
+from ui.live.map import Backdrop, live_map
 from ui.live.pad import ModelInput, PadScore, draw_pad
 from ui.live.path import live_path
 from ui.live.sliders import Direction, live_sliders
 from ui.scores import score_of
 from vae.config import ModelConfig
-from vae.export import decoder_spec, encoder_spec, map_spec
+from vae.export import decoder_spec, encoder_spec, latent_plane_spec, map_spec
 from vae.model import VAE
 
 LATENT = 4
@@ -50,6 +53,12 @@ if mode == "sliders":
                           directions=[Direction("first", [1.0, 0.0, 0.0, 0.0])])
 elif mode == "map":
     result = live_map(decoder, key=mode, points=atlas)
+elif mode == "plane":
+    plane = VAE(ModelConfig(arch="mlp", latent_dim=2, hidden=16)).eval()
+    mu = torch.rand(200, 2, generator=torch.Generator().manual_seed(1)) * 4 - 2
+    picture = show.inline_png(Image.new("L", (8, 8), 255))  # white: it shows through the dimming
+    result = live_map(decoder_spec(plane), key=mode, points=latent_plane_spec(mu, torch.zeros(200, dtype=torch.long)),
+                      backdrop=Backdrop(picture, (-3, 3, -3, 3)))
 elif mode == "path":
     result = live_path(decoder, key=mode, path=[[-2.0] * LATENT, [2.0] * LATENT], t=0.25)
 else:

@@ -197,3 +197,25 @@ def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], child_en
     assert [r[0] for r in rows] == ["| live sliders: slider drag", "| live map: hover",
                                     "| live pad: stroke update -> reconstruction", "| plain st.slider (server decode)"]
     assert all(int(r[1]) >= 2 for r in rows)
+
+
+def test_a_latent_plane_is_drawn_over_its_picture_and_the_place_is_the_code(page: Page) -> None:
+    open_mode(page, "mode=plane")
+    overlay, points = page.locator("canvas.led-overlay"), page.locator("canvas.led-points")
+    image = page.locator("canvas.led-image")
+    overlay.wait_for()
+    page.wait_for_timeout(200)
+    corner = points.evaluate("c => Array.from(c.getContext('2d').getImageData(c.width / 25, c.height / 25, 1, 1).data)")
+    assert corner[3] == 255 and 100 < corner[0] < 200, corner  # the white picture, dimmed, where no point lies
+    box = overlay.bounding_box()
+    seen = []
+    for fx in (0.2, 0.8):
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.5)
+        page.wait_for_timeout(150)
+        seen.append(canvas_pixels(image))
+    assert seen[0] != seen[1]
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)
+    wait_for_app(page)
+    page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
+    done = committed(page)
+    assert done["z"] == done["xy"] and 1.5 < done["z"][0] < 2.5  # on a plane the code is the place

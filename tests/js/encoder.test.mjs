@@ -42,3 +42,17 @@ test("a percentile counts the reference values at or below", () => {
   const sorted = Float32Array.from([1, 2, 2, 3]);
   assert.deepEqual([0.5, 1, 2, 2.5, 3, 9].map((v) => percentileOf(sorted, v)), [0, 25, 75, 75, 100, 100]);
 });
+
+for (const [name, fixture] of fixtures("encoders").slice(0, 4)) {
+  test(`an encoder that remembers ${name}'s last image gives what a fresh one gives`, () => {
+    const used = loadEncoder(fixture.encoder), [c, h, w] = used.shape, size = c * h * w;
+    const x = base64ToFloat32(fixture.x), label = fixture.labels[0] ?? 0;
+    const first = channelsLast(x.subarray(0, size), used.shape), other = channelsLast(x.subarray(size, 2 * size), used.shape);
+    const edited = Float32Array.from(first);  // the first image with a corner of the second pasted in, as a stroke adds
+    for (let y = 0; y < Math.min(6, h); y++) for (let v = 0; v < Math.min(6, w) * c; v++) edited[y * w * c + v] = other[y * w * c + v];
+    used.encode(first, label);
+    const again = Array.from(used.encode(edited, label).mu), fresh = Array.from(loadEncoder(fixture.encoder).encode(edited, label).mu);
+    assert.deepEqual(again, fresh);
+    assert.deepEqual(Array.from(used.encode(edited, label).mu), fresh);  // nothing changed: everything kept
+  });
+}
