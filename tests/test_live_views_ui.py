@@ -175,3 +175,12 @@ def test_every_bundle_is_one_valid_module() -> None:
         check = subprocess.run([node, "--input-type=module", "--check"], input=source, capture_output=True, text=True)
         assert check.returncode == 0, f"{entry.name}: {check.stderr}"
     assert live_map_module.PICTURE_FORMAT in (COMPONENTS / "model_runtime" / "runtime.mjs").read_text()
+
+
+def test_strokes_are_written_as_the_pad_writes_them() -> None:
+    good = stroke_text((18, [10, 20, 30, 40]))
+    padded = good + "=" * (-len(good) % 4)
+    assert parse_strokes(padded) == good
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    loose = good[:-1] + alphabet[alphabet.index(good[-1]) + 1]  # the same bytes, with a stray bit in the last letter
+    assert parse_strokes(loose) == good

@@ -118,8 +118,9 @@ class PadView extends LiveView {
     this.scoreName.textContent = data.score.title;
     this.scoreNote.textContent = data.score.note;
     this.syncMap(data, newModel);
-    if (data.commitWanted && this.answered !== data) {
-      this.answered = data;
+    const asked = JSON.stringify([data.strokes, settings]);  // answered once per drawing and settings: never a loop
+    if (data.commitWanted && this.answered !== asked) {
+      this.answered = asked;
       this.commitDrawing();
     }
   }

@@ -78,7 +78,9 @@ def pad_side(height: int, width: int) -> int:
 
 
 def parse_strokes(raw: str) -> str:
-    """The pad's strokes (components/views/strokes.mjs) if `raw` is well formed; raises ValueError otherwise."""
+    """The pad's strokes (components/views/strokes.mjs) if `raw` is well formed, written as the pad writes
+    them (base64url without padding, so a commit of the same drawing is the same text); raises ValueError
+    otherwise."""
     if len(raw) > MAX_STROKE_TEXT:
         raise ValueError("too long")
     try:
@@ -91,7 +93,7 @@ def parse_strokes(raw: str) -> str:
         if data[i] < 1 or count < 1 or i + 3 + 2 * count > len(data):
             raise ValueError("not a drawing")
         i += 3 + 2 * count
-    return raw
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def _image(values: Any, shape: tuple[int, int, int]) -> Tensor | None:
