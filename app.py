@@ -22,6 +22,7 @@ PAGES = [
     st.Page("pages/sample.py", title="Sample", icon=":material/grid_view:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/anomalies.py", title="Anomalies", icon=":material/query_stats:"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("pages/repair.py", title="Repair", icon=":material/healing:"),
 ]
 

@@ -1,10 +1,11 @@
-"""Input event to image painted, in Chromium: the live decoder (slider drag, map hover) against a plain st.slider.
+"""Input event to image painted, in Chromium: the live views (slider drag, map hover, pad stroke) and a plain st.slider.
 
 Method. bench/live_decode_app.py is served by Streamlit and driven by Playwright in headless Chromium.
 All times are on the page's performance.now() clock.
 
-- Live paths (ui.live_decoder). The pointer moves every ~8 ms (a 120 Hz mouse): a drag across the
-  first latent slider, then a loop over the latent map. A capturing listener records every
+- Live paths (ui.live). The pointer moves every ~8 ms (a 120 Hz mouse): a drag across the
+  first latent slider, a loop over the latent map, then one long stroke on the drawing pad (each
+  frame: the drawing to the model input, encode, decode, score and place on the map). A capturing listener records every
   pointermove's `timeStamp` (when the browser created the event); the component logs, for every
   frame it draws, performance.now() in the handler of the oldest input that frame shows and
   performance.now() in the requestAnimationFrame callback right after putImageData, i.e. when the
@@ -120,7 +121,7 @@ def slider_drag(page: Page, url: str, moves: int) -> dict:
         page.wait_for_timeout(MOVE_MS)
     samples = live_samples(page, "sliders")
     page.mouse.up()
-    return summarize("live decoder: slider drag", samples)
+    return summarize("live sliders: slider drag", samples)
 
 
 def map_hover(page: Page, url: str, moves: int) -> dict:
@@ -134,7 +135,23 @@ def map_hover(page: Page, url: str, moves: int) -> dict:
         a = 2 * math.pi * i / moves
         page.mouse.move(cx + r * math.cos(3 * a), cy + r * math.sin(2 * a))
         page.wait_for_timeout(MOVE_MS)
-    return summarize("live decoder: map hover", live_samples(page, "map"))
+    return summarize("live map: hover", live_samples(page, "map"))
+
+
+def pad_stroke(page: Page, url: str, moves: int) -> dict:
+    open_mode(page, url, "pad", "canvas.led-pad-canvas")
+    box = page.locator("canvas.led-pad-canvas").bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 0.35 * box["width"]
+    page.mouse.move(cx + r, cy)
+    page.mouse.down()
+    record_pointer(page)
+    for i in range(moves):
+        a = 2 * math.pi * i / moves
+        page.mouse.move(cx + r * math.cos(3 * a), cy + r * math.sin(2 * a))
+        page.wait_for_timeout(MOVE_MS)
+    samples = live_samples(page, "pad")
+    page.mouse.up()
+    return summarize("live pad: stroke update -> reconstruction", samples)
 
 
 def server_slider(page: Page, url: str, presses: int) -> dict:
@@ -165,7 +182,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     env = {"LATENT_EXPLORER_BENCH_CHECKPOINT": str(Path(args.checkpoint).resolve())}
     with streamlit_server(APP, env=env) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        rows = [slider_drag(page, url, args.moves), map_hover(page, url, args.moves),
+        rows = [slider_drag(page, url, args.moves), map_hover(page, url, args.moves), pad_stroke(page, url, args.moves),
                 server_slider(page, url, args.presses)]
         version = browser.version
     load = os.getloadavg()[0]

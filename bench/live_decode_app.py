@@ -1,6 +1,6 @@
 """The page bench/live_decode.py drives: the shipped decoder live in the browser, and through a plain st.slider.
 
-URL parameter `mode`: `sliders` and `map` mount ui.live_decoder; `server` is the plain path (st.slider,
+URL parameter `mode`: `sliders`, `map` and `pad` mount ui.live's views; `server` is the plain path (st.slider,
 decode on the server, st.image). The checkpoint comes from $LATENT_EXPLORER_BENCH_CHECKPOINT
 (default checkpoints/mnist); without a stored atlas, a PCA one is built in memory from the test set.
 """
@@ -14,11 +14,14 @@ from typing import Any
 import streamlit as st
 import torch
 
-from ui.live_decoder import live_decoder
+from ui.live.map import live_map
+from ui.live.pad import ModelInput, PadScore, draw_pad
+from ui.live.sliders import live_sliders
+from ui.scores import score_of
 from vae.atlas import AtlasError, build_atlas, load_atlas, load_test_set
 from vae.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from vae.data import DataError
-from vae.export import decoder_spec, map_spec
+from vae.export import atlas_map_spec, decoder_spec, encoder_spec
 from vae.images import to_pil
 from vae.latent import decode
 
@@ -27,19 +30,19 @@ CHECKPOINT = os.environ.get("LATENT_EXPLORER_BENCH_CHECKPOINT", str(SHIPPED))
 
 
 @st.cache_resource
-def load(folder: str) -> tuple[Checkpoint, dict[str, Any], dict[str, Any], str]:
+def load(folder: str) -> tuple[Checkpoint, dict[str, Any], dict[str, Any], dict[str, Any], str]:
     ckpt = load_checkpoint(folder)
     try:
         atlas = load_atlas(folder)
     except AtlasError:
         atlas = build_atlas(ckpt, load_test_set(ckpt.meta), use_umap=False)
     projection = "umap" if "umap" in atlas.coords else "pca"
-    points = map_spec(atlas.coords[projection], atlas.mu, atlas.labels, ckpt.class_names)
-    return ckpt, decoder_spec(ckpt.model), points, projection
+    points = atlas_map_spec(atlas, projection, ckpt.class_names)
+    return ckpt, decoder_spec(ckpt.model), encoder_spec(ckpt.model), points, projection
 
 
 try:
-    ckpt, spec, points, projection = load(CHECKPOINT)
+    ckpt, decoder, encoder, points, projection = load(CHECKPOINT)
 except (CheckpointError, DataError, AtlasError) as err:
     st.error(f"Cannot bench {CHECKPOINT}: {err}")
     st.stop()
@@ -51,7 +54,13 @@ if mode == "server":
     y = torch.zeros(1, dtype=torch.long) if ckpt.model.cfg.conditional else None
     st.image(to_pil(decode(ckpt.model, z, y)[0], scale=7))
     st.caption(f"decoded from z0 = {z[0, 0]:+.2f}")  # last on the page: the bench sees a run end when it changes
+elif mode == "sliders":
+    result = live_sliders(decoder, key=mode)
+elif mode == "map":
+    result = live_map(decoder, key=mode, points=points)
 else:
-    result = live_decoder(mode, spec, key=mode, atlas=points)
-    if not result.available:
-        st.error(result.error)
+    cfg = ckpt.model.cfg
+    result = draw_pad(decoder, encoder, key=mode, model_input=ModelInput(cfg.channels, cfg.height, cfg.width),
+                      score=PadScore(score_of(cfg)), points=points, label=0 if cfg.conditional else None)
+if mode != "server" and not result.available:
+    st.error(result.error)

@@ -12,8 +12,9 @@ import torch
 from torch import Tensor
 
 from ui import atlas as atlases
-from ui import entry, maps, models, show, state, uploads
-from ui.live_decoder import live_decoder, model_spec
+from ui import drawing, entry, maps, models, show, state, uploads
+from ui.live.path import live_path
+from ui.live.runtime import decoder_of
 from vae.atlas import Atlas, AtlasError
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
@@ -22,7 +23,7 @@ from vae.latent import decode, interpolate
 
 entry.through_app()
 
-SOURCES = ("Test image", "Upload")
+SOURCES = ("Test image", "Upload", "Drawing")  # a drawing comes from the Draw page, in the link
 METHODS = ("linear", "spherical")
 MAX_STEPS = 24
 STRIP_WIDTH = 1150  # pixels the strip may take
@@ -49,14 +50,20 @@ def first_index(side: str, data: ImageSet, labelled: bool) -> int:
 def endpoint(
     side: str, ckpt: Checkpoint, data: ImageSet | None, names: list[str]
 ) -> tuple[Tensor | None, str, int | None]:
-    """One end of the path: a test image (by index or a random one of a class) or an upload;
-    returns the image, its caption and its label (None for an upload)."""
-    sources = SOURCES if data is not None else SOURCES[1:]
+    """One end of the path: a test image (by index or a random one of a class), an upload or a drawing;
+    returns the image, its caption and its label (None for an upload or a drawing)."""
+    shape = ckpt.model.cfg.image_shape
+    state.bind(f"{side}_drawing", None, drawing.parser(shape))
+    drawn = st.session_state[f"{side}_drawing"]
+    sources = [s for s in SOURCES if (s != "Test image" or data is not None) and (s != "Drawing" or drawn)]
     state.bind(f"{side}_source", sources[0], state.choice(sources))
     st.segmented_control(f"Source of {side.upper()}", sources, key=f"{side}_source", required=True,
                          label_visibility="collapsed")
     if st.session_state[f"{side}_source"] == "Upload":
         return uploads.upload(ckpt, data, f"{side}_upload", f"Image {side.upper()}"), "your upload", None
+    if st.session_state[f"{side}_source"] == "Drawing":
+        st.caption("Drawn on the Draw page, as the model sees it.")
+        return drawing.image(drawn, shape), "your drawing", None
     labelled = bool(names)
     state.bind(side, first_index(side, data, labelled), state.integer(0, len(data) - 1))
     index_col, class_col, button_col = st.columns([1.1, 1.3, 1.1], vertical_alignment="bottom")
@@ -77,7 +84,8 @@ def class_name(names: list[str], label: int) -> str:
 
 
 def publish() -> None:
-    keys = ("a_source", "a", "b_source", "b", "steps", "method", "step", "projection", "invert", "fit", "label")
+    keys = ("a_source", "a", "a_drawing", "b_source", "b", "b_drawing", "steps", "method", "step", "projection",
+            "invert", "fit", "label")
     state.publish({k: st.session_state.get(k) for k in keys})
 
 
@@ -86,8 +94,8 @@ def scrubber(ckpt: Checkpoint, ends: Tensor, frames: Tensor, method: str, y: Ten
     steps = len(frames)
     state.bind("step", 1, state.integer(1, MAX_STEPS))
     step = min(st.session_state["step"], steps)
-    live = live_decoder(
-        "path", model_spec(ckpt), key="live_path", path=interpolate(ends[0], ends[1], LIVE_CODES, method).tolist(),
+    live = live_path(
+        decoder_of(ckpt), key="live_path", path=interpolate(ends[0], ends[1], LIVE_CODES, method).tolist(),
         t=(step - 1) / (steps - 1), label=None if y is None else int(y[0]),
         on_commit=lambda done: st.session_state.update(step=round(done.t * (steps - 1)) + 1),
     )

@@ -8,7 +8,8 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, maps, models, scores, show, state
-from ui.live_decoder import LiveDecoderResult, atlas_spec, live_decoder, model_spec
+from ui.live.map import Backdrop, MapResult, live_map
+from ui.live.runtime import atlas_spec, decoder_of
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
@@ -27,7 +28,7 @@ def remember_selection() -> None:
     st.session_state["selected"] = maps.selected_indices(st.session_state["map_chart"].get("selection"))
 
 
-def pin(done: LiveDecoderResult) -> None:
+def pin(done: MapResult) -> None:
     """Live map callback: the clicked place and its code become the page's pin and the explorer's code."""
     st.session_state["pin"] = [round(v, 3) for v in done.xy]
     st.session_state["z"] = [round(v, 2) for v in done.z]
@@ -43,14 +44,6 @@ def class_tag(names: list[str], label: int, short: bool = False) -> str:
     """" · " and the class's name for a caption; nothing for a dataset without classes (its images all
     carry label 0, which names no class)."""
     return f" · {label_name(names, label, short)}" if names else ""
-
-
-def images_of(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: torch.Tensor) -> torch.Tensor:
-    """Test images at these indices; their reconstructions when the images are not available."""
-    if data is not None:
-        return data.floats(indices)
-    y = atlas.labels[indices] if ckpt.model.cfg.conditional else None
-    return decode(ckpt.model, atlas.mu[indices], y)
 
 
 def code_chart(mu: torch.Tensor, sigma: torch.Tensor | None) -> go.Figure:
@@ -92,7 +85,7 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     st.markdown("**Nearest neighbours in latent space**")
     neighbours = torch.tensor([j for j, _ in keep])
     show.images(
-        images_of(ckpt, atlas, data, neighbours),
+        atlases.point_images(ckpt, atlas, data, neighbours),
         [f"#{j}{class_tag(names, int(atlas.labels[j]), short=True)} · d {d:.2f}" for j, d in keep], width=104,
     )
     left, right = st.columns(2)
@@ -113,16 +106,26 @@ def open_in_interpolate(index: int) -> None:
     st.session_state["_switch_to"] = ("pages/interpolate.py", {"a_source": "Test image", "a": index})
 
 
+def manifold_backdrop(ckpt: Checkpoint, atlas: Atlas) -> Backdrop:
+    """The decoded manifold of a 2-D latent (ui.maps.manifold) as the live map's backdrop."""
+    image = maps.manifold(maps.cache_key(ckpt, atlas), ckpt, atlas)
+    x0, y1 = image["x"], image["y"]
+    return Backdrop(image["source"], (x0, x0 + image["sizex"], y1 - image["sizey"], y1))
+
+
 def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list[str]) -> None:
     hint = st.empty()  # above the map, though what it says depends on whether the map could be drawn
-    live = live_decoder("map", model_spec(ckpt), key="live_map", atlas=atlas_spec(atlas, projection, names),
-                        pinned=st.session_state["pin"], on_commit=pin)
+    plane = projection == "latent"  # a 2-D latent shown as it is: a place is a code, no inverse map needed
+    backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.cfg.conditional else None
+    live = live_map(decoder_of(ckpt), key="live_map", points=atlas_spec(atlas, projection, names),
+                    pinned=st.session_state["pin"], backdrop=backdrop, on_commit=pin)
     if not live.available:
         hint.caption(f"{live.error} Hovering needs it; select points on the other tab instead.")
         return
-    hint.caption("Move the pointer over the map: the image is decoded from the code at that place, between points "
-                 "too, with how far the nearest test image is. Click to pin the place; its code goes to the Latent "
-                 "sliders page and into the link.")
+    where = ("the code is the place itself (this latent space is a plane, drawn over its decoded manifold)"
+             if plane else "the image is decoded from the code at that place, between points too")
+    hint.caption(f"Move the pointer over the map: {where}, with how far the nearest test image is. Click to pin the "
+                 "place; its code goes to the Latent sliders page and into the link.")
     if st.session_state["pin"] is not None:
         x, y = st.session_state["pin"]
         cols = st.columns([3, 1], vertical_alignment="center")
@@ -140,7 +143,7 @@ def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: l
     shown = torch.tensor(chosen[:MAX_SHOWN])
     if len(chosen) > MAX_SHOWN:
         st.caption(f"Showing the first {MAX_SHOWN}.")
-    show.image_grid(images_of(ckpt, atlas, data, shown), ncol=16, tile=56)
+    show.image_grid(atlases.point_images(ckpt, atlas, data, shown), ncol=16, tile=56)
 
 
 ckpt = models.require_model()

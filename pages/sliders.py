@@ -3,6 +3,8 @@
 The code lives in st.session_state["z"] (and the URL). The sliders run the decoder in the browser, so
 the image follows a drag; on release the code comes back here and the traversal grid follows. Where
 the browser cannot decode, one st.slider `z{d}` per entry and a server-decoded image stand in.
+For a labelled dataset, "Add a direction" adds the difference of two classes' mean codes
+(vae.latent.attribute_vector), times a slider of its own, to the code: the image shown is z + s·d.
 """
 
 import random
@@ -12,9 +14,10 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, models, show, state
-from ui.live_decoder import live_decoder, model_spec
+from ui.live.runtime import decoder_of
+from ui.live.sliders import Direction, SlidersResult, live_sliders
 from vae.checkpoint import Checkpoint
-from vae.latent import decode, sample_prior, traverse
+from vae.latent import attribute_vector, decode, sample_prior, traverse
 from vae.model import VAE
 
 entry.through_app()
@@ -23,6 +26,7 @@ LIMIT = 4.0  # slider range: ±4 prior standard deviations
 STEP = 0.05
 TRAVERSAL = torch.linspace(-3.0, 3.0, 7)
 MAX_TRAVERSED = 16  # rows of the traversal grid (the dimensions with most KL)
+DIRECTION_BOUNDS = (-2.0, 2.0)  # 1 moves the code by the whole difference between the two class means
 
 
 def set_code(values: list[float]) -> None:
@@ -41,6 +45,43 @@ def from_test_image(ckpt, data) -> None:
     set_code(mu[0].tolist())
     if y is not None:
         st.session_state["label"] = int(y[0])
+
+
+def committed(done: SlidersResult) -> None:
+    """Live sliders callback: a released slider's code, and the direction's amount."""
+    set_code(done.z)
+    if done.directions:
+        st.session_state["dir_amount"] = round(done.directions[0], 2)
+
+
+def direction_picker(ckpt: Checkpoint, data, names: list[str]) -> Direction | None:
+    """"Add a direction": the difference of two classes' mean codes; None when off, or without two classes."""
+    codes = atlases.class_codes(ckpt, data) if names else None
+    present = [] if codes is None else sorted(set(codes[1].tolist()))
+    if len(present) < 2:
+        return None
+    mu, labels, source = codes
+    state.bind("direction", False, state.flag)
+    state.bind("dir_from", present[0], state.integer_choice(present))
+    state.bind("dir_to", present[1], state.integer_choice(present))
+    state.bind("dir_amount", 0.0, state.number(*DIRECTION_BOUNDS))
+    cols = st.columns([1.3, 1.2, 1.2, 3.3], vertical_alignment="bottom")
+    cols[0].toggle("Add a direction", key="direction",
+                   help="Add the difference between two classes' mean codes to the code, scaled by a slider.")
+    if not st.session_state["direction"]:
+        return None
+    short = {c: names[c].split(" - ")[0] if c < len(names) else str(c) for c in present}
+    cols[1].selectbox("From class", present, key="dir_from", format_func=short.get)
+    cols[2].selectbox("To class", present, key="dir_to", format_func=short.get)
+    source_class, target = st.session_state["dir_from"], st.session_state["dir_to"]
+    if source_class == target:
+        cols[3].caption("Pick two different classes.")
+        return None
+    cols[3].caption(f"mean code of {short[target]} − mean code of {short[source_class]} (over {source}), times the "
+                    "Direction slider, is added to the code: at 1 a code moves as far as the two means are apart.")
+    vector = attribute_vector(mu, labels, source_class, target)
+    return Direction(f"{short[source_class]} → {short[target]}", vector.tolist(), st.session_state["dir_amount"],
+                     DIRECTION_BOUNDS)
 
 
 def slider_label(d: int, kl: torch.Tensor | None, variance: torch.Tensor | None) -> str:
@@ -80,7 +121,7 @@ def traversal(model: VAE, code: torch.Tensor, order: list[int], active: torch.Te
 
 @st.fragment
 def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | None, variance: torch.Tensor | None,
-                       active: torch.Tensor, y: torch.Tensor | None) -> None:
+                       active: torch.Tensor, y: torch.Tensor | None, direction: Direction | None) -> None:
     """The sliders, the decoded image and the traversal: moving a slider reruns only this part.
 
     The sliders and the image are the live decoder's (the image follows a drag; the code comes back
@@ -92,17 +133,24 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
     labels = [slider_label(d, kl, variance) for d in order]
     main, right = st.columns([8, 4], gap="medium")
     with main:
-        live = live_decoder("sliders", model_spec(ckpt), key="live_sliders", z=st.session_state["z"], dims=order,
+        live = live_sliders(decoder_of(ckpt), key="live_sliders", z=st.session_state["z"], dims=order,
                             labels=labels, inactive={d for d in order if not active[d]}, bounds=(-LIMIT, LIMIT),
-                            step=STEP, label=None if y is None else int(y[0]), on_commit=lambda done: set_code(done.z))
+                            step=STEP, label=None if y is None else int(y[0]), on_commit=committed,
+                            directions=[] if direction is None else [direction])
         if not live.available:
             st.caption(live.error)
             slider_column, image_column = st.columns([5, 3], gap="medium")
+            code = torch.tensor(server_code(model.cfg.latent_dim))
+            if direction is not None:
+                amount = slider_column.slider(f"Direction {direction.label}", *DIRECTION_BOUNDS, key="dir_amount")
+                code = code + amount * torch.tensor(direction.vector)
             with image_column:
-                show.image(decode(model, torch.tensor([server_code(model.cfg.latent_dim)]), y)[0],
-                           "decoded from the code on the left", width="stretch")
+                show.image(decode(model, code[None], y)[0], "decoded from the code on the left", width="stretch")
     with right:
-        traversal(model, torch.tensor(st.session_state["z"]), order, active, y)
+        code = torch.tensor(st.session_state["z"])
+        if direction is not None:
+            code = code + st.session_state["dir_amount"] * torch.tensor(direction.vector)
+        traversal(model, code, order, active, y)
     if not live.available:
         with slider_column:
             server_sliders(order, labels, active)
@@ -110,6 +158,8 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
         "z": st.session_state["z"],
         "image": st.session_state.get("image"),
         "label": st.session_state.get("label") if model.cfg.conditional else None,
+        "direction": st.session_state.get("direction") or None,
+        **({k: st.session_state[k] for k in ("dir_from", "dir_to", "dir_amount")} if direction is not None else {}),
     })
 
 
@@ -154,6 +204,6 @@ if model.cfg.conditional:
     buttons[-1].selectbox("Class", range(model.cfg.num_classes), key="label", format_func=lambda c: names[c],
                           help="The class the decoder is given.")
     y = torch.tensor([st.session_state["label"]])
+direction = direction_picker(ckpt, data, names)
 
-
-sliders_and_images(ckpt, order, kl, variance, active, y)
+sliders_and_images(ckpt, order, kl, variance, active, y, direction)

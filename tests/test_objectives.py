@@ -192,3 +192,14 @@ def test_negative_elbo_at_the_mean_is_deterministic_and_refused_without_a_poster
     torch.testing.assert_close(objectives.negative_elbo_at_mean(model, x), score)
     with pytest.raises(ValueError, match="no ELBO"):
         objectives.negative_elbo_at_mean(tiny_model("conv", objective="ae"), x)
+
+
+def test_reconstruction_error_at_the_mean_is_the_atlas_recon_error(tiny_model, mnist_test) -> None:
+    from vae.atlas import encode_with_errors
+    from vae.checkpoint import Checkpoint
+    from vae.data import ImageSet
+
+    model, data = tiny_model("conv", objective="ae"), mnist_test.subset(16)
+    images = ImageSet(data.name, data.images, data.labels, [])
+    _, _, atlas_errors = encode_with_errors(Checkpoint(None, model, {}), images)
+    torch.testing.assert_close(objectives.reconstruction_error_at_mean(model, data.floats(slice(0, 16))), atlas_errors)

@@ -19,7 +19,7 @@ from torch import Tensor
 from vae.atlas import ATLAS_META, ATLAS_TENSORS, Atlas, AtlasError, AtlasMissing, build_atlas, load_atlas, save_atlas
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
-from vae.latent import encode_dataset
+from vae.latent import decode, encode_dataset
 from vae.objectives import kl_per_dim
 
 UMAP_ENV = "LATENT_EXPLORER_ATLAS_UMAP"
@@ -95,6 +95,15 @@ def _build(ckpt: Checkpoint, data: ImageSet) -> Atlas:
     return atlas
 
 
+def point_images(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices: Tensor) -> Tensor:
+    """The test images of these atlas points; their reconstructions when the images are not available
+    (pass data=None too when the atlas does not describe them: see describes)."""
+    if data is not None:
+        return data.floats(indices)
+    y = atlas.labels[indices] if ckpt.model.cfg.conditional else None
+    return decode(ckpt.model, atlas.mu[indices], y)
+
+
 def rebuild(ckpt: Checkpoint, data: ImageSet) -> Atlas:
     with _lock(ckpt.folder.resolve()):
         return _build(ckpt, data)
@@ -137,6 +146,28 @@ def describes(ckpt: Checkpoint, atlas: Atlas, data: ImageSet) -> bool:
 def _encoded_stats(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: ImageSet) -> tuple[Tensor, Tensor]:
     mu, logvar = encode_dataset(_ckpt.model, _data.subset(STATS_SUBSET))
     return kl_per_dim(mu, logvar).mean(dim=0), mu.var(dim=0)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Encoding test images…")
+def _encoded_codes(folder: str, sig: tuple[int, ...], _ckpt: Checkpoint, _data: ImageSet) -> tuple[Tensor, Tensor]:
+    part = _data.subset(STATS_SUBSET)
+    return encode_dataset(_ckpt.model, part)[0], part.labels
+
+
+def class_codes(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor, Tensor, str] | None:
+    """Latent means of labelled test images, their labels, and where they come from: the stored atlas's,
+    else the first 2,000 test images encoded now; None when neither is available."""
+    try:
+        atlas = stored(ckpt)
+    except AtlasError:
+        atlas = None
+    if atlas is not None and not atlas.stale and atlas.mu.shape[1] == ckpt.model.cfg.latent_dim:
+        return atlas.mu, atlas.labels, "the latent map's test images"
+    if data is None:
+        return None
+    folder = ckpt.folder.resolve()
+    mu, labels = _encoded_codes(str(folder), _signature(folder), ckpt, data)
+    return mu, labels, f"the first {len(labels):,} test images"
 
 
 def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor | None, Tensor, str] | None:

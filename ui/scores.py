@@ -1,15 +1,31 @@
-"""Anomaly scores in the app: names for people, the stored score fit loaded once per checkpoint, and the
-stored out-of-distribution benchmarks. The test set's scores themselves live in the atlas (vae.atlas)."""
+"""Anomaly scores in the app.
+
+The Anomalies page's scores: names for people, the stored score fit loaded once per checkpoint, and the
+stored out-of-distribution benchmarks; the test set's scores themselves live in the atlas (vae.atlas).
+
+The pad's score (Draw page): a VAE scores an image by its -ELBO at the posterior mean
+(vae.objectives.negative_elbo_at_mean, in nats), given the class picked for a conditional model. A plain or
+Wasserstein autoencoder (cfg.objective "ae", "wae") has no posterior q(z|x), so no ELBO; it is scored by
+its reconstruction error (per-pixel squared error), which says how well the model redraws the image but
+not how likely the model finds it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
+import torch
+from torch import Tensor
 
+from ui.models import signature
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.config import ModelConfig
+from vae.data import ImageSet
+from vae.model import VAE
+from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
 from vae.ood import ROC_JSON, load_curves
 from vae.scores import NLL_K, REFERENCE_META, REFERENCE_TENSORS, SCORES, Reference, ScoresError, load_reference
 
@@ -74,3 +90,62 @@ def benchmarks(ckpt: Checkpoint) -> tuple[dict[str, Any], Curves]:
     entries = {k: v for k, v in ood.items() if isinstance(v, dict)} if isinstance(ood, dict) else {}
     folder = ckpt.folder.resolve()
     return entries, _curves(str(folder), _mtimes(folder, (ROC_JSON,)))
+
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Score:
+    """What a model's images are scored by: `kind` ("neg_elbo", "recon_error"), shown as `title` in
+    `unit` with `digits` decimals; `note` says what the score means, or why it is this one."""
+
+    kind: str
+    title: str
+    unit: str
+    digits: int
+    note: str
+
+
+def score_of(cfg: ModelConfig) -> Score:
+    if cfg.stochastic:
+        return Score("neg_elbo", "−ELBO (anomaly score)", "nats", 1,
+                     "−log p(x | z) + KL at the encoder's mean: what it costs the model to explain the image.")
+    name = {"ae": "a plain autoencoder", "wae": "a Wasserstein autoencoder"}[cfg.objective]
+    return Score("recon_error", "Reconstruction error", "(mean squared, per pixel)", 4,
+                 f"This model is {name}: it has no posterior q(z|x), so no ELBO. The reconstruction error "
+                 "stands in: how well it redraws the image, not how likely it finds it.")
+
+
+@torch.no_grad()
+def score_images(model: VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """Each image's score (B,), by the model's kind of score (score_of)."""
+    if model.cfg.stochastic:
+        return negative_elbo_at_mean(model, x, y)
+    return reconstruction_error_at_mean(model, x, y)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Scoring the test images (once per model)…")
+def _test_scores(folder: str, sig: tuple[int, ...], dataset: str, _ckpt: Checkpoint, _data: ImageSet) -> Tensor:
+    model = _ckpt.model
+    scores = []
+    for start in range(0, len(_data), BATCH):
+        sl = slice(start, start + BATCH)
+        scores.append(score_images(model, _data.floats(sl), _data.labels[sl] if model.cfg.conditional else None))
+    return torch.cat(scores)
+
+
+def test_set_scores(ckpt: Checkpoint, data: ImageSet | None) -> Tensor | None:
+    """Every test image's score (score_images), given its own label for a conditional model, computed once per
+    model; None without the test images. (The atlas's stored `neg_elbo`, which the Anomalies page ranks by,
+    scores a conditional model by the class that fits best instead, so the two differ for a CVAE.)
+    """
+    if data is None:
+        return None
+    folder = ckpt.folder.resolve()
+    return _test_scores(str(folder), signature(folder), data.name, ckpt, data)
+
+
+def percentile(reference: Tensor, value: float) -> float:
+    """Percent of the reference scores at or below `value` (0 to 100)."""
+    return 100.0 * float((reference <= value).float().mean())

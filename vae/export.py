@@ -1,10 +1,12 @@
-"""The decoder and the latent map as plain data, for re-running them outside PyTorch (the browser's live decoder).
+"""The networks and the latent map as plain data, for re-running them outside PyTorch (the browser's model runtime).
 
-`decoder_spec(model)` lists the decoder's layers in order, each with its float32 weights as base64
-of little-endian bytes in PyTorch's own layout (Linear (out, in), Conv2d (out, in, k, k),
-ConvTranspose2d (in, out, k, k)). `map_spec(xy, mu, labels)` holds what an inverse map from 2-D
-map coordinates to latent codes needs. Both are JSON-able and carry an `id`, a hash of their
-content, so a reader can tell a changed model from one it already holds.
+`decoder_spec(model)` and `encoder_spec(model)` list the layers in order, each with its float32
+weights as base64 of little-endian bytes in PyTorch's own layout (Linear (out, in), Conv2d (out, in,
+k, k), ConvTranspose2d (in, out, k, k)). `map_spec(xy, mu, labels)` holds what a map between 2-D
+map coordinates and latent codes needs, both ways: the inverse map (a place to a code) and the
+placement of a code on the map (vae.atlas.Atlas.project's rule); `latent_plane_spec` is the map of a
+2-D latent space, whose coordinates are the code itself. All are JSON-able and carry an `id`, a hash
+of their content, so a reader can tell a changed model from one it already holds.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vae.atlas import NEIGHBOURS_FOR_PLACEMENT, Atlas
 from vae.model import VAE
 
 DECODER_FORMAT = "latent-explorer-decoder/1"
+ENCODER_FORMAT = "latent-explorer-encoder/1"
 MAP_FORMAT = "latent-explorer-map/1"
+VALUES_FORMAT = "latent-explorer-values/1"
 
 
-class UnsupportedDecoder(ValueError):
-    """The decoder holds a layer the exported format cannot describe."""
+class UnsupportedNetwork(ValueError):
+    """The encoder or decoder holds a layer the exported format cannot describe."""
 
 
 def float32_base64(t: Tensor) -> str:
@@ -41,7 +46,7 @@ def _conv(kind: str, layer: nn.Conv2d | nn.ConvTranspose2d, kernel: int, stride:
     if kind == "conv_transpose2d":
         plain = plain and layer.output_padding == (0, 0)
     if shape != expected or not plain:
-        raise UnsupportedDecoder(
+        raise UnsupportedNetwork(
             f"{type(layer).__name__} must be kernel {kernel}, stride {stride}, padding {padding}, "
             f"no dilation or groups, with bias; got kernel {layer.kernel_size}, stride {layer.stride}, "
             f"padding {layer.padding}"
@@ -56,7 +61,7 @@ def _conv(kind: str, layer: nn.Conv2d | nn.ConvTranspose2d, kernel: int, stride:
 def _layer(layer: nn.Module) -> dict[str, Any]:
     if isinstance(layer, nn.Linear):
         if layer.bias is None:
-            raise UnsupportedDecoder("Linear layers need a bias")
+            raise UnsupportedNetwork("Linear layers need a bias")
         return {"type": "linear", "in": layer.in_features, "out": layer.out_features,
                 "weight": float32_base64(layer.weight), "bias": float32_base64(layer.bias)}
     if isinstance(layer, nn.ReLU):
@@ -65,17 +70,39 @@ def _layer(layer: nn.Module) -> dict[str, Any]:
         return {"type": "silu"}
     if isinstance(layer, nn.Unflatten):
         if layer.dim != 1 or len(layer.unflattened_size) != 3:
-            raise UnsupportedDecoder("Unflatten must turn dimension 1 into (C, H, W)")
+            raise UnsupportedNetwork("Unflatten must turn dimension 1 into (C, H, W)")
         return {"type": "unflatten", "shape": [int(s) for s in layer.unflattened_size]}
     if isinstance(layer, nn.ConvTranspose2d):
         return _conv("conv_transpose2d", layer, kernel=4, stride=2, padding=1)
-    if isinstance(layer, nn.Conv2d):
+    if isinstance(layer, nn.Conv2d):  # the encoder's downsampling (k4 s2 p1) or the decoder's last layer (k3 s1 p1)
+        if layer.kernel_size == (4, 4):
+            return _conv("conv2d", layer, kernel=4, stride=2, padding=1)
         return _conv("conv2d", layer, kernel=3, stride=1, padding=1)
-    raise UnsupportedDecoder(f"the browser decoder has no {type(layer).__name__} layer")
+    if isinstance(layer, nn.Flatten):
+        if layer.start_dim != 1 or layer.end_dim != -1:
+            raise UnsupportedNetwork("Flatten must flatten every dimension after the batch")
+        return {"type": "flatten"}
+    raise UnsupportedNetwork(f"the browser runtime has no {type(layer).__name__} layer")
 
 
-def _content_id(spec: dict[str, Any]) -> str:
+def content_id(spec: dict[str, Any]) -> str:
+    """A short hash of a JSON-able dict's content: specs carry it as their `id`."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _layers(block: nn.Module) -> list[dict[str, Any]]:
+    return [_layer(layer) for layer in (block if isinstance(block, nn.Sequential) else [block])]
+
+
+def _with_id(spec: dict[str, Any]) -> dict[str, Any]:
+    spec["id"] = content_id(spec)
+    return spec
+
+
+def _network(model: VAE, fmt: str, output: str, **layers: list[dict[str, Any]]) -> dict[str, Any]:
+    cfg = model.cfg
+    return _with_id({"format": fmt, "latent_dim": cfg.latent_dim, "num_classes": cfg.num_classes,
+                     "image_shape": list(cfg.image_shape), "output": output, **layers})
 
 
 def decoder_spec(model: VAE) -> dict[str, Any]:
@@ -83,37 +110,86 @@ def decoder_spec(model: VAE) -> dict[str, Any]:
 
     The input is the latent code, followed for conditional models by the one-hot class label;
     the output is Bernoulli logits shaped (C, H, W), which a reader turns into pixels with a sigmoid.
-    Raises UnsupportedDecoder for a layer the format has no word for.
+    Raises UnsupportedNetwork for a layer the format has no word for.
     """
-    cfg = model.cfg
-    spec: dict[str, Any] = {
-        "format": DECODER_FORMAT,
-        "latent_dim": cfg.latent_dim,
-        "num_classes": cfg.num_classes,
-        "image_shape": list(cfg.image_shape),
-        "output": "bernoulli_logits",
-        "layers": [_layer(layer) for layer in model.decoder],
-    }
-    spec["id"] = _content_id(spec)
-    return spec
+    return _network(model, DECODER_FORMAT, "bernoulli_logits", layers=_layers(model.decoder))
 
 
-def map_spec(xy: Tensor, mu: Tensor, labels: Tensor, class_names: list[str] | None = None) -> dict[str, Any]:
-    """The atlas points an inverse map needs: 2-D map coordinates (N, 2), latent means (N, D), labels (N,)."""
+def encoder_spec(model: VAE) -> dict[str, Any]:
+    """The encoder of `model` as data: the image shape, the trunk and the head.
+
+    The trunk turns the image (C, H, W) into a flat feature vector; for conditional models the
+    one-hot class label is appended to it; the head gives 2 x latent_dim numbers, the mean of
+    q(z|x) and then its log-variance (VAE.encode). Raises UnsupportedNetwork as decoder_spec does.
+    """
+    return _network(model, ENCODER_FORMAT, "gaussian_mean_logvar", trunk=_layers(model.trunk),
+                    head=_layers(model.head))
+
+
+def _check_points(xy: Tensor, mu: Tensor, labels: Tensor) -> None:
     n = len(xy)
     if xy.shape != (n, 2) or mu.ndim != 2 or len(mu) != n or labels.shape != (n,):
         raise ValueError(f"need xy (N, 2), mu (N, D) and labels (N,); got {tuple(xy.shape)}, "
                          f"{tuple(mu.shape)}, {tuple(labels.shape)}")
     if not (torch.isfinite(xy).all() and torch.isfinite(mu).all()):
         raise ValueError("map coordinates and latent means must be finite")
-    spec: dict[str, Any] = {
+
+
+def _points(kind: str, xy: Tensor, mu: Tensor, labels: Tensor, class_names: list[str] | None) -> dict[str, Any]:
+    _check_points(xy, mu, labels)
+    return {
         "format": MAP_FORMAT,
-        "n": n,
+        "kind": kind,
+        "n": len(xy),
         "latent_dim": int(mu.shape[1]),
         "xy": float32_base64(xy),
         "mu": float32_base64(mu),
         "labels": np.asarray(labels.detach().cpu(), dtype=np.int64).tolist(),
         "class_names": list(class_names or []),
     }
-    spec["id"] = _content_id(spec)
-    return spec
+
+
+def map_spec(
+    xy: Tensor, mu: Tensor, labels: Tensor, class_names: list[str] | None = None,
+    pca: tuple[Tensor, Tensor] | None = None,
+) -> dict[str, Any]:
+    """The atlas points a map needs: 2-D map coordinates (N, 2), latent means (N, D), labels (N,).
+
+    `pca` is the projection's (mean (D,), basis (2, D)) when the map is a PCA, which places any code
+    exactly; without it a code is placed by its nearest atlas means, as vae.atlas.Atlas.project does.
+    """
+    spec = _points("atlas", xy, mu, labels, class_names)
+    if pca is None:
+        spec["placement"] = {"rule": "neighbours", "k": NEIGHBOURS_FOR_PLACEMENT}
+    else:
+        mean, basis = pca
+        if mean.shape != (mu.shape[1],) or basis.shape != (2, mu.shape[1]):
+            raise ValueError(f"the PCA needs a mean ({mu.shape[1]},) and a basis (2, {mu.shape[1]})")
+        spec["placement"] = {"rule": "pca", "mean": float32_base64(mean), "basis": float32_base64(basis)}
+    return _with_id(spec)
+
+
+def atlas_map_spec(atlas: Atlas, projection: str, class_names: list[str] | None = None) -> dict[str, Any]:
+    """map_spec of an atlas in one of its projections ("umap", "pca"; "latent", a 2-D latent space shown as it
+    is, is its latent_plane_spec, whose places are the codes)."""
+    if projection == "latent":
+        return latent_plane_spec(atlas.mu, atlas.labels, class_names)
+    pca = (atlas.pca_mean, atlas.pca_basis) if projection == "pca" else None
+    return map_spec(atlas.coords[projection], atlas.mu, atlas.labels, class_names, pca)
+
+
+def latent_plane_spec(mu: Tensor, labels: Tensor, class_names: list[str] | None = None) -> dict[str, Any]:
+    """The map of a 2-D latent space: map coordinates are the code itself, z = (x, y), with no inverse map.
+
+    `mu` (N, 2) are the atlas means, drawn as the map's points.
+    """
+    if mu.ndim != 2 or mu.shape[1] != 2:
+        raise ValueError(f"a latent plane needs a 2-D latent space; the means are {tuple(mu.shape)}")
+    return _with_id({**_points("latent_plane", mu, mu, labels, class_names), "placement": {"rule": "identity"}})
+
+
+def values_spec(values: Tensor) -> dict[str, Any]:
+    """A list of numbers (N,): per-point values to colour a map by, or a test set's scores to rank against."""
+    if values.ndim != 1 or not torch.isfinite(values).all():
+        raise ValueError(f"values must be finite and one-dimensional, got shape {tuple(values.shape)}")
+    return _with_id({"format": VALUES_FORMAT, "n": len(values), "values": float32_base64(values)})

@@ -91,6 +91,15 @@ def negative_elbo_at_mean(model: VAE, x: Tensor, y: Tensor | None = None) -> Ten
     return reconstruction_nll(model.decode(mu, y), x) + kl_per_dim(mu, logvar).sum(1)
 
 
+def reconstruction_error_at_mean(model: VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """Per-pixel mean squared error between x and the decoded mean of its posterior mean: shape (B,).
+
+    What the atlas stores as `recon_error`, and the anomaly score of the models without an ELBO (ae, wae).
+    """
+    mu, _ = model.encode(x, y)
+    return (torch.sigmoid(model.decode(mu, y)) - x).pow(2).flatten(1).mean(1)
+
+
 def autoencoder_loss(model: VAE, x: Tensor, y: Tensor | None = None) -> Loss:
     """A plain autoencoder's loss: the reconstruction NLL of the mean code, nothing else."""
     logits, _, _ = model(x, y)

@@ -60,7 +60,7 @@ def assert_clean(at: AppTest) -> None:
 
 
 def live_data(at: AppTest, key: str) -> dict:
-    """What the page handed the live decoder mounted with this key (AppTest runs no JavaScript)."""
+    """What the page handed the live view mounted with this key (AppTest runs no JavaScript)."""
     [element] = [e for e in at.get("bidi_component") if e.key == key]
     return json.loads(element.proto.json)
 

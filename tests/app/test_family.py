@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_helpers import ATLAS_SUBSET, assert_clean, make_checkpoint
+from app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
 from ui import metrics
@@ -35,7 +35,7 @@ FAMILY = {
     "tiny-2d": ModelConfig(arch="mlp", latent_dim=2, hidden=32),
 }
 PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py", COMPARE,
-         ANOMALIES, REPAIR]
+         ANOMALIES, "pages/draw.py", REPAIR]
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +156,8 @@ def test_compare_never_marks_a_conditional_likelihood_best_against_unconditional
     styles = at.dataframe[0].proto.arrow_data.styler.styles
     nll = 1 + [m.label for m in metrics.METRICS].index("NLL (nats)") + 1  # after Kind and Latent, 0-based
     assert f"row2_col{nll}" not in styles and ("row0_col" + str(nll) in styles or f"row1_col{nll}" in styles)
+
+
 @pytest.mark.parametrize("name", list(FAMILY))
 def test_every_member_downloads_its_samples_as_a_dataset(open_app, download, family_root: Path, tmp_path: Path,
                                                          name: str) -> None:
@@ -182,3 +184,32 @@ def test_every_member_repairs(open_app, family_root: Path, name: str, kind: str)
         at.segmented_control(key="source").set_value("Upload").run()
         assert_clean(at)
         assert at.selectbox(key="label").value == 0
+
+
+SCORES = [("tiny-vae", "neg_elbo"), ("tiny-cvae", "neg_elbo"), ("tiny-ae", "recon_error"), ("tiny-wae", "recon_error")]
+
+
+@pytest.mark.parametrize(("name", "kind"), SCORES)
+def test_the_pad_scores_by_the_elbo_only_where_the_model_has_one(open_app, family_root: Path, name: str,
+                                                                  kind: str) -> None:
+    at = opened(open_app, family_root, "pages/draw.py", model=name)
+    score = live_data(at, "pad")["score"]
+    assert score["kind"] == kind
+    if kind == "recon_error":
+        assert "no ELBO" in score["note"] and "ELBO" not in score["title"]
+
+
+def test_the_live_map_of_a_2d_latent_is_the_plane_over_its_manifold(open_app, family_root: Path) -> None:
+    at = opened(open_app, family_root, "pages/map.py", model="tiny-2d")
+    assert at.segmented_control(key="projection").value == "latent"
+    data = live_data(at, "live_map")
+    assert set(data["resources"]) == {"decoder", "map", "picture"}
+    x0, x1, y0, y1 = data["extent"]
+    assert x0 < x1 and y0 < y1 and x1 - x0 >= 6  # at least ±3, as the plotly map's backdrop
+    specs = {spec["format"]: spec for spec in live_data(at, "live_map-runtime")["specs"]}
+    assert specs["latent-explorer-map/1"]["kind"] == "latent_plane"
+    assert specs["latent-explorer-map/1"]["placement"] == {"rule": "identity"}
+    assert specs["latent-explorer-picture/1"]["url"].startswith("data:image/png;base64,")
+    assert any("this latent space is a plane" in c.value for c in at.caption)
+    at.segmented_control(key="projection").set_value("pca").run()
+    assert set(live_data(at, "live_map")["resources"]) == {"decoder", "map"}  # a projection has no backdrop

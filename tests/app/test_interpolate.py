@@ -48,7 +48,7 @@ def test_the_live_scrubber_gets_a_fine_path_and_the_step(open_app) -> None:
     at = open_app(INTERPOLATE, a="3", b="7", steps="5", step="4", method="spherical")
     assert_clean(at)
     data = live_data(at, "live_path")
-    assert data["mode"] == "path" and len(data["path"]) == 64 and data["t"] == 0.75
+    assert "decoder" in data["resources"] and len(data["path"]) == 64 and data["t"] == 0.75
     assert not [s for s in at.slider if s.key.startswith("scrub")]
     at.slider(key="steps").set_value(7).run()  # step 4 of 7 is halfway
     assert live_data(at, "live_path")["t"] == 0.5 and at.query_params["step"] == "4"

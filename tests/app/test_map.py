@@ -125,7 +125,7 @@ def test_hover_tab_mounts_the_live_map_and_a_pin_reaches_the_sliders(open_app) -
     at = open_app(MAP)
     assert_clean(at)
     data = live_data(at, "live_map")
-    assert data["mode"] == "map" and data["pinned"] is None and "pin" not in at.query_params
+    assert "map" in data["resources"] and data["pinned"] is None and "pin" not in at.query_params
     at = open_app(MAP, pin="0.5,-1", z="1,2,3,0.5")  # a link to a pinned place
     assert_clean(at)
     assert live_data(at, "live_map")["pinned"] == [0.5, -1]

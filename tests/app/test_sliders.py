@@ -15,7 +15,7 @@ from app_helpers import assert_clean, image_urls, live_data
 from vae.atlas import load_atlas
 from vae.checkpoint import load_checkpoint
 from vae.data import load_dataset
-from vae.latent import encode_dataset
+from vae.latent import attribute_vector, encode_dataset
 from vae.objectives import kl_per_dim
 
 SLIDERS = "pages/sliders.py"
@@ -51,7 +51,7 @@ def test_the_live_decoder_gets_the_code_in_kl_order(open_app, model_root: Path, 
     assert_clean(at)
     assert not [s for s in at.slider if s.key.startswith("z")]  # no server sliders
     data = live_data(at, "live_sliders")
-    assert data["mode"] == "sliders" and data["z"] == [0, 1, 0, -2]
+    assert "decoder" in data["resources"] and data["z"] == [0, 1, 0, -2]
     assert [s["dim"] for s in data["sliders"]] == expected and "KL" in data["sliders"][0]["label"]
     assert len(image_urls(at)) == 1  # the traversal grid; the decoded image is the browser's
     at.button(key="reset").click().run()
@@ -118,3 +118,40 @@ def test_the_code_survives_a_visit_to_another_page(open_app) -> None:
     at.switch_page(SLIDERS).run()
     assert_clean(at)
     assert code(at) == [0, -1.5, 0, 0] and at.query_params["z"] == "0,-1.5,0,0"
+
+
+def test_a_direction_between_two_class_means_goes_to_the_live_sliders(open_app, model_root: Path, monkeypatch) -> None:
+    monkeypatch.delenv(NO_BROWSER)
+    atlas = load_atlas(model_root / "tiny")
+    at = open_app(SLIDERS)
+    assert_clean(at)
+    assert not live_data(at, "live_sliders")["directions"]  # off until asked for
+    at.toggle(key="direction").set_value(True).run()
+    at.selectbox(key="dir_from").set_value(3).run()
+    at.selectbox(key="dir_to").set_value(8).run()
+    assert_clean(at)
+    [sent] = live_data(at, "live_sliders")["directions"]
+    expected = attribute_vector(atlas.mu, atlas.labels, 3, 8)
+    assert sent["label"] == "3 → 8" and sent["value"] == 0 and sent["bounds"] == [-2, 2]
+    assert torch.allclose(torch.tensor(sent["vector"]), expected, atol=1e-6)
+    assert at.query_params["direction"] == "1" and at.query_params["dir_to"] == "8"
+    at.selectbox(key="dir_to").set_value(3).run()
+    assert any("two different classes" in c.value for c in at.caption)
+    assert not live_data(at, "live_sliders")["directions"]
+
+
+def test_the_direction_moves_the_server_image_and_the_traversal(open_app) -> None:
+    at = open_app(SLIDERS, direction="1", dir_from="0", dir_to="1")
+    assert_clean(at)
+    before = image_urls(at)
+    at.slider(key="dir_amount").set_value(1.5).run()
+    assert_clean(at)
+    after = image_urls(at)
+    assert after[0] != before[0] and after[1] != before[1] and at.query_params["dir_amount"] == "1.5"
+    assert at.query_params["z"] == "0,0,0,0"  # the code itself stays; the direction is added to it
+
+
+def test_no_direction_without_classes(open_app, own_root: Path) -> None:
+    at = open_app(SLIDERS, root=own_root, model="digits")
+    assert_clean(at)
+    assert not [t for t in at.toggle if t.key == "direction"]

@@ -1,8 +1,9 @@
-"""Issue 4 in the real app: the explorer's pages decode in the browser as a person drags and hovers.
+"""Issues 4 and 13 in the real app: the explorer's pages decode in the browser as a person drags, hovers and draws.
 
 A slider drag redraws the image before release, two distant map places decode to two images, a
-click on the map pins a code that the Latent sliders page then starts from, and `decoder=server`
-brings back the server's sliders with a notice. One `streamlit run app.py` on the shipped MNIST
+click on the map pins a code that the Latent sliders page then starts from, `decoder=server`
+brings back the server's sliders with a notice, and three strokes on the Draw page each change the
+reconstruction and move the map marker before the pen lifts. One `streamlit run app.py` on the shipped MNIST
 model (it ships its atlas) serves the module. Screenshots: test-artifacts/live_pages/.
 """
 
@@ -127,3 +128,33 @@ def test_forced_fallback_shows_server_sliders_with_a_notice(page: Page) -> None:
     page.get_by_text("decoded from the code on the left").wait_for()  # the server's image
     assert sliders.count() == 16
     assert page.locator("canvas.led-image").count() == 0
+
+
+def test_three_strokes_on_the_draw_page_encode_before_release_and_a_link_redraws_them(page: Page) -> None:
+    open_page(page, "draw")
+    pad, recon = page.locator("canvas.led-pad-canvas"), page.locator("canvas.led-recon")
+    marker = page.locator("canvas.led-overlay")
+    pad.wait_for()
+    page.locator(".led-status:empty").first.wait_for(state="attached")
+    box = pad.bounding_box()
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+    places = [marker.get_attribute("data-marker")]
+    strokes = [((0.3, 0.2), (0.7, 0.2)), ((0.7, 0.2), (0.4, 0.85)), ((0.4, 0.5), (0.7, 0.5))]  # a crossed seven
+    for stroke, (start, end) in enumerate(strokes):
+        before = canvas_pixels(recon)
+        page.mouse.move(*at(*start))
+        page.mouse.down()
+        page.mouse.move(*at(*end), steps=10)
+        page.wait_for_timeout(200)
+        assert canvas_pixels(recon) != before, f"stroke {stroke}: no new reconstruction before release"
+        places.append(marker.get_attribute("data-marker"))
+        assert places[-1] != places[-2], f"stroke {stroke}: the map marker did not move while drawing"
+        after_rerun(page, page.mouse.up)
+    page.get_by_text("Nearest test images", exact=True).wait_for()
+    assert "nats" in page.locator(".led-score-value").inner_text()
+    assert "strokes=" in page.url
+    drawn = canvas_pixels(recon)
+    page.goto(page.url)  # the link alone brings the drawing back, encoded again
+    page.get_by_text("Nearest test images", exact=True).wait_for(timeout=90_000)
+    page.wait_for_function("c => c.getContext('2d').getImageData(0, 0, 1, 1).data[3] > 0", arg=recon.element_handle())
+    assert canvas_pixels(page.locator("canvas.led-recon")) == drawn

@@ -4,9 +4,10 @@ For a model of each kind the project supports (KINDS: one line each; add a kind 
 trained for seconds in a temporary folder, the test walks every page that app.py lists (read from its
 st.Page entries, so a page added later is walked too) through the sidebar's links, then clicks every
 button that moves between pages (the map's "Open this code in the sliders" and "Interpolate from this
-image", and a pin on the live map -> "Open the pin in the sliders"), every button of the Repair page (each
-corruption, "Random", "New noise") and the Sample page's "Download ZIP", whose archive must read back as a
-folder dataset. Each step must keep the model picked,
+image", a pin on the live map -> "Open the pin in the sliders", and a drawing on the pad -> "Open in the
+sliders" and "Interpolate: drawing as A" or "B"), every button of the Repair page (each corruption, "Random",
+"New noise") and the Sample page's "Download ZIP", whose archive must read back as a folder dataset. Each step
+must keep the model picked,
 show no exception element, no last-resort message, no cut-off button label or misaligned live slider,
 and the app's log must stay free of tracebacks. Screenshots: test-artifacts/walk/.
 """
@@ -170,7 +171,7 @@ def moved_to(page: Page, title: str) -> None:
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 def test_every_page_and_every_move_between_pages(page: Page, app: App, kind: Kind) -> None:
     pages = app_pages()
-    assert {"Home", "Latent map", "Latent sliders", "Interpolate", "Sample"} <= {t for t, _ in pages}
+    assert {"Home", "Latent map", "Latent sliders", "Interpolate", "Sample", "Draw"} <= {t for t, _ in pages}
     page.goto(f"{app.url}/?model={kind.name}")
     settle(page)
     for title, path in pages:  # through the sidebar's links, as a person moves around
@@ -210,6 +211,18 @@ def test_every_page_and_every_move_between_pages(page: Page, app: App, kind: Kin
     moved_to(page, "Latent sliders")
     check(page, app, kind, "pin-to-sliders")
 
+    for button, title in (("Open in the sliders", "Latent sliders"), ("Interpolate: drawing as A", "Interpolate"),
+                          ("Interpolate: drawing as B", "Interpolate")):
+        page.goto(f"{app.url}/draw?model={kind.name}")
+        settle(page)
+        draw_a_stroke(page)
+        page.get_by_role("button", name=button).click()
+        moved_to(page, title)
+        check(page, app, kind, f"draw-to-{button.split()[-1].lower()}")
+        if title == "Interpolate":
+            side = button[-1].lower()
+            assert f"{side}_source=Drawing" in page.url
+            expect(page.get_by_text("your drawing")).to_be_visible()
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 def test_every_button_of_repair_and_the_sample_download(page: Page, app: App, kind: Kind, tmp_path: Path) -> None:
@@ -241,3 +254,17 @@ def test_every_button_of_repair_and_the_sample_download(page: Page, app: App, ki
     back = [load_dataset(f"folder:{tmp_path / 'samples'}", split) for split in ("train", "test")]
     assert sum(len(b) for b in back) == len(pngs) > 0
     check(page, app, kind, "sample-zip")
+
+
+def draw_a_stroke(page: Page) -> None:
+    """One stroke across the pad, once the model has arrived; waits for the run its release causes."""
+    pad = page.locator("canvas.led-pad-canvas")
+    pad.wait_for()
+    expect(page.locator(".led-status")).to_have_text("")
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.8, steps=10)
+    page.mouse.up()
+    page.get_by_role("button", name="Open in the sliders").wait_for()
+    wait_for_app(page, WAIT)

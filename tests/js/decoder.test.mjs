@@ -1,20 +1,18 @@
 // The JavaScript decoder against PyTorch's logits. The fixtures are written by
-// tests/test_live_decoder_js.py, which sets LATENT_EXPLORER_JS_FIXTURES and runs `node --test tests/js`.
+// tests/test_model_runtime_js.py, which sets LATENT_EXPLORER_JS_FIXTURES and runs `node --test tests/js`.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 
-import { base64ToFloat32, loadDecoder, logitsToRGBA } from "../../components/live_decoder/decoder.mjs";
+import { loadDecoder } from "../../components/model_runtime/decoder.mjs";
+import { base64ToFloat32 } from "../../components/model_runtime/layers.mjs";
+import { logitsToRGBA } from "../../components/views/picture.mjs";
+import { fixtures, root } from "./fixtures.mjs";
 
 const TOLERANCE = 1e-4;
-const dir = process.env.LATENT_EXPLORER_JS_FIXTURES;
-const files = dir ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort() : [];
+const decoders = fixtures("decoders");
 
-for (const file of files) {
-  const name = file.replace(/\.json$/, "");
-  test(`decodes ${name} like PyTorch`, () => {
-    const fixture = JSON.parse(readFileSync(join(dir, file), "utf8"));
+for (const [name, fixture] of decoders) {
+  test(`decodes ${name} like PyTorch`, (t) => {
     const decoder = loadDecoder(fixture.spec);
     const [c, h, w] = decoder.shape;
     const z = base64ToFloat32(fixture.z);
@@ -33,13 +31,14 @@ for (const file of files) {
         }
       }
     }
+    t.diagnostic(`max abs difference in logits over 100 codes: ${worst.toExponential(2)}`);
     assert.ok(worst <= TOLERANCE, `largest logit difference ${worst}`);
     assert.ok(worstPixel <= TOLERANCE, `largest pixel difference ${worstPixel}`);
   });
 }
 
-test("fixtures are present", { skip: dir ? false : "run through pytest tests/test_live_decoder_js.py" }, () => {
-  assert.ok(files.length > 0, `no fixtures in ${dir}`);
+test("fixtures are present", { skip: root ? false : "run through pytest tests/test_model_runtime_js.py" }, () => {
+  assert.ok(decoders.length > 0, `no decoder fixtures in ${root}`);
 });
 
 test("rejects a layer it has no code for", () => {

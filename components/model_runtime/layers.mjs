@@ -1,17 +1,18 @@
-// The VAE decoder in plain JavaScript: runs the layer list of vae.export.decoder_spec on typed arrays.
+// The layers of vae.export's specs in plain JavaScript, on typed arrays: what the encoder and the decoder run.
 //
-// Everything is laid out once per model. Activations are kept channels-last (H, W, C); the Linear
-// whose output an Unflatten reshapes gets its rows permuted from PyTorch's (C, H, W) order, so the
-// reshape is free. Every layer is a bank of kernels applied as dot products: a Linear row over the
-// input, a convolution's kernel over the patch of input pixels that reach one output pixel. Banks
-// are packed eight kernels interleaved, so one pass over the input feeds eight sums held in
-// registers. Sums are taken in float64; each layer owns its output buffer, and decoding allocates nothing.
+// Everything is laid out once per model. Activations are kept channels-last (H, W, C); a Linear
+// that an Unflatten reshapes gets its rows permuted from PyTorch's (C, H, W) order, and a Linear
+// fed by a Flatten its columns, so neither reshape costs anything. Every layer is a bank of kernels
+// applied as dot products: a Linear row over the input, a convolution's kernel over the patch of
+// input pixels that reach one output pixel. Banks are packed eight kernels interleaved, so one pass
+// over the input feeds eight sums held in registers. Sums are taken in float64; each layer owns its
+// output buffer, and running the layers allocates nothing.
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const GROUP = 8;
 
 export function base64ToFloat32(b64) {
-  if (!LITTLE_ENDIAN) throw new Error("the live decoder needs a little-endian platform");
+  if (!LITTLE_ENDIAN) throw new Error("the model runtime needs a little-endian platform");
   const bin = atob(b64);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
@@ -62,15 +63,21 @@ function matvec(bank, bias, x, y, yb) {
 }
 
 // Linear weights stay in PyTorch's (out, in) layout until `pack`, so an Unflatten can permute rows first.
+// Fed by a Flatten of (C, H, W) (size.chw), input i is our channels-last element, PyTorch's column c * H * W + p.
 function linear(layer, size) {
   if (size.flat !== layer.in) throw new Error(`linear expects ${layer.in} inputs, gets ${JSON.stringify(size)}`);
   const { w, b } = weights(layer, layer.in * layer.out);
   const nin = layer.in, nout = layer.out, y = new Float64Array(nout);
+  const column = Int32Array.from({ length: nin }, (_, i) => i);
+  if (size.chw) {
+    const { c, h, w: width } = size.chw;
+    for (let p = 0; p < h * width; p++) for (let ch = 0; ch < c; ch++) column[p * c + ch] = ch * h * width + p;
+  }
   let bank = null;
   const op = {
     kind: "linear", w, b,
     pack() {
-      bank = packKernels(nout, nin, (o, i) => op.w[o * nin + i]);
+      bank = packKernels(nout, nin, (o, i) => op.w[o * nin + column[i]]);
     },
     run(x) {
       matvec(bank, op.b, x, y, 0);
@@ -80,9 +87,12 @@ function linear(layer, size) {
   return [op, { flat: nout }];
 }
 
+const ACTIVATIONS = { relu: (v) => (v < 0 ? 0 : v), silu: (v) => v / (1 + Math.exp(-v)) };
+
 function relu() {
   return {
     kind: "elementwise",
+    scalar: ACTIVATIONS.relu,
     run(x) {
       for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
       return x;
@@ -93,6 +103,7 @@ function relu() {
 function silu() {
   return {
     kind: "elementwise",
+    scalar: ACTIVATIONS.silu,
     run(x) {
       for (let i = 0; i < x.length; i++) {
         const v = x[i];
@@ -122,6 +133,12 @@ function unflatten(layer, size, ops) {
   lin.w = weight;
   lin.b = bias;
   return { c, h, w };
+}
+
+// A Flatten moves no data (activations are channels-last already); the Linear after it permutes its columns.
+function flatten(size) {
+  if (size.c === undefined) throw new Error(`flatten needs an image, gets ${JSON.stringify(size)}`);
+  return { flat: size.c * size.h * size.w, chw: size };
 }
 
 // Copy input pixel (iy, ix)'s channels into the patch at p0, or zeros when it lies off the edge.
@@ -171,89 +188,97 @@ function convTranspose2d(layer, size) {
   return [op, { c: co, h: H, w: W }];
 }
 
-// Conv2d(kernel 3, padding 1): the patch is the 3 x 3 neighbourhood, element i = ((ky * 3 + kx) * ci + c).
-function conv2d(layer, size) {
-  if (layer.kernel !== 3 || layer.stride !== 1 || layer.padding !== 1) throw new Error("conv2d must be k3 s1 p1");
+// Conv2d, kernel 3 stride 1 padding 1 (the decoder's last layer) or kernel 4 stride 2 padding 1 (the
+// encoder's downsampling): output pixel (oy, ox) sees input rows s oy - p + ky, columns s ox - p + kx,
+// and its patch element i = ((ky * k + kx) * ci + c).
+//
+// An incremental conv2d remembers each output pixel's patch and recomputes only the pixels whose
+// patch changed since the last run: a drawing changes a few places per stroke update, so most of
+// the encoder's work would repeat the last frame's. Its activation (`op.activation`, fused by
+// buildLayers) is applied to the recomputed pixels only, so the kept ones are not activated twice.
+const CONV_SHAPES = ["3,1,1", "4,2,1"];
+
+// Whether patch equals the remembered one at store[base ..], which then holds patch either way.
+function rememberPatch(store, base, patch, n) {
+  let same = true;
+  for (let i = 0; i < n; i++) {
+    if (store[base + i] !== patch[i]) {
+      same = false;
+      store[base + i] = patch[i];
+    }
+  }
+  return same;
+}
+
+function conv2d(layer, size, incremental) {
+  const k = layer.kernel, s = layer.stride, p = layer.padding;
+  if (!CONV_SHAPES.includes(`${k},${s},${p}`)) throw new Error("conv2d must be k3 s1 p1 or k4 s2 p1");
   if (size.c !== layer.in) throw new Error(`conv2d expects ${layer.in} channels, gets ${JSON.stringify(size)}`);
-  const ci = layer.in, co = layer.out, h = size.h, w = size.w, n = 9 * ci;
-  const { w: raw, b } = weights(layer, ci * co * 9);  // PyTorch layout (co, ci, 3, 3)
+  const ci = layer.in, co = layer.out, h = size.h, w = size.w, taps = k * k, n = taps * ci;
+  const H = Math.floor((h + 2 * p - k) / s) + 1, W = Math.floor((w + 2 * p - k) / s) + 1;
+  const { w: raw, b } = weights(layer, ci * co * taps);  // PyTorch layout (co, ci, k, k)
   const bank = packKernels(co, n, (o, i) => {
     const c = i % ci, tap = (i - c) / ci;
-    return raw[(o * ci + c) * 9 + tap];
+    return raw[(o * ci + c) * taps + tap];
   });
-  const patch = new Float64Array(n), y = new Float64Array(h * w * co);
+  const patch = new Float64Array(n), y = new Float64Array(H * W * co);
+  const remembered = incremental ? new Float64Array(H * W * n).fill(NaN) : null;
   const op = {
     kind: "conv",
+    activation: null,
     run(x) {
-      for (let oy = 0; oy < h; oy++) {
-        for (let ox = 0; ox < w; ox++) {
-          for (let t = 0; t < 9; t++) gather(x, h, w, ci, oy + ((t / 3) | 0) - 1, ox + (t % 3) - 1, patch, t * ci);
-          matvec(bank, b, patch, y, (oy * w + ox) * co);
+      const activation = op.activation;
+      for (let oy = 0; oy < H; oy++) {
+        for (let ox = 0; ox < W; ox++) {
+          for (let t = 0; t < taps; t++) {
+            gather(x, h, w, ci, s * oy - p + ((t / k) | 0), s * ox - p + (t % k), patch, t * ci);
+          }
+          const at = oy * W + ox;
+          if (remembered && rememberPatch(remembered, at * n, patch, n)) continue;
+          matvec(bank, b, patch, y, at * co);
+          if (activation) for (let o = at * co; o < (at + 1) * co; o++) y[o] = activation(y[o]);
         }
       }
       return y;
     },
   };
-  return [op, { c: co, h, w }];
+  return [op, { c: co, h: H, w: W }];
 }
 
 /**
- * Build a decoder from a spec. Returns { id, latentDim, numClasses, shape: [C, H, W], decode(z, label) },
- * where decode returns the Bernoulli logits channels-last (H, W, C) in a buffer reused by the next call.
- * Throws on a layer or shape it cannot run, so the caller can fall back to the server.
+ * Lay out a list of spec layers for an input of `size` ({flat: n} or {c, h, w}, plus `chw` when a
+ * Flatten made it). Returns { ops, size }: run them with runLayers. With `incremental`, conv2d layers
+ * recompute only the output pixels whose input changed since the last run (see conv2d), their
+ * activations fused into them. Throws on a layer it has no code for.
  */
-export function loadDecoder(spec) {
-  if (spec.format !== "latent-explorer-decoder/1") throw new Error(`unknown decoder format ${spec.format}`);
-  const latentDim = spec.latent_dim, numClasses = spec.num_classes || 0;
-  const input = new Float64Array(latentDim + numClasses);
+export function buildLayers(layers, size, { incremental = false } = {}) {
   const ops = [];
-  let size = { flat: input.length };
-  for (const layer of spec.layers) {
-    let op;
+  for (const layer of layers) {
+    let op = null;
     if (layer.type === "linear") [op, size] = linear(layer, size);
     else if (layer.type === "relu") op = relu();
     else if (layer.type === "silu") op = silu();
     else if (layer.type === "unflatten") size = unflatten(layer, size, ops);
+    else if (layer.type === "flatten") size = flatten(size);
     else if (layer.type === "conv_transpose2d") [op, size] = convTranspose2d(layer, size);
-    else if (layer.type === "conv2d") [op, size] = conv2d(layer, size);
-    else throw new Error(`the live decoder has no ${layer.type} layer`);
-    if (op) ops.push(op);
-  }
-  const [c, h, w] = spec.image_shape;
-  if (size.c !== c || size.h !== h || size.w !== w) {
-    throw new Error(`decoder ends in ${JSON.stringify(size)}, not the image shape ${spec.image_shape}`);
+    else if (layer.type === "conv2d") [op, size] = conv2d(layer, size, incremental);
+    else throw new Error(`the model runtime has no ${layer.type} layer`);
+    const last = ops[ops.length - 1];
+    if (op && op.scalar && incremental && last && last.kind === "conv" && !last.activation) last.activation = op.scalar;
+    else if (op) ops.push(op);
   }
   for (const op of ops) if (op.pack) op.pack();
-  return {
-    id: spec.id,
-    latentDim,
-    numClasses,
-    shape: [c, h, w],
-    decode(z, label = 0) {
-      for (let i = 0; i < latentDim; i++) input[i] = z[i];
-      if (numClasses > 0) {
-        input.fill(0, latentDim);
-        input[latentDim + Math.max(0, Math.min(numClasses - 1, label | 0))] = 1;
-      }
-      let x = input;
-      for (const op of ops) x = op.run(x);
-      return x;
-    },
-  };
+  return { ops, size };
 }
 
-/** Write channels-last logits as RGBA pixels: sigmoid, then 0..255 (greyscale when there is one channel). */
-export function logitsToRGBA(logits, channels, rgba) {
-  const n = rgba.length >> 2;
-  for (let p = 0; p < n; p++) {
-    const q = p * 4;
-    if (channels === 1) {
-      const v = Math.round(255 / (1 + Math.exp(-logits[p])));
-      rgba[q] = rgba[q + 1] = rgba[q + 2] = v;
-    } else {
-      for (let c = 0; c < 3; c++) rgba[q + c] = Math.round(255 / (1 + Math.exp(-logits[p * 3 + c])));
-    }
-    rgba[q + 3] = 255;
-  }
-  return rgba;
+/** Run laid-out layers on x; the result is the last layer's own buffer (x itself when there are none). */
+export function runLayers(ops, x) {
+  for (const op of ops) x = op.run(x);
+  return x;
+}
+
+/** Write the one-hot of `label` (clamped into 0 .. classes - 1) into input[from .. from + classes). */
+export function oneHot(input, from, classes, label) {
+  input.fill(0, from, from + classes);
+  input[from + Math.max(0, Math.min(classes - 1, label | 0))] = 1;
 }

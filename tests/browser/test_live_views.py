@@ -1,6 +1,7 @@
-"""The live decoder in real Chromium: the image follows a drag before release, the map decodes under the
-pointer and pins on click, the scrubber decodes live, and the page falls back when told to or when
-the JavaScript fails. Screenshots go to test-artifacts/live_decoder/.
+"""The live views in real Chromium: the image follows a drag before release (latent and direction sliders),
+the map decodes under the pointer and pins on click, the scrubber decodes live, the pad encodes while
+drawing, and the page falls back when told to or when the JavaScript fails. Screenshots go to
+test-artifacts/live_views/.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
-APP = Path(__file__).with_name("live_decoder_app.py")
-SHOTS = ROOT / "test-artifacts" / "live_decoder"
+APP = Path(__file__).with_name("live_views_app.py")
+SHOTS = ROOT / "test-artifacts" / "live_views"
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,62 @@ def test_slider_drag_redraws_before_release_and_commits_on_release(page: Page) -
     page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
     z = committed(page)["z"]
     assert z[0] > 2 and z[1:] == [0.0, 0.0, 0.0]
+
+
+def drag(page: Page, box: dict, start: float, end: float) -> None:
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end, y, steps=5)
+    page.wait_for_timeout(100)
+
+
+def test_a_direction_slider_adds_its_vector_live(page: Page) -> None:
+    open_mode(page, "mode=sliders")
+    image = page.locator("canvas.led-image")
+    direction = page.locator(".led-directions input[data-direction='0']")
+    direction.wait_for()
+    page.wait_for_timeout(100)
+    before = canvas_pixels(image)
+    drag(page, direction.bounding_box(), 0.5, 0.95)
+    assert canvas_pixels(image) != before, "the image did not follow the direction slider"
+    assert committed(page) is None
+    page.mouse.up()
+    wait_for_app(page)
+    page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
+    done = committed(page)
+    assert done["directions"][0] > 2 and done["z"] == [0.0] * 4  # the code itself is untouched
+
+
+def test_drawing_encodes_every_stroke_before_release_and_moves_the_marker(page: Page) -> None:
+    open_mode(page, "mode=pad")
+    pad, recon = page.locator("canvas.led-pad-canvas"), page.locator("canvas.led-recon")
+    overlay = page.locator("canvas.led-overlay")
+    pad.wait_for()
+    page.wait_for_timeout(200)
+    box = pad.bounding_box()
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+    markers = [overlay.get_attribute("data-marker")]
+    assert markers[0] is None
+    for stroke, points in enumerate([[(0.3, 0.2), (0.35, 0.8)], [(0.2, 0.5), (0.8, 0.5)], [(0.7, 0.2), (0.5, 0.9)]]):
+        before = canvas_pixels(recon)
+        page.mouse.move(*at(*points[0]))
+        page.mouse.down()
+        page.mouse.move(*at(*points[1]), steps=8)
+        page.wait_for_timeout(150)
+        assert canvas_pixels(recon) != before, f"stroke {stroke}: the reconstruction did not change before release"
+        markers.append(overlay.get_attribute("data-marker"))
+        assert markers[-1] != markers[-2], f"stroke {stroke}: the map marker did not move while drawing"
+        if stroke == 0:
+            assert committed(page) is None, "the drawing reached Python before release"
+        page.mouse.up()
+        wait_for_app(page)
+        page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
+    assert len(committed(page)["z"]) == 4
+    assert float(pad.get_attribute("data-score")) > 0
+    page.get_by_role("button", name="Undo").click()
+    wait_for_app(page)
+    assert overlay.get_attribute("data-marker") != markers[-1]
 
 
 def test_map_hover_decodes_distant_places_differently_and_click_pins(page: Page) -> None:
@@ -137,6 +194,28 @@ def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], child_en
                          cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     rows = [line.split(" | ") for line in run.stdout.splitlines() if line.startswith("| live") or "st.slider" in line]
-    assert [r[0] for r in rows] == ["| live decoder: slider drag", "| live decoder: map hover",
-                                    "| plain st.slider (server decode)"]
+    assert [r[0] for r in rows] == ["| live sliders: slider drag", "| live map: hover",
+                                    "| live pad: stroke update -> reconstruction", "| plain st.slider (server decode)"]
     assert all(int(r[1]) >= 2 for r in rows)
+
+
+def test_a_latent_plane_is_drawn_over_its_picture_and_the_place_is_the_code(page: Page) -> None:
+    open_mode(page, "mode=plane")
+    overlay, points = page.locator("canvas.led-overlay"), page.locator("canvas.led-points")
+    image = page.locator("canvas.led-image")
+    overlay.wait_for()
+    page.wait_for_timeout(200)
+    corner = points.evaluate("c => Array.from(c.getContext('2d').getImageData(c.width / 25, c.height / 25, 1, 1).data)")
+    assert corner[3] == 255 and 100 < corner[0] < 200, corner  # the white picture, dimmed, where no point lies
+    box = overlay.bounding_box()
+    seen = []
+    for fx in (0.2, 0.8):
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.5)
+        page.wait_for_timeout(150)
+        seen.append(canvas_pixels(image))
+    assert seen[0] != seen[1]
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)
+    wait_for_app(page)
+    page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
+    done = committed(page)
+    assert done["z"] == done["xy"] and 1.5 < done["z"][0] < 2.5  # on a plane the code is the place

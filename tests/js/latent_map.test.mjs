@@ -1,16 +1,34 @@
-// The inverse map: grid neighbour search against brute force, and the blend of latent means.
+// The latent map: grid neighbour search against brute force, the blend of latent means (place to
+// code), vae.atlas.Atlas.project's placement (code to place) against PyTorch, and the latent plane.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { loadMap } from "../../components/live_decoder/inverse_map.mjs";
+import { base64ToFloat32 } from "../../components/model_runtime/layers.mjs";
+import { loadMap } from "../../components/model_runtime/latent_map.mjs";
+import { fixtures } from "./fixtures.mjs";
 
 function b64(values) {
   return Buffer.from(new Float32Array(values).buffer).toString("base64");
 }
 
-function mapSpec(points, means, labels) {
-  return { format: "latent-explorer-map/1", n: points.length, latent_dim: means[0].length,
-    xy: b64(points.flat()), mu: b64(means.flat()), labels, class_names: [] };
+function mapSpec(points, means, labels, kind = "atlas") {
+  return { format: "latent-explorer-map/1", kind, n: points.length, latent_dim: means[0].length,
+    xy: b64(points.flat()), mu: b64(means.flat()), labels, class_names: [],
+    placement: kind === "atlas" ? { rule: "neighbours", k: 8 } : { rule: "identity" } };
+}
+
+for (const [name, fixture] of fixtures("maps")) {
+  test(`places ${name} codes like Atlas.project`, () => {
+    const map = loadMap(fixture.spec), codes = base64ToFloat32(fixture.codes), want = base64ToFloat32(fixture.places);
+    const d = map.latentDim, n = codes.length / d;
+    assert.equal(n, 100);
+    let worst = 0;
+    for (let s = 0; s < n; s++) {
+      const [x, y] = map.project(codes.subarray(s * d, (s + 1) * d));
+      worst = Math.max(worst, Math.abs(x - want[2 * s]), Math.abs(y - want[2 * s + 1]));
+    }
+    assert.ok(worst <= 1e-4, `largest difference ${worst}`);
+  });
 }
 
 // A deterministic generator, so a failure can be replayed.
@@ -71,4 +89,14 @@ test("typical spacing is the median nearest-neighbour gap", () => {
   for (let i = 0; i < 10; i++) for (let j = 0; j < 10; j++) points.push([i * 0.5, j * 0.5]);
   const map = loadMap(mapSpec(points, points, points.map(() => 0)));
   assert.ok(Math.abs(map.spacing - 0.5) < 1e-6, `spacing ${map.spacing}`);
+});
+
+test("on a latent plane the place is the code, both ways", () => {
+  const points = [[0, 0], [1, 2], [-1, 0.5]], map = loadMap(mapSpec(points, points, [0, 1, 2], "latent_plane"));
+  const z = new Float64Array(2), where = map.locate(0.9, 1.8, z);
+  assert.deepEqual([...z], [0.9, 1.8]);
+  assert.equal(where.index, 1);
+  assert.ok(Math.abs(where.latentDistance - Math.hypot(0.1, 0.2)) < 1e-7);
+  assert.deepEqual(map.project([0.25, -3]), [0.25, -3]);
+  assert.throws(() => loadMap(mapSpec([[0, 0]], [[0, 0, 0]], [0], "latent_plane")), /2-D latent/);
 });

@@ -1,11 +1,17 @@
-// From a place on the 2-D latent map to a latent code, with the atlas (vae.export.map_spec).
+// The latent map both ways, with the atlas points of vae.export.map_spec: a place to a code (the
+// inverse map the views decode from) and a code to a place (where an encoded drawing lands).
 //
-// The code at (x, y) blends the latent means of the K atlas points nearest to it in the map with
+// Place to code. The code at (x, y) blends the latent means of the K atlas points nearest to it in the map with
 // modified Shepard weights w = ((R - d) / (R d))^2, where R is the distance of the (K+1)-th nearest
 // point: on an atlas point the code is exactly its mean, and a neighbour's weight falls to zero just
 // as it leaves the K nearest, so the code changes continuously as the pointer moves. Neighbours come
 // from a uniform grid over the points, searched ring by ring around the pointer's cell.
-import { base64ToFloat32 } from "./decoder.mjs";
+//
+// Code to place: vae.atlas.Atlas.project's rule. A PCA map is linear, so the place is exact; any
+// other map places a code at the inverse-squared-distance weighted mean of the map positions of its
+// nearest atlas means in latent space. On a latent plane (a 2-D latent space, spec kind
+// "latent_plane") the map coordinates are the code itself, both ways.
+import { base64ToFloat32 } from "./layers.mjs";
 
 const K = 8;
 const POINTS_PER_CELL = 4;
@@ -41,15 +47,18 @@ function buildGrid(xy, n) {
 }
 
 /**
- * Load an atlas map spec. Returns { n, latentDim, xy, labels, classNames, bounds, spacing, nearest, locate }:
- * `spacing` is the median distance from an atlas point to its nearest neighbour (the map's typical
- * gap between real encodings), `nearest(x, y, k)` the k nearest atlas points, and `locate(x, y, z)`
- * writes the code for (x, y) into z and says how far that place is from the data.
+ * Load a map spec. Returns { n, latentDim, kind, xy, labels, classNames, bounds, spacing, nearest, locate,
+ * project }: `spacing` is the median distance from an atlas point to its nearest neighbour (the map's
+ * typical gap between real encodings), `nearest(x, y, k)` the k nearest atlas points, `locate(x, y, z)`
+ * writes the code for (x, y) into z and says how far that place is from the data, and `project(z)` is
+ * the place [x, y] of code z.
  */
 export function loadMap(spec) {
   if (spec.format !== "latent-explorer-map/1") throw new Error(`unknown map format ${spec.format}`);
   const n = spec.n, d = spec.latent_dim;
   const xy = base64ToFloat32(spec.xy), mu = base64ToFloat32(spec.mu), labels = Int32Array.from(spec.labels);
+  const plane = spec.kind === "latent_plane";
+  if (plane && d !== 2) throw new Error(`a latent plane needs a 2-D latent space, not ${d}-D`);
   if (n < 1 || xy.length !== 2 * n || mu.length !== n * d || labels.length !== n) {
     throw new Error(`map spec sizes disagree: n ${n}, xy ${xy.length}, mu ${mu.length}, labels ${labels.length}`);
   }
@@ -107,6 +116,12 @@ export function loadMap(spec) {
   // (`index`, its `label`), its map distance `distance`, and `latentDistance`, the Euclidean distance
   // from z to the nearest atlas mean in latent space.
   function locate(x, y, z) {
+    if (plane) {
+      const { idx, dist } = nearest(x, y, 1);
+      z[0] = x;
+      z[1] = y;
+      return { index: idx[0], label: labels[idx[0]], distance: dist[0], latentDistance: dist[0] };
+    }
     const { idx, dist } = nearest(x, y, K + 1);
     const k = Math.min(K, idx.length);
     z.fill(0);
@@ -136,7 +151,54 @@ export function loadMap(spec) {
   }
 
   return {
-    id: spec.id, n, latentDim: d, xy, labels, classNames: spec.class_names || [],
+    id: spec.id, n, latentDim: d, kind: spec.kind, xy, labels, classNames: spec.class_names || [],
     bounds: { minX, minY, maxX: grid.maxX, maxY: grid.maxY }, spacing, nearest, locate,
+    project: placement(spec.placement, xy, mu, n, d),
+  };
+}
+
+// Code to place, by the spec's placement rule.
+function placement(rule, xy, mu, n, d) {
+  if (rule.rule === "identity") return (z) => [z[0], z[1]];
+  if (rule.rule === "pca") {
+    const mean = base64ToFloat32(rule.mean), basis = base64ToFloat32(rule.basis);
+    if (mean.length !== d || basis.length !== 2 * d) throw new Error("the PCA's mean or basis has the wrong size");
+    return (z) => {
+      let x = 0, y = 0;
+      for (let j = 0; j < d; j++) {
+        const c = z[j] - mean[j];
+        x += c * basis[j];
+        y += c * basis[d + j];
+      }
+      return [x, y];
+    };
+  }
+  if (rule.rule !== "neighbours") throw new Error(`unknown placement ${rule.rule}`);
+  const k = Math.min(rule.k, n), best = new Float64Array(k), which = new Int32Array(k);
+  return (z) => {
+    best.fill(Infinity);
+    for (let p = 0, m = 0; p < n; p++, m += d) {
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const t = z[j] - mu[m + j];
+        s += t * t;
+      }
+      if (s >= best[k - 1]) continue;
+      let slot = k - 1;
+      for (; slot > 0 && best[slot - 1] > s; slot--) {
+        best[slot] = best[slot - 1];
+        which[slot] = which[slot - 1];
+      }
+      best[slot] = s;
+      which[slot] = p;
+    }
+    let x = 0, y = 0, total = 0;
+    for (let s = 0; s < k; s++) {
+      const w = 1 / Math.max(Math.sqrt(best[s]), 1e-6) ** 2;
+      total += w;
+      x += w * xy[2 * which[s]];
+      y += w * xy[2 * which[s] + 1];
+    }
+    return [x / total, y / total];
   };
 }
