@@ -52,7 +52,8 @@ def gallery(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, idx: Tensor, 
     y = atlas.labels[idx] if ckpt.model.cfg.conditional else None
     recon = decode(ckpt.model, atlas.mu[idx], y)
     pairs = side_by_side(data.floats(idx), recon) if data is not None else recon
-    captions = [f"#{int(i)} · {names[int(atlas.labels[i])].split(' - ')[0]} · {float(values[i]):.4g}"
+    captions = [f"#{int(i)}" + (f" · {names[int(atlas.labels[i])].split(' - ')[0]}" if names else "")
+                + f" · {float(values[i]):.4g}"
                 for i in idx]
     show.images(pairs, captions, width=164 if data is not None else 80)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app_helpers import assert_clean, image_urls, live_data
 
+from vae.__main__ import main
 from vae.atlas import load_atlas
 from vae.checkpoint import load_checkpoint, read_meta, update_meta
 from vae.data import load_dataset
@@ -173,3 +174,14 @@ def test_a_map_of_a_folder_that_changed_since_shows_no_wrong_images(open_app, ow
     at.button(key="rebuild_changed_atlas").click().run()
     assert_clean(at)
     assert not [w for w in at.warning if "other test images" in w.value]
+
+
+def test_every_page_draws_for_an_unlabelled_folder_with_scores(open_app, own_root: Path, tmp_path: Path) -> None:
+    root = Path(shutil.copytree(own_root, tmp_path / "checkpoints"))
+    assert main(["atlas", str(root / "digits"), "--no-umap", "--subset", "60", "--k", "2"]) == 0
+    for page in ("pages/anomalies.py", "pages/draw.py", "pages/repair.py", "pages/sample.py", "pages/compare.py"):
+        at = open_app(page, root=root, model="digits")
+        assert_clean(at)
+    at = open_app("pages/anomalies.py", root=root, model="digits")
+    captions = [c for element in at.image for c in element.captions]
+    assert captions and all(c.startswith("#") and c.count(" · ") == 1 for c in captions)  # index and score only
