@@ -64,7 +64,7 @@ def pad(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None, names: lis
         reference: torch.Tensor | None) -> PadResult:
     cfg = ckpt.model.cfg
     model_input = ModelInput(cfg.channels, cfg.height, cfg.width, dark_background=uploads.dark_background(data),
-                             invert="never", fit=st.session_state["fit"])
+                             invert="never", fit=st.session_state["framing"])
     score = PadScore(score_of(cfg), None if reference is None else values_of(reference, "draw-scores", ckpt.model))
     points, caption = None, ""
     if atlas is not None:
@@ -136,9 +136,10 @@ st.caption("Draw on the pad: the model encodes your drawing as you draw, in your
 atlas = atlases.get(ckpt, data)
 
 state.bind("strokes", "", strokes)
-state.bind("fit", "digit" if ckpt.meta.get("dataset") == "mnist" else "pad", state.choice(uploads.FIT_NAMES))
+# its own key: "fit" is the uploads' radio elsewhere, and a key shared by two kinds of widget loses its value
+state.bind("framing", "digit" if ckpt.meta.get("dataset") == "mnist" else "pad", state.choice(uploads.FIT_NAMES))
 controls = st.columns([2, 1.3, 1.3], vertical_alignment="bottom")
-controls[0].segmented_control("Framing", list(uploads.FIT_NAMES), key="fit", format_func=uploads.FIT_NAMES.get,
+controls[0].segmented_control("Framing", list(uploads.FIT_NAMES), key="framing", format_func=uploads.FIT_NAMES.get,
                               required=True, help="How the drawing is fitted into the model's frame, as for uploads.")
 label = None
 if cfg.conditional:
@@ -170,7 +171,7 @@ else:
 
 state.publish({
     "strokes": st.session_state["strokes"] or None,
-    "fit": st.session_state["fit"],
+    "framing": st.session_state["framing"],
     "label": label,
     "projection": st.session_state.get("projection") if atlas is not None else None,
 })

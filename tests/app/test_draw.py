@@ -41,8 +41,8 @@ def test_the_pad_gets_the_networks_the_map_the_scores_and_the_framing(open_app) 
                              "fit": "digit"}
     assert data["score"]["kind"] == "neg_elbo" and data["strokes"] == "" and not data["commitWanted"]
     assert any("lift the pen" in c.value for c in at.caption)
-    at.segmented_control(key="fit").set_value("pad").run()
-    assert live_data(at, "pad")["input"]["fit"] == "pad" and at.query_params["fit"] == "pad"
+    at.segmented_control(key="framing").set_value("pad").run()
+    assert live_data(at, "pad")["input"]["fit"] == "pad" and at.query_params["framing"] == "pad"
 
 
 def test_strokes_from_the_link_are_replayed_and_encoded_at_once(open_app) -> None:

@@ -185,3 +185,5 @@ def test_every_page_draws_for_an_unlabelled_folder_with_scores(open_app, own_roo
     at = open_app("pages/anomalies.py", root=root, model="digits")
     captions = [c for element in at.image for c in element.captions]
     assert captions and all(c.startswith("#") and c.count(" · ") == 1 for c in captions)  # index and score only
+    at.switch_page("pages/draw.py").run()  # from a page whose upload has a "fit" radio
+    assert_clean(at)
