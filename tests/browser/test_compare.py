@@ -11,7 +11,7 @@ import torch
 from playwright.sync_api import Browser, Page
 
 from tests.app.app_helpers import ATLAS_SUBSET, make_checkpoint
-from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app, watched_page
+from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app
 from ui.show import labelled_rows
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint
@@ -40,13 +40,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser
     env = {"LATENT_EXPLORER_CHECKPOINTS": str(root), "LATENT_EXPLORER_ATLAS_UMAP": "0"}
     with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
         yield url, browser
-
-
-@pytest.fixture
-def page(app: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterator[Page]:
-    url, browser = app
-    with watched_page(browser, url, SHOTS / f"{request.node.name}.png") as page:
-        yield page
 
 
 def pick(page: Page, name: str) -> None:

@@ -24,7 +24,6 @@ from tests.browser.helpers import (
     chromium,
     streamlit_server,
     wait_for_app,
-    watched_page,
 )
 from ui.maps import PALETTE
 from vae.atlas import ATLAS_META
@@ -43,13 +42,6 @@ def app() -> Iterator[tuple[str, Browser]]:
     env = {"LATENT_EXPLORER_NO_BROWSER_DECODER": "", "LATENT_EXPLORER_ATLAS_UMAP": "0"}
     with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
         yield url, browser
-
-
-@pytest.fixture
-def page(app: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterator[Page]:
-    url, browser = app
-    with watched_page(browser, url, SHOTS / f"{request.node.name}.png") as page:
-        yield page
 
 
 def open_page(page: Page, path: str, query: str = "") -> None:
