@@ -22,7 +22,7 @@ AXIS_TITLES = {"latent": ("z0", "z1"), "umap": ("UMAP 1", "UMAP 2"), "pca": ("PC
 PROJECTION_NAMES = {"latent": "Latent plane", "umap": "UMAP", "pca": "PCA"}
 MANIFOLD_TILES = 20  # images across the decoded manifold behind a 2-D latent plane
 # The class colours of every map, the single source: Streamlit's categorical chart colours, which the
-# in-browser map ("Hover to decode", components/live_decoder) draws its classes with too.
+# in-browser map ("Hover to decode", components/views/map.mjs) draws its classes with too.
 PALETTE = ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0",
            "#d5dae5"]
 SCORE_SCALE = "Viridis"  # low scores dark, unusual ones bright
