@@ -52,8 +52,10 @@ def gallery(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, idx: Tensor, 
     y = atlas.labels[idx] if ckpt.model.cfg.conditional else None
     recon = decode(ckpt.model, atlas.mu[idx], y)
     pairs = side_by_side(data.floats(idx), recon) if data is not None else recon
-    captions = [f"#{int(i)} · {names[int(atlas.labels[i])].split(' - ')[0]} · {float(values[i]):.4g}"
-                for i in idx]
+    def label(i: int) -> str:  # unlabelled datasets have no class names: no made-up class
+        return f"{names[i].split(' - ')[0]} · " if 0 <= i < len(names) else ""
+
+    captions = [f"#{int(i)} · {label(int(atlas.labels[i]))}{float(values[i]):.4g}" for i in idx]
     show.images(pairs, captions, width=164 if data is not None else 80)
 
 

@@ -173,3 +173,10 @@ def test_a_map_of_a_folder_that_changed_since_shows_no_wrong_images(open_app, ow
     at.button(key="rebuild_changed_atlas").click().run()
     assert_clean(at)
     assert not [w for w in at.warning if "other test images" in w.value]
+
+
+def test_anomalies_of_an_unlabelled_folder_make_up_no_class(open_app, own_root: Path) -> None:
+    at = open_app("pages/anomalies.py", root=own_root, model="digits")
+    assert_clean(at)
+    captions = [c for element in at.image for c in element.captions if c.startswith("#")]
+    assert captions and all(c.count(" · ") == 1 for c in captions)  # index and score, no class
