@@ -46,7 +46,7 @@ def chosen_image(ckpt, data, names: list[str]) -> tuple[Tensor | None, int | Non
             uploads.options(ckpt, data)
         return uploads.upload(ckpt, data, "upload", "Your image"), None, "your upload"
     state.bind("index", 0, state.integer(0, len(data) - 1))
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left, right = st.columns([1, 1], vertical_alignment="bottom")
     left.number_input("Test image", 0, len(data) - 1, key="index")
     right.button("Random", key="random", on_click=random_image, args=(len(data),), icon=":material/casino:",
                  width="stretch", help="A random test image.")
@@ -155,7 +155,7 @@ st.caption("Damage an image, then let the model repair it: its plain reconstruct
            "fits the latent code to the pixels that survived. A classical filter stands beside them; PSNR is "
            "measured against the original (higher is better).")
 state.bind("seed", 0, state.integer(0, MAX_SEED))
-source_col, corruption_col = st.columns([1, 1.6], gap="large")
+source_col, corruption_col = st.columns([1, 2], gap="medium")  # five corruption names fit at 1200 px
 with source_col:
     x, label, caption = chosen_image(ckpt, data, names)
     if cfg.conditional and label is None:
