@@ -14,11 +14,12 @@ from ui import atlas as atlases
 from ui import drawing, entry, maps, models, show, state, uploads
 from ui.live.pad import MAX_STROKE_TEXT, ModelInput, PadResult, PadScore, draw_pad, parse_strokes
 from ui.live.runtime import atlas_spec, decoder_of, encoder_of, values_of
-from ui.scores import percentile, score_images, score_of, test_set_scores
+from ui.scores import score_images, score_of, test_set_scores
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.data import ImageSet
 from vae.latent import decode, nearest_neighbours
+from vae.scores import percentile
 
 entry.through_app()
 
@@ -54,9 +55,12 @@ def open_in_interpolate(side: str, image: torch.Tensor, label: int | None) -> No
     st.session_state["_switch_to"] = ("pages/interpolate.py", values | ({"label": label} if label is not None else {}))
 
 
-def reference_scores(ckpt: Checkpoint, data: ImageSet | None) -> torch.Tensor | None:
+def reference_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None) -> torch.Tensor | None:
     """The first SCORED test images' scores, sorted, to rank a drawing among (None without them)."""
-    scores = test_set_scores(ckpt, None if data is None else data.subset(min(SCORED, len(data))))
+    if data is None:
+        return None
+    stored = atlas if atlas is not None and atlases.describes(ckpt, atlas, data) else None
+    scores = test_set_scores(ckpt, data.subset(min(SCORED, len(data))), stored)
     return None if scores is None else scores.sort().values
 
 
@@ -152,7 +156,7 @@ if atlas is not None:
     controls[2].segmented_control("Map", atlas.projections, key="projection", format_func=maps.PROJECTION_NAMES.get,
                                   required=True)
 
-reference = reference_scores(ckpt, data)
+reference = reference_scores(ckpt, data, atlas)
 live = pad(ckpt, data, atlas, names, label, reference)
 if live.available:
     done: PadResult | None = st.session_state.get("drawn") if st.session_state["strokes"] else None

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ui.models import signature
+from vae.atlas import Atlas
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.config import ModelConfig
 from vae.data import ImageSet
@@ -135,17 +136,22 @@ def _test_scores(folder: str, sig: tuple[int, ...], dataset: str, _ckpt: Checkpo
     return torch.cat(scores)
 
 
-def test_set_scores(ckpt: Checkpoint, data: ImageSet | None) -> Tensor | None:
-    """Every test image's score (score_images), given its own label for a conditional model, computed once per
-    model; None without the test images. (The atlas's stored `neg_elbo`, which the Anomalies page ranks by,
-    scores a conditional model by the class that fits best instead, so the two differ for a CVAE.)
+STORED_AS = {"neg_elbo": "neg_elbo", "recon_error": "recon"}  # the pad's score under its name in an atlas
+
+
+def test_set_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None = None) -> Tensor | None:
+    """The test images' scores (score_images), given its own label for a conditional model; None without them.
+
+    An unconditional model's are read from `atlas` where it stores them for these images (vae.scores computes
+    the very same numbers; the caller vouches that the atlas describes `data`); otherwise they are computed once
+    per model. A conditional model's atlas scores each image by the
+    class that fits it best instead, so its scores are always computed here.
     """
     if data is None:
         return None
+    kind = STORED_AS[score_of(ckpt.model.cfg).kind]
+    stored = atlas is not None and not atlas.stale and len(atlas) >= len(data) and kind in atlas.scores
+    if stored and not ckpt.model.cfg.conditional:
+        return atlas.scores[kind][:len(data)]
     folder = ckpt.folder.resolve()
     return _test_scores(str(folder), signature(folder), data.name, ckpt, data)
-
-
-def percentile(reference: Tensor, value: float) -> float:
-    """Percent of the reference scores at or below `value` (0 to 100)."""
-    return 100.0 * float((reference <= value).float().mean())

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from app_helpers import assert_clean, image_urls, live_data
+from app_helpers import ROOT, assert_clean, image_urls, live_data
 from test_interpolate import drawing as pen_drawing
 
 from tests.test_live_views_ui import stroke_text
 from ui import drawing
+from ui import scores as pad_scores
 from ui.live.pad import PadResult
+from vae.atlas import load_atlas, load_test_set
+from vae.checkpoint import load_checkpoint
 
 DRAW = "pages/draw.py"
 STROKES = stroke_text((18, [40, 30, 60, 200]), (12, [20, 100, 200, 100]))
@@ -115,3 +118,12 @@ def test_a_drawing_of_another_size_in_the_link_is_ignored(open_app) -> None:
     assert_clean(at)
     assert any("Ignored a_drawing=" in t.value for t in at.toast)
     assert at.segmented_control(key="a_source").value == "Test image"
+
+
+def test_the_pads_reference_scores_come_from_the_atlas_where_it_stores_them() -> None:
+    for name, stored in (("mnist", "neg_elbo"), ("mnist-ae", "recon")):
+        folder = ROOT / "checkpoints" / name
+        ckpt, atlas = load_checkpoint(folder), load_atlas(folder)
+        data, expected = load_test_set(ckpt.meta).subset(50), atlas.scores[stored][:50]
+        assert torch.equal(pad_scores.test_set_scores(ckpt, data, atlas), expected)  # read, not recomputed
+        torch.testing.assert_close(pad_scores.test_set_scores(ckpt, data), expected, atol=2e-4, rtol=1e-5)
