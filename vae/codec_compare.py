@@ -90,7 +90,7 @@ def ours_lossless(model: VAE, weights: str, x: Tensor, labels: Tensor | None = N
                   chains: int = compress.CHAINS, precision: int = compress.DEFAULT_PRECISION,
                   per_image: bool = False) -> Row:
     """Our bits-back code of binarized images (N, C, H, W): chained through one stack, or (per_image) a file
-    for each image, each paying its own initial bits. Bits are the coded data without our 60-byte header;
+    for each image, each paying its own initial bits. Bits are the coded data without our header (compress.HEADER);
     the note says how many are the initial bits the first images borrow."""
     parts = [slice(i, i + 1) for i in range(len(x))] if per_image else [slice(0, len(x))]
     blobs, enc = _timed(lambda: [compress.compress_lossless(
