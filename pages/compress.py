@@ -4,7 +4,6 @@ lossy at each precision with the decoded images, and the rate-distortion plot ag
 Download the compressed file, or upload one to decompress it. Everything is computed for this one image
 (and cached); the whole-test-set figures come from bench/compress.py."""
 
-import random
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,7 +11,7 @@ import streamlit as st
 import torch
 from torch import Tensor
 
-from ui import drawing, entry, models, show, state, uploads
+from ui import drawing, entry, models, show, state, test_image, uploads
 from vae import codecs, compress
 from vae.checkpoint import Checkpoint, weights_sha256
 from vae.codec_compare import Point, Row, baseline_lossless, lossy_curve
@@ -54,10 +53,6 @@ def lossy(_ckpt: Checkpoint, sha: str, pixels: bytes, shape: tuple[int, ...], la
     return lossy_curve(_ckpt.model, sha, x, y, keep=True)
 
 
-def random_image(count: int) -> None:
-    st.session_state["index"] = random.randrange(count)
-
-
 def chosen_image(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[Tensor | None, int | None, str]:
     """The image to code (C, H, W), its class (None for an upload or a drawing) and its caption."""
     shape = ckpt.model.cfg.image_shape
@@ -73,14 +68,7 @@ def chosen_image(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> t
     if st.session_state["source"] == "Drawing":
         st.caption("Drawn on the Draw page, as the model sees it.")
         return drawing.image(drawn, shape), None, "your drawing"
-    state.bind("index", 0, state.integer(0, len(data) - 1))
-    left, right = st.columns([1, 1], vertical_alignment="bottom")
-    left.number_input("Test image", 0, len(data) - 1, key="index")
-    right.button("Random", key="random", on_click=random_image, args=(len(data),), icon=":material/casino:",
-                 width="stretch", help="A random test image.")
-    i = st.session_state["index"]
-    label = int(data.labels[i])
-    return data.floats(slice(i, i + 1))[0], label, f"#{i}" + (f" · {names[label]}" if label < len(names) else "")
+    return test_image.pick(data, names)
 
 
 def size_bars(rows: list[Row], ours: dict[str, int]) -> go.Figure:

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from torch import Tensor
 
-from ui import box_picker, entry, models, show, state, uploads
+from ui import box_picker, entry, models, show, state, test_image, uploads
 from vae.repair import INPAINT_STEPS, KINDS, MODEL_METHODS, Corruption, mse, psnr, repairs
 
 entry.through_app()
@@ -32,10 +32,6 @@ def new_noise() -> None:
     st.session_state["seed"] = random.randrange(MAX_SEED)
 
 
-def random_image(count: int) -> None:
-    st.session_state["index"] = random.randrange(count)
-
-
 def chosen_image(ckpt, data, names: list[str]) -> tuple[Tensor | None, int | None, str]:
     """The image to corrupt (C, H, W), its class (None for an upload) and its caption."""
     sources = SOURCES if data is not None else SOURCES[1:]
@@ -45,14 +41,7 @@ def chosen_image(ckpt, data, names: list[str]) -> tuple[Tensor | None, int | Non
         with st.expander("Upload options", icon=":material/upload:"):
             uploads.options(ckpt, data)
         return uploads.upload(ckpt, data, "upload", "Your image"), None, "your upload"
-    state.bind("index", 0, state.integer(0, len(data) - 1))
-    left, right = st.columns([1, 1], vertical_alignment="bottom")
-    left.number_input("Test image", 0, len(data) - 1, key="index")
-    right.button("Random", key="random", on_click=random_image, args=(len(data),), icon=":material/casino:",
-                 width="stretch", help="A random test image.")
-    i = st.session_state["index"]
-    label = int(data.labels[i])
-    return data.floats(slice(i, i + 1))[0], label, f"#{i} · {names[label] if label < len(names) else label}"
+    return test_image.pick(data, names)
 
 
 def default_box(height: int, width: int) -> tuple[int, int, int, int]:
