@@ -190,10 +190,8 @@ source_col, info_col = st.columns([1, 2], gap="large")
 with source_col:
     x, label, caption = chosen_image(ckpt, data, names)
     if cfg.conditional and label is None:
-        state.bind("label", 0, state.integer(0, cfg.num_classes - 1))
-        st.selectbox("Class given to the model", range(cfg.num_classes), key="label", format_func=lambda c: names[c],
-                     help="A conditional model codes an image with its class; the class is coded too.")
-        label = st.session_state["label"]
+        label = test_image.given_class(
+            cfg.num_classes, names, "A conditional model codes an image with its class; the class is coded too.")
 sha = weights(ckpt)
 if x is None:
     st.info("Upload an image to compress" + (", or switch to a test image." if data is not None else "."))

@@ -148,10 +148,9 @@ source_col, corruption_col = st.columns([1, 2], gap="medium")  # five corruption
 with source_col:
     x, label, caption = chosen_image(ckpt, data, names)
     if cfg.conditional and label is None:
-        state.bind("label", 0, state.integer(0, cfg.num_classes - 1))
-        st.selectbox("Class given to the model", range(cfg.num_classes), key="label", format_func=lambda c: names[c],
-                     help="A conditional model encodes and decodes with a class: say which one your image shows.")
-        label = st.session_state["label"]
+        label = test_image.given_class(
+            cfg.num_classes, names,
+            "A conditional model encodes and decodes with a class: say which one your image shows.")
 with corruption_col:
     corruption = corruption_controls(cfg.height, cfg.width)
 if x is None:

@@ -25,3 +25,11 @@ def pick(data: ImageSet, names: list[str]) -> tuple[Tensor, int, str]:
     i = st.session_state["index"]
     label = int(data.labels[i])
     return data.floats(slice(i, i + 1))[0], label, f"#{i}" + (f" · {names[label]}" if label < len(names) else "")
+
+
+def given_class(num_classes: int, names: list[str], help: str) -> int:
+    """The class a conditional model is given for an image without one (an upload, a drawing); in the URL as `label`."""
+    state.bind("label", 0, state.integer(0, num_classes - 1))
+    st.selectbox("Class given to the model", range(num_classes), key="label", format_func=lambda c: names[c],
+                 help=help)
+    return st.session_state["label"]
