@@ -120,14 +120,15 @@ def lossy_curve(model: VAE, weights: str, x: Tensor, labels: Tensor | None = Non
                 qualities: tuple[int, ...] = codecs.QUALITIES, tiled: bool = False, keep: bool = False) -> list[Point]:
     """PSNR against bits per image for ours at each precision and JPEG and WebP at each quality, on images
     (N, C, H, W) in [0, 1], all compared at 8 bits (decoded images rounded as a PNG of them would be).
-    Ours: coded data per image (one file for the set, its header shared); JPEG, WebP: a file per image, or
-    (tiled) one file of the set as a picture."""
+    Ours: the bits each image adds to a file (`compress.lossy_bits`; a file adds its header and rounds up to
+    whole 32-bit words); JPEG, WebP: a file per image, or (tiled) one file of the set as a picture."""
     x8 = codecs.to_uint8(x)
     n, points = len(x), []
     for precision in precisions:
         blob = compress.compress_lossy(model, weights, x, labels, precision)
         decoded = codecs.to_uint8(compress.decompress(model, weights, blob).images)
-        points.append(_psnr_points("ours", f"{precision} bits/dim", compress.payload_bits(blob) / n, decoded, x8, keep))
+        bits = compress.lossy_bits(model, precision)
+        points.append(_psnr_points("ours", f"{precision} bits/dim", bits, decoded, x8, keep))
     for name, make in codecs.LOSSY.items():
         for q in qualities:
             codec = make(q)

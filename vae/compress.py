@@ -424,6 +424,12 @@ def compress_lossy(model: VAE, weights: str, images: Tensor, labels: Tensor | No
     return header.pack() + payload.astype("<u4").tobytes()
 
 
+def lossy_bits(model: VAE, precision: int) -> float:
+    """What one image adds to a lossy file: `precision` bits per latent dimension, and its label's share under
+    a uniform code for a conditional model (a file adds its header and rounds up to whole 32-bit words)."""
+    return model.cfg.latent_dim * precision + (float(np.log2(classes(model))) if classes(model) else 0.0)
+
+
 def _decompress_lossy(model: VAE, header: Header, payload: np.ndarray) -> Decoded:
     coder = constriction.stream.stack.AnsCoder(payload)
     y = torch.from_numpy(coder.decode(_model.Uniform(header.classes), header.count)).long() if header.classes else None
