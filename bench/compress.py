@@ -12,7 +12,7 @@ Lossy: the first --lossy-images test images of MNIST and Fashion-MNIST (at their
 ours at each precision, JPEG and WebP with their quality swept, per image and tiled.
 
     python bench/compress.py [--images 10000] [--per-image 2000] [--alone 500] [--k 8] [--family]
-                             [--lossy-images 1000] [--json FILE]
+                             [--lossy-images 1000] [--skip-lossless] [--json FILE]
 """
 
 from __future__ import annotations
@@ -146,6 +146,7 @@ def main() -> None:
     p.add_argument("--elbo-samples", type=int, default=10)
     p.add_argument("--family", action="store_true", help="BB-ANS for every shipped model with a posterior")
     p.add_argument("--lossy-images", type=int, default=1000, help="0: no lossy part")
+    p.add_argument("--skip-lossless", action="store_true", help="only the family and lossy parts")
     p.add_argument("--threads", type=int, default=1, help="torch threads outside the coding (coding uses one)")
     p.add_argument("--json", help="write every figure here too")
     args = p.parse_args()
@@ -154,8 +155,9 @@ def main() -> None:
     print(f"{started} · {platform.node()} · {platform.processor() or platform.machine()} · "
           f"torch {torch.__version__} · {torch.get_num_threads()} thread(s)")
     result = {"date": started, "command": "python " + " ".join(sys.argv)}
-    result["lossless"] = lossless(load_checkpoint(args.checkpoint), args.images, args.per_image, args.alone, args.k,
-                                  args.k_chains, args.elbo_samples)
+    if not args.skip_lossless:
+        result["lossless"] = lossless(load_checkpoint(args.checkpoint), args.images, args.per_image, args.alone, args.k,
+                                      args.k_chains, args.elbo_samples)
     if args.family:
         result["family"] = family(args.images, args.elbo_samples)
     if args.lossy_images:

@@ -86,9 +86,17 @@ def test_lossy_costs_precision_bits_per_dimension_and_decodes_the_bucketed_mean(
     x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     blob = compress_lossy(model, SHA, x, precision=precision)
     decoded = decompress(model, SHA, blob)
-    codes = compress.lossy_codes(model, x, None, precision)
-    assert torch.equal(decoded.images, compress.reconstruct(model, codes, precision, None))
+    buckets = compress.Buckets(precision, decoded.header.scale / compress.SCALE_STEP)
+    codes = buckets.index(compress.latent_means(model, x, None))
+    assert torch.equal(decoded.images, compress.reconstruct(model, codes, buckets, None))
     assert compress.payload_bits(blob) <= 5 * 4 * precision + 64  # the ANS state rounds up to whole words
+
+
+def test_an_autoencoders_wide_codes_get_wider_buckets(tiny_model) -> None:
+    model = tiny_model("mlp", objective="ae")
+    assert compress.lossy_scale(model, torch.full((2, 4), 3.0)) == 3 * compress.SCALE_STEP
+    assert compress.lossy_scale(model, torch.full((2, 4), 0.1)) == compress.SCALE_STEP
+    assert compress.lossy_scale(tiny_model("mlp"), torch.full((2, 4), 3.0)) == compress.SCALE_STEP
 
 
 def test_buckets_have_equal_prior_mass() -> None:

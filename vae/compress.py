@@ -15,7 +15,8 @@ Every coding distribution must be computed bit for bit alike by encoder and deco
 fixed number of threads, and probabilities are rounded to the coder's 24-bit precision before use.
 
 Lossy: the encoder's mean, bucketed at a chosen precision, coded under the prior (`precision` bits per
-dimension); the decoder's mean image is the reconstruction.
+dimension); the decoder's mean image is the reconstruction. An AE's or WAE's codes were never held to the
+prior, so their buckets split a normal scaled to the codes' spread (recorded in the header).
 
 The entropy coder is constriction's ANS stack (a maintained, tested library), not one of our own.
 The model is touched only in `posterior` and `likelihood`.
@@ -49,7 +50,8 @@ CHAINS = 64  # images coded side by side: the batch every network pass sees
 THREADS = 1  # torch threads of every network pass while coding
 PROB_BITS = 24  # constriction's probability precision; probabilities are rounded to it before use
 SEED = 0  # of the initial words the first images' latents are decoded from
-HEADER = struct.Struct("<4sBBBHHIHHHH32sIII")  # see Header
+HEADER = struct.Struct("<4sBBBHHIHHHHH32sIII")  # see Header
+SCALE_STEP = 16  # the bucket scale is stored in sixteenths
 _model = constriction.stream.model
 
 
@@ -66,6 +68,7 @@ class Header:
     count: int  # images
     shape: tuple[int, int, int]  # C, H, W
     classes: int  # a conditional model's class count (each label is coded), else 0
+    scale: int  # the buckets' normal's standard deviation, in sixteenths (16: the prior itself)
     weights: str  # sha256 of the model's weights file, hex
     kept: int  # initial words left untouched at the bottom of the stack (not stored)
     words: int  # payload words (uint32)
@@ -73,7 +76,7 @@ class Header:
 
     def pack(self) -> bytes:
         return HEADER.pack(MAGIC, VERSION, self.mode, self.precision, self.k, self.chains, self.count, *self.shape,
-                           self.classes, bytes.fromhex(self.weights), self.kept, self.words, self.crc)
+                           self.classes, self.scale, bytes.fromhex(self.weights), self.kept, self.words, self.crc)
 
     @property
     def describe(self) -> str:
@@ -131,6 +134,7 @@ class Buckets:
     is its median (the normal quantile at its middle mass)."""
 
     precision: int
+    scale: float = 1.0  # of the normal whose mass the buckets split evenly: the prior N(0, 1) unless told
 
     @property
     def count(self) -> int:
@@ -138,14 +142,14 @@ class Buckets:
 
     def edges(self) -> Tensor:
         mass = torch.arange(self.count + 1, dtype=torch.float64) / self.count
-        return torch.special.ndtri(mass)  # -inf and +inf at the ends
+        return self.scale * torch.special.ndtri(mass)  # -inf and +inf at the ends
 
     def centres(self) -> Tensor:
-        return torch.special.ndtri((torch.arange(self.count, dtype=torch.float64) + 0.5) / self.count)
+        return self.scale * torch.special.ndtri((torch.arange(self.count, dtype=torch.float64) + 0.5) / self.count)
 
     def index(self, z: Tensor) -> Tensor:
         """The bucket holding each value of z."""
-        return (torch.special.ndtr(z.double()) * self.count).long().clamp_(0, self.count - 1)
+        return (torch.special.ndtr(z.double() / self.scale) * self.count).long().clamp_(0, self.count - 1)
 
     def masses(self, mu: Tensor, sigma: Tensor) -> Tensor:
         """q's mass on every bucket: (..., count), rounded to the coder's precision."""
@@ -327,7 +331,7 @@ def compress_lossless(model: VAE, weights: str, images: Tensor, labels: Tensor |
     kept = _common_prefix(words, seed)
     payload = words[kept:]
     header = Header(LOSSLESS, precision, k, chains, len(images), tuple(model.cfg.image_shape), classes(model),
-                    weights, kept, len(payload), zlib.crc32(payload.tobytes()))
+                    SCALE_STEP, weights, kept, len(payload), zlib.crc32(payload.tobytes()))
     data = header.pack() + payload.astype("<u4").tobytes()
     if check and not torch.equal(decompress(model, weights, data).images, images.float()):
         raise CodecError("the lossless round trip failed: the decoder did not see the encoder's distributions")
@@ -383,23 +387,27 @@ def _decompress_lossless(model: VAE, header: Header, payload: np.ndarray) -> Dec
 
 # --- lossy: the quantized latent mean --------------------------------------------------------------------
 
-def lossy_codes(model: VAE, images: Tensor, labels: Tensor | None, precision: int,
-                batch_size: int = 500) -> Tensor:
-    """The bucket index of each latent mean: (N, D)."""
-    buckets = Buckets(precision)
+def latent_means(model: VAE, images: Tensor, labels: Tensor | None, batch_size: int = 500) -> Tensor:
+    """The encoder's mean for each image: (N, D)."""
     y = labels.long() if classes(model) else None
-    out = []
-    for start in range(0, len(images), batch_size):
-        part = slice(start, start + batch_size)
-        mu, _ = posterior(model, images[part].float(), None if y is None else y[part])
-        out.append(buckets.index(mu))
-    return torch.cat(out)
+    return torch.cat([posterior(model, images[s:s + batch_size].float(), None if y is None else y[s:s + batch_size])[0]
+                      for s in range(0, len(images), batch_size)])
 
 
-def reconstruct(model: VAE, codes: Tensor, precision: int, labels: Tensor | None,
+def lossy_scale(model: VAE, mu: Tensor) -> int:
+    """The buckets' scale for these codes, in sixteenths: the prior's (1) for a model with a posterior, whose
+    codes were fitted to it; for an AE or WAE, whose codes nothing held to N(0, 1) (an AE's spread about 3
+    times wider), the codes' root mean square, at least 1, rounded up."""
+    if has_posterior(model):
+        return SCALE_STEP
+    rms = float(mu.double().pow(2).mean().sqrt())
+    return min(2**16 - 1, max(SCALE_STEP, int(np.ceil(rms * SCALE_STEP))))
+
+
+def reconstruct(model: VAE, codes: Tensor, buckets: Buckets, labels: Tensor | None,
                 batch_size: int = 500) -> Tensor:
     """The decoder's mean image for each row of bucket indices: (N, C, H, W) in [0, 1]."""
-    centres = Buckets(precision).centres().float()
+    centres = buckets.centres().float()
     out = []
     for start in range(0, len(codes), batch_size):
         part = slice(start, start + batch_size)
@@ -413,14 +421,16 @@ def compress_lossy(model: VAE, weights: str, images: Tensor, labels: Tensor | No
     """Images with intensities in [0, 1]: the bucketed latent means, `precision` bits per dimension."""
     _check_model_input(model, images, labels)
     _check_settings(precision, 1, 1)
-    codes = lossy_codes(model, images, labels, precision)
+    mu = latent_means(model, images, labels)
+    scale = lossy_scale(model, mu)
+    codes = Buckets(precision, scale / SCALE_STEP).index(mu)
     coder = constriction.stream.stack.AnsCoder()
     coder.encode_reverse(_sym(codes), _model.Uniform(1 << precision))
     if classes(model):
         coder.encode_reverse(_sym(labels.long()), _model.Uniform(classes(model)))
     payload = coder.get_compressed()
-    header = Header(LOSSY, precision, 1, 0, len(images), tuple(model.cfg.image_shape), classes(model), weights, 0,
-                    len(payload), zlib.crc32(payload.tobytes()))
+    header = Header(LOSSY, precision, 1, 0, len(images), tuple(model.cfg.image_shape), classes(model), scale,
+                    weights, 0, len(payload), zlib.crc32(payload.tobytes()))
     return header.pack() + payload.astype("<u4").tobytes()
 
 
@@ -437,7 +447,8 @@ def _decompress_lossy(model: VAE, header: Header, payload: np.ndarray) -> Decode
     if not coder.is_empty():
         raise CodecError("damaged: data left over after the last image")
     codes = torch.from_numpy(codes).long().reshape(header.count, model.cfg.latent_dim)
-    return Decoded(header, reconstruct(model, codes, header.precision, y), y)
+    buckets = Buckets(header.precision, header.scale / SCALE_STEP)
+    return Decoded(header, reconstruct(model, codes, buckets, y), y)
 
 
 # --- the file --------------------------------------------------------------------------------------------
@@ -448,11 +459,11 @@ def read_header(data: bytes) -> tuple[Header, np.ndarray]:
         raise CodecError("not a Latent Explorer compressed file (it does not start with LXVC)")
     if len(data) < HEADER.size:
         raise CodecError(f"truncated: {len(data)} bytes, shorter than the {HEADER.size}-byte header")
-    (_, version, mode, precision, k, chains, count, c, h, w, n_classes, sha, kept, words,
+    (_, version, mode, precision, k, chains, count, c, h, w, n_classes, scale, sha, kept, words,
      crc) = HEADER.unpack_from(data)
     if version != VERSION:
         raise CodecError(f"format version {version}; this program reads version {VERSION}")
-    header = Header(mode, precision, k, chains, count, (c, h, w), n_classes, sha.hex(), kept, words, crc)
+    header = Header(mode, precision, k, chains, count, (c, h, w), n_classes, scale, sha.hex(), kept, words, crc)
     size = HEADER.size + 4 * words
     if len(data) < size:
         raise CodecError(f"truncated: {len(data)} bytes of the {size} the header announces")
@@ -462,7 +473,7 @@ def read_header(data: bytes) -> tuple[Header, np.ndarray]:
     if zlib.crc32(payload.tobytes()) != crc:
         raise CodecError("damaged: the coded data's checksum does not match")
     if mode not in MODES or count < 1 or not PRECISION_RANGE[0] <= precision <= PRECISION_RANGE[1] \
-            or not 1 <= k <= MAX_K or (mode == LOSSLESS and chains < 1):
+            or not 1 <= k <= MAX_K or (mode == LOSSLESS and (chains < 1 or scale != SCALE_STEP)) or scale < 1:
         raise CodecError("damaged: the header holds impossible values")
     return header, payload
 
