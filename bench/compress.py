@@ -73,7 +73,9 @@ def print_rows(title: str, rows: list[Row]) -> None:
               f"| {1000 * r.decode_s:.3f} | {r.note} |")
 
 
-def lossless(ckpt, images: int, per_image: int, alone: int, ks: list[int], k_chains: int, samples: int) -> dict:
+def lossless(ckpt, images: int, per_image: int, alone: int, ks: list[int], k_chains: int, samples: int,
+             baselines: bool = True) -> dict:
+    """The classical codecs and BB-ANS (unless not baselines) and the weighted form at each k, with the bounds."""
     data = load_test_set(ckpt.meta, None, ckpt.folder).subset(images)
     model, weights = ckpt.model, weights_sha256(ckpt.folder)
     x = binarized(data.floats())
@@ -81,10 +83,12 @@ def lossless(ckpt, images: int, per_image: int, alone: int, ks: list[int], k_cha
     pixels = x[0].numel()
     ours_lossless(model, weights, x[:64], None if y is None else y[:64])  # warm up torch before timing
     x8 = (x.numpy() * 255).astype(np.uint8)
-    rows = [r for r in baseline_lossless(x8, ("whole set", "tiled"))]
-    rows += baseline_lossless(x8[:per_image], ("per image",))
-    rows.append(ours_lossless(model, weights, x, y))
-    rows.append(ours_lossless(model, weights, x[:alone], None if y is None else y[:alone], per_image=True))
+    rows = []
+    if baselines:
+        rows += baseline_lossless(x8, ("whole set", "tiled"))
+        rows += baseline_lossless(x8[:per_image], ("per image",))
+        rows.append(ours_lossless(model, weights, x, y))
+        rows.append(ours_lossless(model, weights, x[:alone], None if y is None else y[:alone], per_image=True))
     for k in ks:
         rows.append(ours_lossless(model, weights, x, y, k=k, chains=k_chains))
     bound = {name: nats / pixels / LN2 for name, nats in bounds(model, x, y, ks, samples).items()}
@@ -147,6 +151,7 @@ def main() -> None:
     p.add_argument("--family", action="store_true", help="BB-ANS for every shipped model with a posterior")
     p.add_argument("--lossy-images", type=int, default=1000, help="0: no lossy part")
     p.add_argument("--skip-lossless", action="store_true", help="only the family and lossy parts")
+    p.add_argument("--only-weighted", action="store_true", help="lossless: the weighted form only (no baselines)")
     p.add_argument("--threads", type=int, default=1, help="torch threads outside the coding (coding uses one)")
     p.add_argument("--json", help="write every figure here too")
     args = p.parse_args()
@@ -157,7 +162,7 @@ def main() -> None:
     result = {"date": started, "command": "python " + " ".join(sys.argv)}
     if not args.skip_lossless:
         result["lossless"] = lossless(load_checkpoint(args.checkpoint), args.images, args.per_image, args.alone, args.k,
-                                      args.k_chains, args.elbo_samples)
+                                      args.k_chains, args.elbo_samples, not args.only_weighted)
     if args.family:
         result["family"] = family(args.images, args.elbo_samples)
     if args.lossy_images:
