@@ -25,6 +25,7 @@ The model is touched only in `posterior` and `likelihood`.
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,14 +93,19 @@ class Decoded:
     labels: Tensor | None
 
 
+_THREADS_LOCK = threading.Lock()  # torch's thread count is global: two sessions of the app must not interleave
+
+
 @contextmanager
 def fixed_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """torch on THREADS threads for a network pass, the caller's count restored after."""
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(THREADS)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 # --- the model, touched here only ------------------------------------------------------------------------
