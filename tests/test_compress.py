@@ -27,8 +27,8 @@ def random_binary(n: int, seed: int, shape=(1, 28, 28)) -> torch.Tensor:
     ("mlp", 0, 4, 1, 4, 9),
     ("mlp", 1, 10, 1, 64, 3),
     ("conv", 2, 12, 1, 5, 11),
-    ("mlp", 3, 8, 3, 4, 6),
-    ("conv", 4, 10, 2, 3, 4),
+    ("mlp", 3, 8, 3, 2, 9),  # 3 plain steps, then weighted ones (compress.schedule)
+    ("conv", 4, 10, 2, 3, 11),
 ])
 def test_lossless_round_trip_is_exact(tiny_model, arch, seed, precision, k, chains, n) -> None:
     model = tiny_model(arch, seed=seed)
@@ -40,10 +40,16 @@ def test_lossless_round_trip_is_exact(tiny_model, arch, seed, precision, k, chai
     assert (header.precision, header.k, header.chains, header.count) == (precision, k, chains, n)
 
 
+def test_a_weighted_code_starts_with_plain_steps() -> None:
+    assert [(p.start, p.stop, k) for p, k in compress.schedule(7, 2, 2)] == [(0, 2, 1), (2, 4, 1), (4, 6, 2),
+                                                                            (6, 7, 2)]
+    assert {k for _, k in compress.schedule(100, 8, 1)} == {1}
+
+
 def test_a_conditional_model_codes_the_labels_too(tiny_model) -> None:
     model = tiny_model("mlp", num_classes=10)
     x, y = random_binary(7, 5), torch.arange(7) % 10
-    decoded = decompress(model, SHA, compress_lossless(model, SHA, x, y, chains=3))
+    decoded = decompress(model, SHA, compress_lossless(model, SHA, x, y, chains=2, k=2))
     assert torch.equal(decoded.images, x) and torch.equal(decoded.labels, y)
     with pytest.raises(CodecError, match="class label"):
         compress_lossless(model, SHA, x)

@@ -276,6 +276,14 @@ def _sym(t: Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.reshape(-1).numpy().astype(np.int32))
 
 
+def schedule(count: int, chains: int, k: int) -> list[tuple[slice, int]]:
+    """The coding steps: `chains` images at a time, each step with its number of samples. A weighted code
+    (k > 1) pops k latents per image, k times what plain BB-ANS pops: its first k steps are plain BB-ANS, which
+    leave about as many bits on the stack as the weighted steps then take off, so the weighted code borrows
+    a plain code's initial bits, not k times as many."""
+    return [(slice(s, min(s + chains, count)), k if s >= k * chains else 1) for s in range(0, count, chains)]
+
+
 def initial_words(model: VAE, precision: int, k: int, chains: int) -> np.ndarray:
     """The words the first batch's latents are decoded from: fixed pseudo-random bits, plenty for
     chains x k x D latents (each takes at most PROB_BITS bits) and the k-way index."""
@@ -328,10 +336,9 @@ def compress_lossless(model: VAE, weights: str, images: Tensor, labels: Tensor |
     _check_settings(precision, k, chains)
     labels = labels.long() if classes(model) else None
     coder = constriction.stream.stack.AnsCoder(initial_words(model, precision, k, chains))
-    steps = BitsBack(model, precision, k, chains)
-    for start in range(0, len(images), chains):
-        part = slice(start, start + chains)
-        steps.encode(coder, images[part].float(), None if labels is None else labels[part])
+    coders = {n: BitsBack(model, precision, n, chains) for n in {1, k}}
+    for part, samples in schedule(len(images), chains, k):
+        coders[samples].encode(coder, images[part].float(), None if labels is None else labels[part])
     words = coder.get_compressed()
     seed = initial_words(model, precision, k, chains)
     kept = _common_prefix(words, seed)
@@ -374,12 +381,11 @@ def _decompress_lossless(model: VAE, header: Header, payload: np.ndarray) -> Dec
     if header.kept > len(seed):
         raise CodecError("damaged: the header's initial word count is impossible")
     coder = constriction.stream.stack.AnsCoder(np.concatenate([seed[:header.kept], payload]))
-    steps = BitsBack(model, header.precision, header.k, header.chains)
-    sizes = [min(header.chains, header.count - s) for s in range(0, header.count, header.chains)]
+    coders = {n: BitsBack(model, header.precision, n, header.chains) for n in {1, header.k}}
     images, labels = [], []
     try:
-        for n in reversed(sizes):
-            x, y = steps.decode(coder, n)
+        for part, samples in reversed(schedule(header.count, header.chains, header.k)):
+            x, y = coders[samples].decode(coder, part.stop - part.start)
             images.append(x)
             labels.append(y)
         intact = np.array_equal(coder.get_compressed(), seed)
