@@ -11,15 +11,13 @@ import streamlit as st
 import torch
 from torch import Tensor
 
-from ui import drawing, entry, models, show, state, test_image, uploads
+from ui import entry, image_source, models, show, state
 from vae import codecs, compress
 from vae.checkpoint import Checkpoint, weights_sha256
 from vae.codec_compare import Point, Row, baseline_lossless, lossy_curve
-from vae.data import ImageSet
 
 entry.through_app()
 
-SOURCES = ("Test image", "Upload", "Drawing")  # a drawing comes from the Draw page, in the link
 MAX_FILE = 64 << 20  # bytes of a compressed file we try to decompress
 SHOWN = 100  # decompressed images drawn
 COLOURS = {"ours": "#e4572e", "JPEG": "#4e79a7", "WebP": "#59a14f"}
@@ -51,24 +49,6 @@ def lossy(_ckpt: Checkpoint, sha: str, pixels: bytes, shape: tuple[int, ...], la
     x = torch.from_numpy(np.frombuffer(pixels, dtype=np.float32).copy()).reshape(1, *shape)
     y = None if label is None else torch.tensor([label])
     return lossy_curve(_ckpt.model, sha, x, y, keep=True)
-
-
-def chosen_image(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[Tensor | None, int | None, str]:
-    """The image to code (C, H, W), its class (None for an upload or a drawing) and its caption."""
-    shape = ckpt.model.cfg.image_shape
-    state.bind("drawing", None, drawing.parser(shape))
-    drawn = st.session_state["drawing"]
-    sources = [s for s in SOURCES if (s != "Test image" or data is not None) and (s != "Drawing" or drawn)]
-    state.bind("source", sources[0], state.choice(sources))
-    st.segmented_control("Image", sources, key="source", required=True)
-    if st.session_state["source"] == "Upload":
-        with st.expander("Upload options", icon=":material/upload:"):
-            uploads.options(ckpt, data)
-        return uploads.upload(ckpt, data, "upload", "Your image"), None, "your upload"
-    if st.session_state["source"] == "Drawing":
-        st.caption("Drawn on the Draw page, as the model sees it.")
-        return drawing.image(drawn, shape), None, "your drawing"
-    return test_image.pick(data, names)
 
 
 def size_bars(rows: list[Row], ours: dict[str, int]) -> go.Figure:
@@ -188,9 +168,9 @@ st.caption("The model as a codec. Losslessly, bits-back coding (BB-ANS) codes a 
            "usual codecs.")
 source_col, info_col = st.columns([1, 2], gap="large")
 with source_col:
-    x, label, caption = chosen_image(ckpt, data, names)
+    x, label, caption = image_source.chosen(ckpt, data, names, drawings=True)
     if cfg.conditional and label is None:
-        label = test_image.given_class(
+        label = image_source.given_class(
             cfg.num_classes, names, "A conditional model codes an image with its class; the class is coded too.")
 sha = weights(ckpt)
 if x is None:

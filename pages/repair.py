@@ -9,12 +9,11 @@ import streamlit as st
 import torch
 from torch import Tensor
 
-from ui import box_picker, entry, models, show, state, test_image, uploads
+from ui import box_picker, entry, image_source, models, show, state
 from vae.repair import INPAINT_STEPS, KINDS, MODEL_METHODS, Corruption, mse, psnr, repairs
 
 entry.through_app()
 
-SOURCES = ("Test image", "Upload")
 MAX_SEED = 2**31 - 1
 KIND_NAMES = {"noise": "Noise", "salt_pepper": "Salt & pepper", "box": "Box", "top": "No top half",
               "bottom": "No bottom half"}
@@ -30,18 +29,6 @@ METHOD_NOTES = {
 
 def new_noise() -> None:
     st.session_state["seed"] = random.randrange(MAX_SEED)
-
-
-def chosen_image(ckpt, data, names: list[str]) -> tuple[Tensor | None, int | None, str]:
-    """The image to corrupt (C, H, W), its class (None for an upload) and its caption."""
-    sources = SOURCES if data is not None else SOURCES[1:]
-    state.bind("source", sources[0], state.choice(sources))
-    st.segmented_control("Image", sources, key="source", required=True)
-    if st.session_state["source"] == "Upload":
-        with st.expander("Upload options", icon=":material/upload:"):
-            uploads.options(ckpt, data)
-        return uploads.upload(ckpt, data, "upload", "Your image"), None, "your upload"
-    return test_image.pick(data, names)
 
 
 def default_box(height: int, width: int) -> tuple[int, int, int, int]:
@@ -146,9 +133,9 @@ st.caption("Damage an image, then let the model repair it: its plain reconstruct
 state.bind("seed", 0, state.integer(0, MAX_SEED))
 source_col, corruption_col = st.columns([1, 2], gap="medium")  # five corruption names fit at 1200 px
 with source_col:
-    x, label, caption = chosen_image(ckpt, data, names)
+    x, label, caption = image_source.chosen(ckpt, data, names)
     if cfg.conditional and label is None:
-        label = test_image.given_class(
+        label = image_source.given_class(
             cfg.num_classes, names,
             "A conditional model encodes and decodes with a class: say which one your image shows.")
 with corruption_col:
