@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 from vae.__main__ import add_train  # noqa: E402
 from vae.checkpoint import CheckpointError, read_meta  # noqa: E402
 from vae.config import PRESETS, ModelConfig  # noqa: E402
-from vae.data import ImageSet, batches, load_dataset  # noqa: E402
+from vae.data import batches, load_dataset  # noqa: E402
 from vae.evaluate import continuous_test_loss  # noqa: E402
+from vae.imageset import ImageSet  # noqa: E402
 from vae.model import VAE  # noqa: E402
 from vae.train import model_config, train_epoch  # noqa: E402
 

@@ -14,7 +14,7 @@ from ui import atlas as atlases
 from ui import entry, maps, models, scores, show, state, uploads
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode
 from vae.ood import SHIFTS
 from vae.scores import NLL_K, available, best_fit, percentile, score_images, unavailable

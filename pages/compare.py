@@ -15,7 +15,7 @@ from ui import atlas as atlases
 from ui import entry, maps, metrics, models, show, state
 from vae.atlas import AtlasError
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, interpolate, sample_prior
 
 entry.through_app()

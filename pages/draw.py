@@ -17,7 +17,7 @@ from ui.live.runtime import atlas_spec, decoder_of, encoder_of, values_of
 from ui.scores import score_images, score_of, test_set_scores
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, nearest_neighbours
 from vae.scores import percentile
 

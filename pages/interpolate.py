@@ -17,8 +17,8 @@ from ui.live.path import live_path
 from ui.live.runtime import decoder_of
 from vae.atlas import Atlas, AtlasError
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
 from vae.images import gif_bytes, grid, png_bytes
+from vae.imageset import ImageSet
 from vae.latent import decode, interpolate
 
 entry.through_app()

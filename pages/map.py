@@ -12,7 +12,7 @@ from ui.live.map import Backdrop, MapResult, live_map
 from ui.live.runtime import atlas_spec, decoder_of
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, nearest_neighbours
 from vae.scores import percentile
 

@@ -10,9 +10,9 @@ import torch
 
 from ui import entry, models, show, state, uploads
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
 from vae.generate import class_names, dataset_files, manifest, zip_bytes
 from vae.images import grid, png_bytes
+from vae.imageset import ImageSet
 from vae.latent import decode, every_class, sample_prior
 
 entry.through_app()

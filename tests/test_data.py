@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vae.data import RAW_FILES, DataError, ImageSet, MissingDataError, batches, binarize, load_dataset
+from vae.data import RAW_FILES, batches, binarize, load_dataset
+from vae.imageset import DataError, ImageSet, MissingDataError
 
 
 @pytest.mark.parametrize(("name", "first_class"), [("mnist", "0 - zero"), ("fashion-mnist", "T-shirt/top")])

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from vae.atlas import ATLAS_META, ATLAS_TENSORS, Atlas, AtlasError, AtlasMissing, build_atlas, load_atlas, save_atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, encode_dataset
 from vae.objectives import kl_per_dim
 

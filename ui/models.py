@@ -20,8 +20,9 @@ import torch
 from ui import state
 from vae.atlas import load_test_set
 from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError, load_checkpoint
-from vae.data import DataError, ImageSet, data_root, dataset_missing
+from vae.data import data_root, dataset_missing
 from vae.folder import PREFIX, locate
+from vae.imageset import DataError, ImageSet
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"

@@ -24,7 +24,7 @@ from ui.models import signature
 from vae.atlas import Atlas
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.config import ModelConfig
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.model import VAE
 from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
 from vae.ood import ROC_JSON, load_curves

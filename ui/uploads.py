@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ui import state
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.uploads import FIT_CHOICES, INVERT_CHOICES, UploadError, border_level, prepare_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp"]

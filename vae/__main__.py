@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from vae.allocator import keep_freed_memory
 from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
 from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
-from vae.data import BINARIZATIONS, DataError, ImageSet
+from vae.data import BINARIZATIONS
+from vae.imageset import DataError, ImageSet
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
 from vae.train import TrainingDiverged

@@ -29,8 +29,9 @@ import torch
 from torch import Tensor
 
 from vae.checkpoint import Checkpoint, CheckpointError, read_tensors, weights_sha256, write_json, write_tensors
-from vae.data import ImageSet, load_dataset
+from vae.data import load_dataset
 from vae.folder import locate
+from vae.imageset import ImageSet
 from vae.latent import decode
 from vae.objectives import kl_per_dim
 from vae.scores import NLL_K, SCORES, Reference, score_set, unavailable

@@ -26,8 +26,9 @@ from torch import Tensor
 
 from vae.checkpoint import Checkpoint, update_meta
 from vae.classifier import Instrument, sample_quality
-from vae.data import ImageSet, batches, binarize
+from vae.data import batches, binarize
 from vae.images import save_grid
+from vae.imageset import ImageSet
 from vae.latent import decode, sample_prior
 from vae.model import VAE
 from vae.objectives import imq_mmd, iwae_bound, kl_per_dim, nll_importance_sampling, reconstruction_nll

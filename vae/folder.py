@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae.data import IMAGE_SUFFIXES, DataError, ImageSet, MissingDataError
+from vae.imageset import IMAGE_SUFFIXES, DataError, ImageSet, MissingDataError
 
 PREFIX = "folder:"
 TEST_FRACTION = 0.1

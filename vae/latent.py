@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.model import VAE
 
 

@@ -37,9 +37,10 @@ from vae.checkpoint import (
     update_meta,
 )
 from vae.config import PRESETS, ModelConfig
-from vae.data import ImageSet, batches, binarize, load_dataset
+from vae.data import batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
 from vae.folder import absolute_name
+from vae.imageset import ImageSet
 from vae.model import VAE, build
 from vae.objectives import kl_warmup, training_loss
 from vae.widen import widen

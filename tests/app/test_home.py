@@ -10,7 +10,7 @@ from app_helpers import assert_clean, make_checkpoint
 
 from vae.checkpoint import update_meta
 from vae.config import ModelConfig
-from vae.data import MissingDataError
+from vae.imageset import MissingDataError
 
 
 def model_options(at) -> list[str]:
