@@ -176,7 +176,7 @@ def roc_section(ckpt: Checkpoint, atlas: Atlas, score: str) -> None:
 
 
 ckpt = models.require_model()
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Anomalies")
 st.caption("What the model finds unusual. Every test image has a few anomaly scores, higher meaning more unusual; "

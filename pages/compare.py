@@ -207,7 +207,7 @@ if len(chosen) < 2:
     st.stop()
 chosen = same_shape(chosen)
 first = chosen[0][1]
-data = models.test_set(first)
+data = models.load_test_images(first)
 
 st.subheader("Measured")
 metrics_table(chosen)

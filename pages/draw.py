@@ -14,7 +14,7 @@ from ui import atlas as atlases
 from ui import drawing, entry, maps, models, show, state, uploads
 from ui.live.pad import MAX_STROKE_TEXT, ModelInput, PadResult, PadScore, draw_pad, parse_strokes
 from ui.live.runtime import atlas_spec, decoder_of, encoder_of, values_of
-from ui.scores import score_images, score_of, test_set_scores
+from ui.scores import score_images, score_of, scores_of_test_set
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.imageset import ImageSet
@@ -60,7 +60,7 @@ def reference_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | Non
     if data is None:
         return None
     stored = atlas if atlas is not None and atlases.describes(ckpt, atlas, data) else None
-    scores = test_set_scores(ckpt, data.subset(min(SCORED, len(data))), stored)
+    scores = scores_of_test_set(ckpt, data.subset(min(SCORED, len(data))), stored)
     return None if scores is None else scores.sort().values
 
 
@@ -132,7 +132,7 @@ def hand_on(x: torch.Tensor, z: list[float], label: int | None) -> None:
 
 ckpt = models.require_model()
 cfg = ckpt.model.cfg
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Draw")
 st.caption("Draw on the pad: the model encodes your drawing as you draw, in your browser, and shows what it "

@@ -108,7 +108,7 @@ def training_curves(ckpt: Checkpoint) -> None:
 
 def samples_and_reconstructions(ckpt: Checkpoint) -> None:
     model = ckpt.model
-    data = models.test_set(ckpt)
+    data = models.load_test_images(ckpt)
     left, right = st.columns(2, gap="large")
     if data is not None:
         first = data.subset(SHOWN)

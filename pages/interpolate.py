@@ -135,7 +135,7 @@ def path_on_map(ckpt: Checkpoint, atlas: Atlas | None, path: Tensor, current: in
 
 ckpt = models.require_model()
 model = ckpt.model
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 atlas = stored_atlas(ckpt)
 st.title("Interpolate")

@@ -147,7 +147,7 @@ def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: l
 
 
 ckpt = models.require_model()
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 st.title("Latent map")
 atlas = atlases.get(ckpt, data)
 if atlas is None:

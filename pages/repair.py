@@ -148,7 +148,7 @@ def publish() -> None:
 ckpt = models.require_model()
 model = ckpt.model
 cfg = model.cfg
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Repair")
 st.caption("Damage an image, then let the model repair it: its plain reconstruction, and an inpainting that "

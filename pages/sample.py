@@ -124,7 +124,7 @@ downloads[1].download_button(
     + ", with a manifest: a dataset that training reads as folder:DIR.",
 )
 if cfg.conditional:
-    same_style_every_class(ckpt, models.test_set(ckpt), names)
+    same_style_every_class(ckpt, models.load_test_images(ckpt), names)
 state.publish({
     "temperature": temperature, "seed": seed,
     "per_class": st.session_state.get("per_class") if cfg.conditional else None,

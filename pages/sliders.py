@@ -165,7 +165,7 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
 
 ckpt = models.require_model()
 model, dim = ckpt.model, ckpt.model.cfg.latent_dim
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 st.title("Latent sliders")
 stats = atlases.latent_stats(ckpt, data)
 if stats is not None:

@@ -139,7 +139,7 @@ def _test_scores(folder: str, sig: tuple[int, ...], dataset: str, _ckpt: Checkpo
 STORED_AS = {"neg_elbo": "neg_elbo", "recon_error": "recon"}  # the pad's score under its name in an atlas
 
 
-def test_set_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None = None) -> Tensor | None:
+def scores_of_test_set(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None = None) -> Tensor | None:
     """The test images' scores (score_images), given its own label for a conditional model; None without them.
 
     An unconditional model's are read from `atlas` where it stores them for these images (vae.scores computes

@@ -125,5 +125,5 @@ def test_the_pads_reference_scores_come_from_the_atlas_where_it_stores_them() ->
         folder = ROOT / "checkpoints" / name
         ckpt, atlas = load_checkpoint(folder), load_atlas(folder)
         data, expected = load_test_set(ckpt.meta).subset(50), atlas.scores[stored][:50]
-        assert torch.equal(pad_scores.test_set_scores(ckpt, data, atlas), expected)  # read, not recomputed
-        torch.testing.assert_close(pad_scores.test_set_scores(ckpt, data), expected, atol=2e-4, rtol=1e-5)
+        assert torch.equal(pad_scores.scores_of_test_set(ckpt, data, atlas), expected)  # read, not recomputed
+        torch.testing.assert_close(pad_scores.scores_of_test_set(ckpt, data), expected, atol=2e-4, rtol=1e-5)
