@@ -121,6 +121,13 @@ def test_a_link_restores_score_threshold_and_gallery_size(open_app, scored_root:
     assert at.segmented_control(key="score").value == "stats"
 
 
+def test_a_threshold_that_is_not_a_number_says_so(open_app, scored_root: Path) -> None:
+    at = open_app(ANOMALIES, root=scored_root, model="tiny", score="recon", threshold="NaN")
+    assert_clean(at)
+    notice = next(t.value for t in at.toast if "threshold" in t.value)
+    assert "not a number" in notice and "inf" not in notice
+
+
 @pytest.mark.parametrize("model", list(MODELS))
 def test_an_upload_gets_its_scores_percentile_and_place(open_app, scored_root: Path, model: str) -> None:
     at = open_app(ANOMALIES, root=scored_root, model=model)

@@ -137,6 +137,14 @@ def test_hover_tab_mounts_the_live_map_and_a_pin_reaches_the_sliders(open_app) -
     assert at.query_params["z"] == "1,2,3,0.5"
 
 
+def test_a_pin_that_is_not_a_place_says_no_pin_is_used(open_app) -> None:
+    at = open_app(MAP, pin="NaN")
+    assert_clean(at)
+    notice = next(t.value for t in at.toast if "pin" in t.value)
+    assert "Using no pin instead" in notice and "None" not in notice
+    assert "pin" not in at.query_params
+
+
 def test_forced_fallback_keeps_the_selectable_map_with_a_notice(open_app) -> None:
     at = open_app(MAP, decoder="server", selected="5")
     assert_clean(at)
