@@ -125,6 +125,8 @@ def number_input(label: str, lo: int, hi: int, key: str, default: int, where: An
 
 
 def _choice_of(options: Sequence[Any]) -> Parser:
+    if isinstance(options, range) and options.step == 1:
+        return integer(options.start, options.stop - 1)
     return integer_choice(options) if all(isinstance(o, int) for o in options) else choice(options)
 
 
