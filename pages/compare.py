@@ -23,7 +23,6 @@ entry.through_app()
 FAMILY = ("mnist-vae", "mnist-ae", "mnist-beta4", "mnist-cvae", "mnist-wae", "mnist-2d")
 MAX_MODELS = 6
 SHOWN = 10  # test images reconstructed, samples drawn and steps on the path
-MAX_SEED = 2**31 - 1
 TILE = 44
 SIDES = ("top", "bottom")
 BEST_STYLE = "font-weight: 700; background-color: rgba(79, 70, 229, 0.14)"
@@ -189,10 +188,6 @@ def small_maps(chosen: list[tuple[str, Checkpoint]]) -> None:
             st.plotly_chart(fig, key=f"small_map_{n}", config={"displaylogo": False})
 
 
-def shuffle(key: str, size: int) -> None:
-    st.session_state[key] = random.randrange(size)
-
-
 def random_pair(size: int) -> None:
     st.session_state.update(a=random.randrange(size), b=random.randrange(size))
 
@@ -231,15 +226,15 @@ if data is None:
     st.info("The test images are not available, so the side-by-side images are off.")
     state.publish({"models": st.session_state["models"]})
     st.stop()
-state.bind("inputs", 0, state.integer(0, MAX_SEED))
-state.bind("seed", 0, state.integer(0, MAX_SEED))
+state.bind("inputs", 0, state.integer(0, state.MAX_SEED))
+state.bind("seed", 0, state.integer(0, state.MAX_SEED))
 state.bind("temperature", 1.0, state.number(0.05, 3.0))
 state.bind("a", 0, state.integer(0, len(data) - 1))
 state.bind("b", 1, state.integer(0, len(data) - 1))
 names = [i for i, _ in chosen]
 
 st.subheader("Reconstructions of the same test images")
-st.button("Other images", key="other_inputs", on_click=shuffle, args=("inputs", MAX_SEED), icon=":material/casino:")
+st.button("Other images", key="other_inputs", on_click=state.new_seed, args=("inputs",), icon=":material/casino:")
 idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(st.session_state["inputs"]))[:SHOWN]
 x, y = data.floats(idx), data.labels[idx]
 show.picture(show.labelled_rows(reconstructions(chosen, x, y), ["input", *names], [f"#{i}" for i in idx.tolist()],
@@ -248,8 +243,8 @@ show.picture(show.labelled_rows(reconstructions(chosen, x, y), ["input", *names]
 st.subheader("Samples from the prior, the same codes")
 controls = st.columns([2, 1, 1], vertical_alignment="bottom")
 controls[0].slider("Temperature", 0.05, 3.0, step=0.05, key="temperature")
-controls[1].number_input("Seed", 0, MAX_SEED, key="seed")
-controls[2].button("Resample", key="resample", on_click=shuffle, args=("seed", MAX_SEED), icon=":material/casino:",
+controls[1].number_input("Seed", 0, state.MAX_SEED, key="seed")
+controls[2].button("Resample", key="resample", on_click=state.new_seed, args=("seed",), icon=":material/casino:",
                    width="stretch")
 show.picture(show.labelled_rows(samples(chosen, st.session_state["seed"], st.session_state["temperature"]), names,
                                 [str(i + 1) for i in range(SHOWN)], tile=TILE))
