@@ -49,7 +49,7 @@ def side_by_side(left: Tensor, right: Tensor) -> Tensor:
 def gallery(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, idx: Tensor, values: Tensor,
             names: list[str]) -> None:
     """Test images beside their reconstructions, each captioned with its index, class and score."""
-    y = atlas.labels[idx] if ckpt.model.cfg.conditional else None
+    y = atlas.labels[idx]
     recon = decode(ckpt.model, atlas.mu[idx], y)
     pairs = side_by_side(data.floats(idx), recon) if data is not None else recon
     captions = [f"#{int(i)}" + (f" · {names[int(atlas.labels[i])].split(' - ')[0]}" if names else "")

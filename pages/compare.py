@@ -135,16 +135,12 @@ def kl_bars(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None, colours
     return fig
 
 
-def labels_for(ckpt: Checkpoint, y: torch.Tensor) -> torch.Tensor | None:
-    return y if ckpt.model.cfg.conditional else None
-
-
 def reconstructions(chosen: list[tuple[str, Checkpoint]], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     rows = [x]
     for _, c in chosen:
         with torch.no_grad():
-            mu, _ = c.model.encode(x, labels_for(c, y))
-        rows.append(decode(c.model, mu, labels_for(c, y)))
+            mu, _ = c.model.encode(x, y)
+        rows.append(decode(c.model, mu, y))
     return torch.stack(rows)
 
 
@@ -154,7 +150,7 @@ def samples(chosen: list[tuple[str, Checkpoint]], seed: int, temperature: float)
     for _, c in chosen:
         cfg = c.model.cfg
         codes = sample_prior(SHOWN, cfg.latent_dim, temperature, seed)
-        rows.append(decode(c.model, codes, torch.arange(SHOWN) % cfg.num_classes if cfg.conditional else None))
+        rows.append(decode(c.model, codes, models.class_input(c, SHOWN)))
     return torch.stack(rows)
 
 
@@ -163,8 +159,8 @@ def paths(chosen: list[tuple[str, Checkpoint]], ends: torch.Tensor, labels: torc
     rows = []
     for _, c in chosen:
         with torch.no_grad():
-            mu, _ = c.model.encode(ends, labels_for(c, labels))
-        y = labels_for(c, labels[:1].repeat(SHOWN))
+            mu, _ = c.model.encode(ends, labels)
+        y = labels[:1].repeat(SHOWN)
         rows.append(decode(c.model, interpolate(mu[0], mu[1], SHOWN), y))
     return torch.stack(rows)
 

@@ -113,7 +113,7 @@ def samples_and_reconstructions(ckpt: Checkpoint) -> None:
     if data is not None:
         first = data.subset(SHOWN)
         mu, _ = encode_dataset(model, first)
-        recon = decode(model, mu, first.labels if model.cfg.conditional else None)
+        recon = decode(model, mu, first.labels)
         with left:
             st.markdown("**Test images** (top) **and their reconstructions**")
             show.image_grid(torch.cat([first.floats(), recon]), ncol=SHOWN, tile=44)

@@ -66,7 +66,7 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     model = ckpt.model
     mu = atlas.mu[i]
     sigma = torch.exp(0.5 * atlas.logvar[i]) if model.cfg.stochastic else None
-    y = atlas.labels[i:i + 1] if model.cfg.conditional else None
+    y = atlas.labels[i:i + 1]
     recon = decode(model, mu[None], y)[0]
     st.subheader(f"Test image #{i}{class_tag(names, int(atlas.labels[i]))}")
     cols = st.columns([1, 1, 3])

@@ -100,7 +100,7 @@ def point_images(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices:
     (pass data=None too when the atlas does not describe them: see describes)."""
     if data is not None:
         return data.floats(indices)
-    y = atlas.labels[indices] if ckpt.model.cfg.conditional else None
+    y = atlas.labels[indices]
     return decode(ckpt.model, atlas.mu[indices], y)
 
 

@@ -132,7 +132,7 @@ def _test_scores(folder: str, sig: tuple[int, ...], dataset: str, _ckpt: Checkpo
     scores = []
     for start in range(0, len(_data), BATCH):
         sl = slice(start, start + BATCH)
-        scores.append(score_images(model, _data.floats(sl), _data.labels[sl] if model.cfg.conditional else None))
+        scores.append(score_images(model, _data.floats(sl), _data.labels[sl]))
     return torch.cat(scores)
 
 

@@ -171,7 +171,7 @@ def encode_with_errors(
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
         x = data.floats(sl)
-        y = data.labels[sl] if model.cfg.conditional else None
+        y = data.labels[sl]
         mu, logvar = model.encode(x.to(device), None if y is None else y.to(device))
         recon = decode(model, mu, y)
         mus.append(mu.cpu())

@@ -6,6 +6,7 @@ mid-save leaves either the previous checkpoint or the new one, never a mix of th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -187,9 +188,17 @@ def update_meta(folder: str | os.PathLike, **fields: Any) -> dict[str, Any]:
 
 
 def weights_sha256(folder: str | os.PathLike) -> str:
-    """The sha256 of a checkpoint's weights file: what files computed from the weights record, to detect staleness."""
+    """The sha256 of a checkpoint's weights file: what files computed from the weights record, to detect staleness.
+    Remembered while the file is unchanged (same path, inode, modification time and size: a save replaces the file)."""
+    path = current(Path(folder), WEIGHTS).resolve()
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _file_sha256(path: str, inode: int, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
-    with open(current(Path(folder), WEIGHTS), "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -300,7 +300,7 @@ def train_epoch(
     )
     for x, y in bar:
         x = binarize(x, args.binarize).to(device)
-        y = y.to(device) if model.cfg.conditional else None
+        y = y.to(device)
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, step, total_steps)
         beta = kl_warmup(step, warmup_steps, model.cfg.beta)
