@@ -208,28 +208,26 @@ def integer_choice(options: Sequence[int]) -> Parser:
 
 
 def integer(lo: int, hi: int) -> Parser:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("not a whole number") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"outside {lo}..{hi}")
-        return value
-
-    return parse
+    return _within(int, "not a whole number", lo, hi)
 
 
 def number(lo: float, hi: float) -> Parser:
-    def parse(raw: str) -> float:
+    return _within(float, "not a number", lo, hi)
+
+
+def _within(convert: Callable[[str], float], unreadable: str, lo: float, hi: float) -> Parser:
+    """A parser of one number, `convert`ed from the link, in lo..hi; says what was wrong when it is not."""
+    shown = f"{lo:g}..{hi:g}" if isinstance(lo, float) or isinstance(hi, float) else f"{lo}..{hi}"
+
+    def parse(raw: str) -> Any:
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError("not a number") from None
+            raise ValueError(unreadable) from None
         if math.isnan(value):
             raise ValueError("not a number")
         if not math.isfinite(value) or not lo <= value <= hi:
-            raise ValueError(f"outside {lo:g}..{hi:g}" if math.isfinite(lo) or math.isfinite(hi) else "not finite")
+            raise ValueError(f"outside {shown}" if math.isfinite(lo) or math.isfinite(hi) else "not finite")
         return value
 
     return parse
