@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_helpers import ATLAS_SUBSET, assert_clean, image_urls, make_checkpoint
-from test_interpolate import drawing
 
+from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, image_urls, make_checkpoint
+from tests.app.test_interpolate import drawing
 from ui.maps import PALETTE
 from ui.scores import title
 from vae.__main__ import main

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from app_helpers import ROOT, assert_clean, image_urls, live_data
-from test_interpolate import drawing as pen_drawing
 
-from tests.test_live_views_ui import stroke_text
+from tests.app.app_helpers import ROOT, assert_clean, image_urls, live_data
+from tests.app.test_interpolate import drawing as pen_drawing
+from tests.ui.test_live_views import stroke_text
 from ui import drawing
 from ui import scores as pad_scores
 from ui.live.pad import PadResult

@@ -6,8 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from app_helpers import assert_clean, make_checkpoint
-
+from tests.app.app_helpers import assert_clean, make_checkpoint
 from vae.checkpoint import update_meta
 from vae.config import ModelConfig
 from vae.imageset import MissingDataError

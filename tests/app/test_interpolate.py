@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from app_helpers import assert_clean, image_urls, live_data
 from PIL import Image, ImageDraw
 
+from tests.app.app_helpers import assert_clean, image_urls, live_data
 from vae.data import load_dataset
 
 INTERPOLATE = "pages/interpolate.py"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from app_helpers import APP, ROOT, assert_clean, image_urls, live_data
 
+from tests.app.app_helpers import APP, ROOT, assert_clean, image_urls, live_data
 from vae.atlas import ATLAS_META, ATLAS_TENSORS, load_atlas
 from vae.checkpoint import load_checkpoint, save_checkpoint
 from vae.data import load_dataset

@@ -7,8 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from app_helpers import assert_clean, image_urls, live_data
-
+from tests.app.app_helpers import assert_clean, image_urls, live_data
 from vae.__main__ import main
 from vae.atlas import load_atlas
 from vae.checkpoint import load_checkpoint, read_meta, update_meta
