@@ -27,6 +27,7 @@ from vae.model import VAE, ModelTooLarge, build
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+OPTIMIZER = "optimizer.safetensors"  # Adam's state, in a training run's last/ folder, for --resume
 FORMAT = "latent-explorer/1"
 
 
@@ -211,3 +212,29 @@ def find_checkpoints(root: str | os.PathLike) -> list[Path]:
         return []
     return sorted(p for p in root.iterdir() if (p / CONFIG).is_file())
 
+
+def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, Tensor]:
+    """Adam's per-parameter state flattened into named tensors, for safetensors (saved as OPTIMIZER)."""
+    out = {}
+    for idx, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            out[f"{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return out
+
+
+def load_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> None:
+    """Load Adam's state from folder/OPTIMIZER, checking it was saved at the same step as the weights."""
+    path = folder / OPTIMIZER
+    tensors = read_tensors(path)
+    saved_steps = {int(v.item()) for k, v in tensors.items() if k.endswith(".step")}
+    if saved_steps != {step}:
+        raise CheckpointError(
+            f"{path}: optimizer state is from step {sorted(saved_steps)}, the weights in {folder} from step {step}; "
+            "the files are not from one save (copied by hand, or a save interrupted in an older version), so the "
+            "run cannot be resumed exactly. Train again into a new --out."
+        )
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
