@@ -36,7 +36,7 @@ def random_class(key: str, data: ImageSet, names: list[str], where: Any = st) ->
     """The class the Random button beside it draws from, labelled as that: it is not the picked image's class
     (which the image's caption gives). Drawn only for a labelled test set."""
     if names:
-        where.selectbox("Random draws from class", sorted(set(data.labels.tolist())), key=key,
+        where.selectbox("Class for Random", sorted(set(data.labels.tolist())), key=key,
                         format_func=lambda c: class_name(names, c),
                         help="The class of the test image the Random button picks; the image's own class is in "
                         "its caption.")
