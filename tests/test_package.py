@@ -18,9 +18,13 @@ APP_FOLDERS = ("pages", "components", "checkpoints", "vae", "ui")
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    out = tmp_path_factory.mktemp("wheel")
+    """The wheel built from a fresh tree (links to this checkout's files), so no earlier build/ folder hides a gap."""
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("wheel")
+    for entry in ROOT.iterdir():
+        if entry.name not in {"build", ".git", ".venv", "node_modules"} and not entry.name.endswith(".egg-info"):
+            (src / entry.name).symlink_to(entry)
     subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(out)], cwd=ROOT, check=True, capture_output=True, timeout=300)
+                    str(out)], cwd=src, check=True, capture_output=True, timeout=300)
     (built,) = out.glob("latent_explorer-*.whl")
     return zipfile.ZipFile(built)
 
