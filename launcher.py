@@ -25,16 +25,20 @@ STREAMLIT_CONFIG = ROOT / ".streamlit" / "config.toml"
 DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"  # vae.data's name for it; not imported here, importing vae loads torch
 
 
-def config_flags(path: Path = STREAMLIT_CONFIG) -> list[str]:
-    """The options of a Streamlit config.toml as `streamlit run` flags: [theme] base = "light" -> --theme.base light."""
-    if not path.is_file():
-        return []
-    flags = []
-    for section, options in tomllib.loads(path.read_text()).items():
-        for name, value in options.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            flags += [f"--{section}.{name}", text]
-    return flags
+def config_options(path: Path = STREAMLIT_CONFIG) -> dict[str, str]:
+    """The options of a Streamlit config.toml by flag name: [theme] base = "light" -> {"theme.base": "light"}."""
+    return flat(tomllib.loads(path.read_text())) if path.is_file() else {}
+
+
+def flat(table: dict, prefix: str = "") -> dict[str, str]:
+    """Nested TOML tables as dotted names ([theme.sidebar] too), values as Streamlit's flags spell them."""
+    options = {}
+    for name, value in table.items():
+        if isinstance(value, dict):
+            options |= flat(value, f"{prefix}{name}.")
+        else:
+            options[prefix + name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return options
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -54,10 +58,11 @@ def run_parser() -> argparse.ArgumentParser:
 
 def streamlit_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     """The `streamlit run` command line and environment that serve the app as `args` ask."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), *config_flags(),
-           "--server.port", str(args.port), "--server.headless", "true"]
+    options = {**config_options(), "server.port": str(args.port), "server.headless": "true"}
     if args.address:
-        cmd += ["--server.address", args.address]
+        options["server.address"] = args.address
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+           *(arg for name, value in options.items() for arg in (f"--{name}", value))]
     folders = [str(Path(folder).expanduser().resolve()) for folder in args.checkpoints]
     if folders:
         cmd += ["--", *(arg for folder in folders for arg in ("--checkpoints", folder))]

@@ -54,12 +54,14 @@ def test_the_wheel_installs_the_latent_explorer_command(wheel: zipfile.ZipFile) 
     assert scripts["console_scripts"]["latent-explorer"] == "latent_explorer.launcher:main"
 
 
-def test_the_app_settings_travel_as_streamlit_flags() -> None:
-    flags = launcher.config_flags()
-    pairs = dict(zip(flags[::2], flags[1::2], strict=True))
-    assert pairs["--runner.postScriptGC"] == "false"
-    assert pairs["--server.fileWatcherType"] == "poll"
-    assert pairs["--theme.base"] == "light"
+def test_the_app_settings_travel_as_streamlit_flags_from_any_folder() -> None:
+    options = launcher.config_options()
+    assert options["runner.postScriptGC"] == "false"
+    assert options["server.fileWatcherType"] == "poll"
+    assert options["theme.base"] == "light"
+    args = launcher.run_parser().parse_args([])
+    cmd, _ = launcher.streamlit_command(args)
+    assert cmd[cmd.index("--runner.postScriptGC") + 1] == "false"
 
 
 def test_run_serves_the_app_with_absolute_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +71,7 @@ def test_run_serves_the_app_with_absolute_folders(tmp_path: Path, monkeypatch: p
     cmd, env = launcher.streamlit_command(args)
     assert cmd[1:5] == ["-m", "streamlit", "run", str(ROOT / "app.py")]
     assert cmd[cmd.index("--server.port") + 1] == "8700"
-    assert cmd[cmd.index("--server.address") + 1] == "0.0.0.0"
+    assert cmd.count("--server.address") == 1 and cmd[cmd.index("--server.address") + 1] == "0.0.0.0"
     assert cmd[-3:] == ["--", "--checkpoints", str(tmp_path / "mine")]
     assert env[launcher.DATA_ROOT_ENV] == str(tmp_path / "data")
 
