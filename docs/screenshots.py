@@ -2,10 +2,13 @@
 
 Starts `streamlit run app.py` on a free port on the shipped checkpoints, opens the Latent map of the
 shipped MNIST model in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright, as the browser
-tests do), waits until the map's 10,000 points are drawn and Streamlit is idle, and saves the window as a
-palette PNG (small enough for the repository: the README's picture stays under 500 kB).
+tests do), waits until the map's 10,000 points are drawn and Streamlit is idle, opens the "Hover to decode"
+tab and holds the pointer over the map (at --hover, a fraction of its width and height) so that the image
+decoded there shows, and saves the window as a palette PNG (small enough for the repository: the README's
+picture stays under 500 kB). Another page: --page sliders (or compare, draw, ...), shot as it opens.
 
-    python docs/screenshots.py [--page map] [--out docs/screenshot.png] [--width 1400] [--height 1060]
+    python docs/screenshots.py [--page map] [--hover 0.44,0.6] [--out docs/screenshot.png]
+                               [--width 1400] [--height 820]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
+from playwright.sync_api import Page  # noqa: E402
 
 from tests.browser.helpers import chromium, streamlit_server, wait_for_app  # noqa: E402
 
@@ -31,7 +35,18 @@ MAP_DRAWN = """() => {
 }"""
 
 
-def shoot(page_path: str, out: Path, width: int, height: int) -> int:
+def hover_map(page: Page, at: tuple[float, float]) -> None:
+    """Open the map's "Hover to decode" tab and hold the pointer at a place of the map (fractions of its box)."""
+    page.get_by_role("tab", name="Hover to decode").click()
+    wait_for_app(page)
+    overlay = page.locator("canvas.led-overlay")  # the live map's pointer layer, over its points
+    overlay.wait_for()
+    box = overlay.bounding_box()
+    page.mouse.move(box["x"] + at[0] * box["width"], box["y"] + at[1] * box["height"], steps=5)
+    page.locator("canvas.led-image").wait_for()
+
+
+def shoot(page_path: str, out: Path, width: int, height: int, hover: tuple[float, float]) -> int:
     """Save a screenshot of the page at `page_path` (e.g. "map") to `out`; return its size in bytes."""
     with streamlit_server("app.py", timeout=120) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
@@ -40,6 +55,7 @@ def shoot(page_path: str, out: Path, width: int, height: int) -> int:
         wait_for_app(page, timeout=120_000)
         if page_path == "map":
             page.wait_for_function(MAP_DRAWN, polling=200)
+            hover_map(page, hover)
         page.wait_for_timeout(1500)  # let the last fade-ins and fonts settle before the picture is taken
         png = page.screenshot()
     picture = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
@@ -53,9 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--page", default="map", help="the page's URL path: map, sliders, compare, draw, ...")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     p.add_argument("--width", type=int, default=1400)
-    p.add_argument("--height", type=int, default=1060)
+    p.add_argument("--height", type=int, default=820)
+    p.add_argument("--hover", default="0.44,0.6", help="where the pointer rests on the map: x,y fractions of its box")
     args = p.parse_args(argv)
-    size = shoot(args.page, args.out, args.width, args.height)
+    x, y = (float(v) for v in args.hover.split(","))
+    size = shoot(args.page, args.out, args.width, args.height, (x, y))
     print(f"{args.out}: {size / 1000:.0f} kB")
 
 
