@@ -13,7 +13,7 @@ import pytest
 import launcher
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_FOLDERS = ("pages", "components", "checkpoints", "vae", "ui")
+APP_FOLDERS = ("pages", "components", "checkpoints", "vae", "ui", "static")  # static/: where it exists
 
 
 @pytest.fixture(scope="module")
