@@ -12,7 +12,8 @@ import torch
 
 from vae.checkpoint import save_checkpoint
 from vae.config import ModelConfig
-from vae.data import DATA_ROOT_ENV, ImageSet, load_dataset
+from vae.data import DATA_ROOT_ENV, load_dataset
+from vae.imageset import ImageSet
 from vae.model import VAE
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,8 +13,9 @@ from PIL import Image
 from vae.__main__ import main
 from vae.atlas import load_test_set
 from vae.checkpoint import read_meta
-from vae.data import MissingDataError, dataset_missing, load_dataset
+from vae.data import dataset_missing, load_dataset
 from vae.folder import TEST_FRACTION, absolute_name
+from vae.imageset import MissingDataError
 
 RUN = ["--arch", "mlp", "--latent-dim", "2", "--hidden", "8", "--size", "8", "--epochs", "1", "--quiet"]
 
