@@ -42,6 +42,9 @@ def model_card(ckpt: Checkpoint) -> None:
     )
     if cfg.conditional:
         st.caption(f"Conditional on the class label ({cfg.num_classes} classes).")
+    if ckpt.class_names:
+        st.caption(class_order(ckpt.class_names), help="A folder's classes are its subfolders in natural order "
+                   "(numbers by value), as recorded in config.json when the model was trained.")
     if meta.get("metrics"):
         for start in range(0, len(metrics.METRICS), 4):
             for col, metric in zip(st.columns(4), metrics.METRICS[start:start + 4], strict=False):
@@ -57,6 +60,12 @@ def model_card(ckpt: Checkpoint) -> None:
     if commands:
         with st.expander("How it was trained"):
             st.code("\n".join(commands), language="bash", wrap_lines=True)
+
+
+def class_order(names: list[str], shown: int = 30) -> str:
+    """The classes in label order, as config.json records them (a long list cut short)."""
+    listed = ", ".join(names[:shown]) + (f", … ({len(names)} in all)" if len(names) > shown else "")
+    return f"Classes in label order (0 to {len(names) - 1}): {listed}."
 
 
 def _number(value: float | None, form: str) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vae.levels import Levels
+
 DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 BINARIZATIONS = ("none", "dynamic")
@@ -45,8 +47,8 @@ class MissingDataError(DataError):
 class ImageSet:
     """Images as uint8 (N, C, H, W), integer labels (N,), and the names of the classes.
 
-    `split` records how the train/test split was made (stored in config.json by training);
-    `notes` say what was found and skipped on the way, for people.
+    `split` records how the train/test split was made and `levels` how images deeper than 8 bits were
+    read (both stored in config.json by training); `notes` say what was found and skipped on the way, for people.
     """
 
     name: str
@@ -55,6 +57,7 @@ class ImageSet:
     class_names: list[str]
     split: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    levels: Levels = field(default_factory=Levels)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -82,14 +85,18 @@ def load_dataset(
     root: str | os.PathLike | None = None,
     size: int | None = None,
     channels: int | None = None,
+    levels: Levels | None = None,
+    classes: list[str] | None = None,
 ) -> ImageSet:
-    """Load a dataset split ("train" or "test") by name; see the module docstring."""
+    """Load a dataset split ("train" or "test") by name; see the module docstring. `levels` and `classes`
+    (a checkpoint's recorded class order) apply to folder: datasets (see vae.folder.load_folder)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if name.startswith("folder:"):
         from vae.folder import load_folder
 
-        return load_folder(Path(name[len("folder:"):]), split, 28 if size is None else size, channels or 1)
+        return load_folder(Path(name[len("folder:"):]), split, 28 if size is None else size, channels or 1,
+                           levels, classes)
     if name not in TORCHVISION_SETS:
         raise ValueError(f"unknown dataset {name!r}: use mnist, fashion-mnist or folder:PATH")
     if size not in (None, 28) or channels not in (None, 1):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vae.config import ModelConfig
+from vae.levels import NORMALISATIONS
 
 
 class MetaError(ValueError):
@@ -62,12 +63,16 @@ INTEGER = Leaf("an integer", _is_int)
 NUMBER = Leaf("a number", _is_number)
 BOOLEAN = Leaf("true/false", lambda v: isinstance(v, bool))
 STRINGS = ListOf(STRING)
+NORMALISATION = Leaf(" or ".join(map(repr, NORMALISATIONS)), lambda v: v in NORMALISATIONS)
+# How a folder's images deeper than 8 bits were read (vae.levels); absent in checkpoints made before: full.
+LEVELS = Record({"normalise": NORMALISATION, "low": NUMBER, "high": NUMBER}, required=("normalise",))
 
 # The training settings (argparse's names), as `train --resume` and the pages read them back.
 TRAIN = Record(
     {
         **dict.fromkeys(("dataset", "data_root", "arch", "activation", "objective", "binarize", "init", "device",
                          "out"), _or_null(STRING)),
+        "normalise": _or_null(NORMALISATION),
         **dict.fromkeys(("size", "channels", "latent_dim", "hidden", "hidden_layers", "epochs", "batch_size",
                          "warmup_epochs", "iwae_k", "subset", "seed"), _or_null(INTEGER)),
         **dict.fromkeys(("beta", "mmd_weight", "lr", "lr_min", "free_bits"), _or_null(NUMBER)),
@@ -96,6 +101,7 @@ META = Record(
         **PROVENANCE,
         "dataset": STRING,
         "class_names": STRINGS,
+        "levels": LEVELS,
         "binarize": STRING,
         "metrics": METRICS,
         "best_epoch": INTEGER,

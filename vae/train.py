@@ -40,6 +40,7 @@ from vae.config import PRESETS, ModelConfig
 from vae.data import ImageSet, batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
 from vae.folder import absolute_name
+from vae.levels import Levels
 from vae.model import VAE, build
 from vae.objectives import kl_warmup, training_loss
 from vae.widen import widen
@@ -375,10 +376,13 @@ def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
 def _train(
     args: argparse.Namespace, out: Path, command: str, last: Checkpoint | None, device: torch.device, ddp: Distributed
 ) -> dict[str, Any]:
-    train_set = load_dataset(args.dataset, "train", args.data_root, args.size, args.channels)
-    test_set = load_dataset(args.dataset, "test", args.data_root, args.size, args.channels)
+    # A resumed run reads its folder as it was first read: the recorded levels and class order.
+    levels, classes = (Levels.of(last.meta), last.meta.get("class_names")) if last else (Levels(args.normalise), None)
+    train_set = load_dataset(args.dataset, "train", args.data_root, args.size, args.channels, levels, classes)
+    test_set = load_dataset(args.dataset, "test", args.data_root, args.size, args.channels, train_set.levels,
+                            train_set.class_names)
     if ddp.main:
-        for note in train_set.notes:
+        for note in dict.fromkeys(train_set.notes + test_set.notes):  # both splits' skipped files, once each
             print(f"{args.dataset}: {note}", file=sys.stderr)
     if args.subset:
         train_set, test_set = train_set.subset(args.subset), test_set.subset(max(1, args.subset // 6))
@@ -421,6 +425,7 @@ def _train(
         "dataset": args.dataset,
         "class_names": train_set.class_names,
         "split": train_set.split,
+        "levels": train_set.levels.record(),
         "binarize": args.binarize,
         "train": {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS},
         "command": last.meta.get("command", command) if last else command,
