@@ -27,8 +27,11 @@ def model_card(ckpt: Checkpoint) -> None:
     cols = st.columns([1, 1.1, 0.8, 0.8, 1.1, 1.5])  # room for a multi-stage "30 + 22 + 10 + 25"
     dataset, missing = models.dataset_of(ckpt), models.data_missing(ckpt)
     split = (meta.get("split") or {}).get("rule")
+    levels = meta.get("levels") or {}
+    stretched = (f" Images deeper than 8 bits are stretched from the folder's own range {levels['low']:g}.."
+                 f"{levels['high']:g} (--normalise range), uploads too." if "high" in levels else "")
     cols[0].metric("Dataset", models.dataset_label(dataset),
-                   help=dataset + (f". Test split: {split}." if split else ""),
+                   help=dataset + (f". Test split: {split}." if split else "") + stretched,
                    delta="images missing" if missing else None, delta_color="red", delta_arrow="off")
     cols[1].metric("Architecture", f"{cfg.arch} · {cfg.activation}")
     cols[2].metric("Latent size", cfg.latent_dim)

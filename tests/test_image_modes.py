@@ -55,13 +55,13 @@ def colour_modes() -> dict[str, Image.Image]:
 FILES = {
     "1.png": ("1", "PNG", 0), "1.tif": ("1", "TIFF", 0), "1.bmp": ("1", "BMP", 0),
     "L.png": ("L", "PNG", 0), "L.bmp": ("L", "BMP", 0), "L.gif": ("L", "GIF", 0), "L.tif": ("L", "TIFF", 0),
-    "L.webp": ("L", "WEBP", 0), "L.jpg": ("L", "JPEG", 4),
+    "L.webp": ("L", "WEBP", 0), "L.jpg": ("L", "JPEG", 2),
     "LA.png": ("LA", "PNG", 0), "LA.tif": ("LA", "TIFF", 0), "P.png": ("P", "PNG", 0), "P.gif": ("P", "GIF", 0),
     "I16.png": ("I;16", "PNG", 0), "I16.tif": ("I;16", "TIFF", 0), "I16B.tif": ("I;16B", "TIFF", 0),
     "I32.tif": ("I", "TIFF", 0), "F.tif": ("F", "TIFF", 0),
     "RGB.png": ("RGB", "PNG", 0), "RGB.bmp": ("RGB", "BMP", 0), "RGB.webp": ("RGB", "WEBP", 0),
-    "RGB.jpg": ("RGB", "JPEG", 8), "RGBA.png": ("RGBA", "PNG", 0), "RGBA.tif": ("RGBA", "TIFF", 0),
-    "PA.tif": ("PA", "TIFF", 3), "CMYK.tif": ("CMYK", "TIFF", 1), "CMYK.jpg": ("CMYK", "JPEG", 8),
+    "RGB.jpg": ("RGB", "JPEG", 4), "RGBA.png": ("RGBA", "PNG", 0), "RGBA.tif": ("RGBA", "TIFF", 0),
+    "PA.tif": ("PA", "TIFF", 0), "CMYK.tif": ("CMYK", "TIFF", 0), "CMYK.jpg": ("CMYK", "JPEG", 2),
     "YCbCr.tif": ("YCbCr", "TIFF", 3),
 }
 

@@ -204,30 +204,33 @@ def folder_range(found: Scan) -> Levels:
 class Depth:
     """What the images deeper than 8 bits of one split held, for the notes."""
 
-    count: int = 0
     kinds: set[str] = field(default_factory=set)
     top: float = 0.0  # the highest share of its type's range any deep image reached
+    peak_bits: int = 0  # the bits the highest integer value needs
     clipped: int = 0
 
     def add(self, image: Image.Image, levels: Levels) -> None:
         pixels = values(image)
         low, high = levels.span(image.mode)
-        self.count += 1
         self.kinds.add(bits(image.mode))
         self.top = max(self.top, float(pixels.max()) / type_range(image.mode)[1])
+        if image.mode != "F":
+            self.peak_bits = max(self.peak_bits, int(max(pixels.max(), 0)).bit_length())
         self.clipped += bool(pixels.size) and (pixels.min() < low or pixels.max() > high)
 
     def notes(self, levels: Levels) -> list[str]:
-        if not self.count:
+        """The same sentences for both splits of a folder (no counts), so that a summary says each once."""
+        if not self.kinds:
             return []
         kinds = " and ".join(sorted(self.kinds))
-        how = ("scaled from their type's full range (integers 0..65535, floating-point 0..1)" if levels.low is None
+        how = ("scaled from their type's full range (integers 0..65535, floating-point 0..1)" if levels.high is None
                else f"stretched from the folder's own range {levels.low:g}..{levels.high:g}")
-        notes = [f"read {_count(self.count, kinds + ' image')} {how} to 8 bits"]
+        notes = [f"{kinds} images are {how} to 8 bits"]
         if levels.normalise == "full" and self.top < PART_OF_RANGE:
-            notes.append(f"the {kinds} images use only part of their range (at most {self.top:.1%} of it, as 12-bit "
-                         f"sensor data in 16-bit files does), so they come out dark: --normalise range stretches the "
-                         f"folder's own range to 0..255")
+            used = (f"their values fit in {self.peak_bits} bits, as 12-bit sensor data in 16-bit files does"
+                    if self.peak_bits else f"their values stay below {PART_OF_RANGE:.0%} of it")
+            notes.append(f"the {kinds} images use only part of their range ({used}), so they come out dark: "
+                         "--normalise range stretches the folder's own range to 0..255")
         if self.clipped:
             notes.append(f"{_count(self.clipped, 'image')} had values outside the range read, clipped")
         return notes
