@@ -15,7 +15,7 @@ from PIL import Image
 
 from vae.__main__ import main
 from vae.atlas import load_test_set
-from vae.checkpoint import read_meta
+from vae.checkpoint import read_meta, update_meta
 from vae.data import ImageSet, MissingDataError, load_dataset
 from vae.folder import natural_order
 from vae.levels import Levels, to_8bit
@@ -248,3 +248,7 @@ def test_new_models_record_the_natural_order_and_old_ones_keep_theirs(tmp_path: 
                                                                                       strict=True)}
     assert all(by_image[img.numpy().tobytes()] == old.class_names[label]
                for img, label in zip(old.images, old.labels, strict=True))
+    update_meta(tmp_path / "run" / "last", class_names=["1", "10", "2"])
+    assert main(["train", "--dataset", f"folder:{tmp_path / 'data'}", *RUN, "--out", str(tmp_path / "run"),
+                 "--resume", "--epochs", "2"]) == 0
+    assert read_meta(tmp_path / "run")["class_names"] == ["1", "10", "2"]  # resumed in the order it began with

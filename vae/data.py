@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -86,7 +86,7 @@ def load_dataset(
     size: int | None = None,
     channels: int | None = None,
     levels: Levels | None = None,
-    classes: list[str] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> ImageSet:
     """Load a dataset split ("train" or "test") by name; see the module docstring. `levels` and `classes`
     (a checkpoint's recorded class order) apply to folder: datasets (see vae.folder.load_folder)."""

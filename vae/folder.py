@@ -17,6 +17,7 @@ import os
 import re
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def _is_image(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
-def scan(root: Path, recorded: list[str] | None = None) -> Scan:
+def scan(root: Path, recorded: Sequence[str] | None = None) -> Scan:
     """List the images of a dataset folder: its subfolders are the classes (in natural order, or in the
     `recorded` order when that names the same classes); without any, its own images."""
     root = root.resolve()
@@ -258,7 +259,7 @@ def read_image(path: Path, size: int, channels: int, levels: Levels, depth: Dept
 
 
 def load_folder(path: Path, split: str, size: int, channels: int, levels: Levels | None = None,
-                classes: list[str] | None = None) -> ImageSet:
+                classes: Sequence[str] | None = None) -> ImageSet:
     """One split of a folder dataset, images resized to size x size with 1 or 3 channels, in hash order.
 
     `levels` say how images deeper than 8 bits are read (a `range` without numbers takes the folder's own);

@@ -378,9 +378,10 @@ def _train(
 ) -> dict[str, Any]:
     # A resumed run reads its folder as it was first read: the recorded levels and class order.
     levels, classes = (Levels.of(last.meta), last.meta.get("class_names")) if last else (Levels(args.normalise), None)
-    train_set = load_dataset(args.dataset, "train", args.data_root, args.size, args.channels, levels, classes)
+    train_set = load_dataset(args.dataset, "train", args.data_root, args.size, args.channels, levels,
+                             tuple(classes) if classes else None)
     test_set = load_dataset(args.dataset, "test", args.data_root, args.size, args.channels, train_set.levels,
-                            train_set.class_names)
+                            tuple(train_set.class_names))
     if ddp.main:
         for note in dict.fromkeys(train_set.notes + test_set.notes):  # both splits' skipped files, once each
             print(f"{args.dataset}: {note}", file=sys.stderr)
