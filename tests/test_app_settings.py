@@ -1,4 +1,4 @@
-"""Settings that keep the app quick to answer (measured by bench/page_speed.py; see the README)."""
+"""Settings that keep the app quick to answer (measured by bench/page_speed.py; see docs/benchmarks.md)."""
 
 import subprocess
 import sys

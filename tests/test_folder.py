@@ -130,7 +130,7 @@ def test_train_help_says_how_the_split_is_made(capsys) -> None:
     assert "sha256" in help_text and "10%" in help_text
 
 
-def test_the_split_rule_is_in_the_readme(repo_root: Path) -> None:
-    readme = " ".join((repo_root / "README.md").read_text().split())
-    assert "sha256 of its path relative to the folder" in readme
+def test_the_split_rule_is_in_the_docs(repo_root: Path) -> None:
+    training = " ".join((repo_root / "docs" / "training.md").read_text().split())
+    assert "sha256 of its path relative to the folder" in training
 
