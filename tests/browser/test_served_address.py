@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, streamlit_server
 
+import launcher
+
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net/tcp* write them
 LISTEN = "0A"
 
@@ -49,3 +51,12 @@ def test_make_run_shares_only_when_asked_and_says_so(address: str | None, warned
     planned = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert f"--server.address {address or '127.0.0.1'}" in planned
     assert ("warning: the explorer is shared on" in planned) == warned
+
+
+@pytest.mark.parametrize(("flags", "warned"), [([], False), (["--address", "0.0.0.0"], True),
+                                               (["--address", "localhost"], False)])
+def test_the_launcher_binds_as_the_config_says_and_warns_when_shared(flags: list[str], warned: bool) -> None:
+    cmd, _ = launcher.streamlit_command(launcher.run_parser().parse_args(flags))
+    assert cmd[cmd.index("--server.address") + 1] == (flags[1] if flags else "127.0.0.1")
+    warning = launcher.shared_warning(cmd)
+    assert bool(warning) == warned and (not warned or "shared on 0.0.0.0:8501" in warning)
