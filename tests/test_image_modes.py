@@ -5,6 +5,7 @@ and named, and class folders come in natural order, with a checkpoint's recorded
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import imagecodecs
@@ -252,3 +253,13 @@ def test_new_models_record_the_natural_order_and_old_ones_keep_theirs(tmp_path: 
     assert main(["train", "--dataset", f"folder:{tmp_path / 'data'}", *RUN, "--out", str(tmp_path / "run"),
                  "--resume", "--epochs", "2"]) == 0
     assert read_meta(tmp_path / "run")["class_names"] == ["1", "10", "2"]  # resumed in the order it began with
+
+
+def test_the_classifier_reads_a_folder_with_the_same_normalisation(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_12bit(tmp_path / "data" / name)
+    out = tmp_path / "classifier"
+    assert main(["classifier", "--dataset", f"folder:{tmp_path / 'data'}", "--normalise", "range", "--epochs", "1",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["levels"] == {"normalise": "range", "low": 0.0,
+                                                                      "high": 4080.0}

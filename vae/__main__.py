@@ -13,7 +13,7 @@ from vae.allocator import keep_freed_memory
 from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
 from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
 from vae.data import BINARIZATIONS, DataError, ImageSet
-from vae.levels import NORMALISATIONS
+from vae.levels import NORMALISATIONS, Levels
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
 from vae.train import TrainingDiverged
@@ -33,10 +33,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="image size for folder: datasets, 1..1024 (default 28; conv: a multiple "
                    "of 4)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 (greyscale) or 3 (RGB) for folder: datasets")
-    p.add_argument("--normalise", default="full", choices=NORMALISATIONS, help=(
-        "how a folder's images deeper than 8 bits (16-bit, 32-bit, floating-point) become 8-bit: full (their "
-        "type's range: integers 0..65535, floats 0..1) or range (the folder's own lowest..highest value, for "
-        "12-bit sensor data in 16-bit files); recorded, and applied to uploads alike"))
+    add_normalise(p)
     p.add_argument("--arch", default="conv", choices=sorted(PRESETS), help="architecture preset")
     p.add_argument("--latent-dim", type=int, help="latent size (default: the preset's)")
     p.add_argument("--hidden", type=int, help="MLP width, or the conv's base channel count")
@@ -66,6 +63,13 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                    help="train a new model into an OUT that holds one; its files are replaced from the first save on")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
+
+
+def add_normalise(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--normalise", default="full", choices=NORMALISATIONS, help=(
+        "how a folder's images deeper than 8 bits (16-bit, 32-bit, floating-point) become 8-bit: full (their "
+        "type's range: integers 0..65535, floats 0..1) or range (the folder's own lowest..highest value, for "
+        "12-bit sensor data in 16-bit files); recorded, and applied to uploads alike"))
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
@@ -223,6 +227,7 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classifier", help="train the classifier that measures samples (Fréchet distance, confidence)")
     p.add_argument("--dataset", default="mnist", help="a labelled dataset: mnist, fashion-mnist or folder:PATH")
     p.add_argument("--data-root", help="where datasets live")
+    add_normalise(p)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for model.safetensors and config.json")
@@ -235,11 +240,12 @@ def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
 
     if args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
-    train = load_dataset(args.dataset, "train", args.data_root)
-    test = load_dataset(args.dataset, "test", args.data_root)
+    train = load_dataset(args.dataset, "train", args.data_root, levels=Levels(args.normalise))
+    test = load_dataset(args.dataset, "test", args.data_root, levels=train.levels)
     model, history = train_classifier(train, test, epochs=args.epochs, seed=args.seed)
-    meta = {"dataset": args.dataset, "class_names": train.class_names, "history": history,
-            "test_accuracy": history[-1]["test_accuracy"], "command": f"python -m vae classifier {' '.join(argv)}"}
+    meta = {"dataset": args.dataset, "class_names": train.class_names, "levels": train.levels.record(),
+            "history": history, "test_accuracy": history[-1]["test_accuracy"],
+            "command": f"python -m vae classifier {' '.join(argv)}"}
     save_instrument(args.out, model, meta)
     print(f"test accuracy {meta['test_accuracy']:.4f}; saved to {args.out}")
 
