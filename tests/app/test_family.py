@@ -132,6 +132,13 @@ def test_compare_shows_the_chosen_models_side_by_side(open_app, family_root: Pat
     assert at.query_params["models"] == "tiny-vae,tiny-ae,tiny-beta4"
 
 
+def test_compare_starts_with_the_sidebar_model_and_two_that_fit(open_app, family_root: Path) -> None:
+    """Without the shipped family at hand: the sidebar's model and two others of its shape, slots left free."""
+    at = opened(open_app, family_root, COMPARE, model="tiny-cvae")
+    chosen = at.multiselect(key="models").value
+    assert chosen[0] == "tiny-cvae" and len(chosen) == 3 and set(chosen) <= set(FAMILY)
+
+
 def test_compare_keeps_its_inputs_in_the_link(open_app, family_root: Path) -> None:
     at = opened(open_app, family_root, COMPARE, models="tiny-vae,tiny-cvae", seed="7", a="3", b="9")
     assert at.number_input(key="seed").value == 7 and at.number_input(key="a").value == 3

@@ -186,3 +186,13 @@ def test_every_page_draws_for_an_unlabelled_folder_with_scores(open_app, own_roo
     assert captions and all(c.startswith("#") and c.count(" · ") == 1 for c in captions)  # index and score only
     at.switch_page("pages/draw.py").run()  # from a page whose upload has a "fit" radio
     assert_clean(at)
+
+
+def test_the_model_card_shows_the_recorded_class_order(open_app, own_root: Path, tmp_path: Path) -> None:
+    at = open_app(root=own_root, model="tiles")
+    assert any(c.value == "Classes in label order (0 to 2): class0, class1, class2." for c in at.caption)
+    folder = Path(shutil.copytree(own_root / "tiles", tmp_path / "checkpoints" / "tiles"))
+    update_meta(folder, class_names=["1", "10", "2"])  # an older checkpoint's alphabetical order stays its own
+    at = open_app(root=folder.parent, model="tiles")
+    assert_clean(at)
+    assert any(c.value == "Classes in label order (0 to 2): 1, 10, 2." for c in at.caption)
