@@ -7,9 +7,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, streamlit_server
 
 import launcher
+from tests.browser.helpers import ROOT, streamlit_server
 
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net/tcp* write them
 LISTEN = "0A"
