@@ -22,7 +22,7 @@ AXIS_TITLES = {"latent": ("z0", "z1"), "umap": ("UMAP 1", "UMAP 2"), "pca": ("PC
 PROJECTION_NAMES = {"latent": "Latent plane", "umap": "UMAP", "pca": "PCA"}
 MANIFOLD_TILES = 20  # images across the decoded manifold behind a 2-D latent plane
 # The class colours of every map, the single source: Streamlit's categorical chart colours, which the
-# in-browser map ("Hover to decode", components/views/map.mjs) draws its classes with too.
+# in-browser map (components/views/map.mjs) draws its classes with too.
 PALETTE = ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0",
            "#d5dae5"]
 SCORE_SCALE = "Viridis"  # low scores dark, unusual ones bright
@@ -146,34 +146,10 @@ def plane_extent(atlas: Atlas) -> tuple[tuple[float, float], tuple[float, float]
 
 @st.cache_resource(max_entries=8, show_spinner="Decoding the latent plane…")
 def manifold(key: str, _ckpt: Checkpoint, _atlas: Atlas) -> dict[str, Any]:
-    """The decoded manifold of a 2-D latent as a plotly layout image (a PNG data URL) spanning the plane."""
+    """The decoded manifold of a 2-D latent as a PNG data URL (`source`) and the square of the plane it spans
+    (plotly layout image keys)."""
     (x0, x1), (y0, y1) = extent = plane_extent(_atlas)
     images = decode(_ckpt.model, plane_grid(*extent, MANIFOLD_TILES))
     picture = grid(images, ncol=MANIFOLD_TILES, pad=0)
     return {"source": show.inline_png(picture), "xref": "x", "yref": "y", "x": x0, "y": y1, "sizex": x1 - x0,
             "sizey": y1 - y0, "sizing": "stretch", "layer": "below", "opacity": 0.55}
-
-
-def with_manifold(fig: go.Figure, backdrop_image: dict[str, Any]) -> go.Figure:
-    """A copy of the map with the decoded manifold under its points, the axes fitted to it."""
-    out = go.Figure(fig)
-    x0, y1 = backdrop_image["x"], backdrop_image["y"]
-    out.update_layout(
-        images=[backdrop_image], plot_bgcolor="black",
-        xaxis={"range": [x0, x0 + backdrop_image["sizex"]], "showticklabels": True, "showgrid": False},
-        yaxis={"range": [y1 - backdrop_image["sizey"], y1], "showticklabels": True, "showgrid": False},
-    )
-    return out
-
-
-def selected_indices(selection: dict[str, Any] | None) -> list[int]:
-    """Dataset indices of the points in a plotly selection (they travel in customdata)."""
-    points = (selection or {}).get("points", [])
-    indices = []
-    for point in points:
-        data = point.get("customdata")
-        if isinstance(data, list):
-            data = data[0] if data else None
-        if data is not None:
-            indices.append(int(data))
-    return sorted(set(indices))

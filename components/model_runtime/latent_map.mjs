@@ -47,7 +47,7 @@ function buildGrid(xy, n) {
 }
 
 /**
- * Load a map spec. Returns { n, latentDim, kind, xy, labels, classNames, bounds, spacing, nearest, locate,
+ * Load a map spec. Returns { n, latentDim, kind, xy, mu, labels, classNames, bounds, spacing, nearest, locate,
  * project }: `spacing` is the median distance from an atlas point to its nearest neighbour (the map's
  * typical gap between real encodings), `nearest(x, y, k)` the k nearest atlas points, `locate(x, y, z)`
  * writes the code for (x, y) into z and says how far that place is from the data, and `project(z)` is
@@ -151,7 +151,7 @@ export function loadMap(spec) {
   }
 
   return {
-    id: spec.id, n, latentDim: d, kind: spec.kind, xy, labels, classNames: spec.class_names || [],
+    id: spec.id, n, latentDim: d, kind: spec.kind, xy, mu, labels, classNames: spec.class_names || [],
     bounds: { minX, minY, maxX: grid.maxX, maxY: grid.maxY }, spacing, nearest, locate,
     project: placement(spec.placement, xy, mu, n, d),
   };
