@@ -36,7 +36,7 @@ class MapView extends LiveView {
       return [f, el("div", "led-caption", f, caption)];
     };
     const [original, originalCaption] = figure("image");
-    this.original = el("canvas", "led-image led-original", original);
+    this.original = el("canvas", "led-original", original);
     this.original.style.width = this.original.style.height = `${data.size / 1.4}px`;
     original.insertBefore(this.original, originalCaption);
     this.originalCaption = originalCaption;
