@@ -15,6 +15,7 @@ const CLICK_PX = 4;  // a press that moves less than this is a click, not a drag
 const WHEEL_ZOOM = 1.0015;  // zoom factor per wheel delta unit
 const MAX_RINGS = 3000;  // selected points ringed on the overlay, at most
 const FRAMES_KEPT = 5000;
+const SETTLE_MS = 150;  // the view rests this long after panning or zooming before every point is drawn
 
 // For bench/map_frames.py: milliseconds of main-thread work per drawn frame, and what the frame redrew.
 const frames = (globalThis.__mapFrames ??= []);
@@ -104,7 +105,7 @@ class MapView extends LiveView {
         drag.moved ||= Math.hypot(at[0] - drag.start[0], at[1] - drag.start[1]) >= CLICK_PX;
         if (this.mode === "pan" && drag.moved) {
           this.plot.panBy(at[0] - drag.last[0], at[1] - drag.last[1]);
-          this.dirty = true;
+          this.moved();
         } else if (this.mode === "lasso") drag.path.push(at);
         drag.last = at;
       }
@@ -133,10 +134,22 @@ class MapView extends LiveView {
       event.preventDefault();
       const [sx, sy] = this.plot.at(event);
       this.plot.zoomAt(sx, sy, WHEEL_ZOOM ** -event.deltaY);
-      this.dirty = true;
+      this.moved();
       this.hoverAt([sx, sy]);
       this.request(event);
     }, { passive: false });
+  }
+
+  // The view moved: redraw the points, thinned while it keeps moving, in full once it has rested SETTLE_MS.
+  moved() {
+    this.dirty = true;
+    this.movedAt = performance.now();
+    clearTimeout(this.settle);
+    this.settle = setTimeout(() => {
+      if (!this.plot.thinned) return;
+      this.dirty = true;
+      this.request(null);
+    }, SETTLE_MS);
   }
 
   // What is under the pointer: a point (within HOVER_PX, or inside its thumbnail) or a place between points.
@@ -250,7 +263,7 @@ class MapView extends LiveView {
     if (!plot.fit) return;
     const redrew = this.dirty;
     if (this.dirty) {
-      plot.render();
+      plot.render(performance.now() - (this.movedAt ?? -Infinity) < SETTLE_MS);
       this.dirty = false;
     }
     const ctx = plot.clearOverlay(), { ink, paper } = themeColours(this.root);
@@ -394,6 +407,7 @@ class MapView extends LiveView {
 
   destroy() {
     super.destroy();
+    clearTimeout(this.settle);
     this.resize?.disconnect();
   }
 }

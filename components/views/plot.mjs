@@ -1,7 +1,11 @@
 // The map's points on a canvas that pans and zooms: written as pixels into one buffer per frame (no path per
-// point, so 70,000 points take a few milliseconds and a million stay usable), thumbnails from a sprite sheet
-// in place of dots once zoomed in far enough to see them, an optional picture under everything, and an
-// overlay canvas on top for the pointer's marks. Used by the map view (map.mjs).
+// point, so 70,000 points take a few milliseconds), thumbnails from a sprite sheet in place of dots once
+// zoomed in far enough to see them, an optional picture under everything, and an overlay canvas on top for
+// the pointer's marks. Used by the map view (map.mjs).
+//
+// Drawing less where it cannot be seen: the points are kept in the order of the map's grid cells, so a frame
+// reads only the rows of cells in view; and while the view moves, at most MOVING_BUDGET of them are drawn
+// (every k-th: the same density picture, thinner), the rest when it stops.
 //
 // Coordinates: "data" is the map's own (UMAP, PCA, the latent plane); "css" is the stage's CSS pixels.
 // The fit puts the data's box in the square stage; the view (k, tx, ty) zooms and pans on top of it.
@@ -11,8 +15,9 @@ const FIT_PAD = 12;
 const MIN_ZOOM = 0.5, MAX_ZOOM = 400;
 const THUMB_MIN_PX = 10;  // thumbnails replace dots once the typical gap between points is this many CSS pixels
 const THUMB_SIZE = [20, 72];  // their side, twice the typical gap within these bounds (they may overlap a little)
-const MAX_THUMBS = 2500;  // more thumbnails than this in view: dots instead (they would not be seen anyway)
+const MAX_THUMBS = 400;  // more thumbnails than this in view: dots instead (they would not be seen anyway)
 const BACKDROP_ALPHA = 0.55;
+const MOVING_BUDGET = 200000;  // points drawn per frame while panning or zooming
 
 /** A CSS hex colour "#rrggbb" as one RGBA pixel in a Uint32Array (little-endian: 0xAABBGGRR). */
 export function packColour(hex, alpha = 255) {
@@ -39,9 +44,39 @@ export class PointPlot {
     const fresh = map !== this.map;
     Object.assign(this, { map, colours, shown, picture: extras.picture ?? null, extent: extras.extent ?? null,
       sprite: extras.sprite ?? null });
-    this.packed = Uint32Array.from(colours.palette, (c) => packColour(c));
-    if (fresh) this.view = { k: 1, tx: 0, ty: 0 };
+    if (fresh) {
+      this.view = { k: 1, tx: 0, ty: 0 };
+      const { items } = map.grid;
+      this.ordered = new Float32Array(2 * map.n);  // positions in grid-cell order
+      for (let s = 0; s < map.n; s++) {
+        this.ordered[2 * s] = map.xy[2 * items[s]];
+        this.ordered[2 * s + 1] = map.xy[2 * items[s] + 1];
+      }
+    }
+    // Each point's colour as a pixel, in grid-cell order; 0 for a hidden point.
+    const packed = Uint32Array.from(colours.palette, (c) => packColour(c)), items = map.grid.items;
+    this.pixelColours = new Uint32Array(map.n);
+    for (let s = 0; s < map.n; s++) {
+      const i = items[s];
+      this.pixelColours[s] = shown && !shown[i] ? 0 : packed[colours.index[i]];
+    }
     this.layout();
+  }
+
+  // The grid rows in view, as [first, last] ranges of cell-ordered points (a row's cells are contiguous).
+  rowsInView(margin = 0) {
+    const { minX, minY, cell, gx, gy, start } = this.map.grid;
+    const [x0, y1] = this.toData(-margin, -margin), [x1, y0] = this.toData(this.css + margin, this.css + margin);
+    const clamp = (v, hi) => Math.max(0, Math.min(hi - 1, Math.floor(v)));
+    const i0 = clamp((x0 - minX) / cell, gx), i1 = clamp((x1 - minX) / cell, gx);
+    const j0 = clamp((y0 - minY) / cell, gy), j1 = clamp((y1 - minY) / cell, gy), rows = [];
+    let count = 0;
+    for (let j = j0; j <= j1; j++) {
+      const first = start[j * gx + i0], last = start[j * gx + i1 + 1];
+      if (last > first) rows.push(first, last);
+      count += last - first;
+    }
+    return { rows, count };
   }
 
   // Size the canvases to the stage and fit the data's box (and the picture's) into it, same scale both ways.
@@ -105,7 +140,7 @@ export class PointPlot {
 
   /** Centre the point `i`, zoomed in so that its thumbnail shows. */
   focus(i) {
-    const k = Math.max(this.view.k, (2 * THUMB_MIN_PX) / Math.max(1e-9, this.map.spacing * this.fit.scale));
+    const k = Math.max(this.view.k, (4 * THUMB_MIN_PX) / Math.max(1e-9, this.map.spacing * this.fit.scale));
     this.view = { k: Math.min(MAX_ZOOM, k), tx: 0, ty: 0 };
     const [sx, sy] = this.toScreen(this.map.xy[2 * i], this.map.xy[2 * i + 1]);
     this.panBy(this.css / 2 - sx, this.css / 2 - sy);
@@ -119,24 +154,32 @@ export class PointPlot {
   }
 
   // Every shown point in view as pixels (a square of `side` device pixels each); then thumbnails over them
-  // when zoomed in. Returns the milliseconds it took.
-  render() {
+  // when zoomed in. While `moving`, at most MOVING_BUDGET points: `this.thinned` then says a full frame is owed.
+  render(moving = false) {
     const started = performance.now();
-    const { map, words, dpr } = this, { xy, n } = map, { index } = this.colours, packed = this.packed, shown = this.shown;
+    const { map, words, dpr, ordered, pixelColours } = this, n = map.n;
     const w = this.canvas.width, h = this.canvas.height;
     const { scale, ox, oy } = this.fit, { k, tx, ty } = this.view;
     const ax = scale * k * dpr, bx = (ox * k + tx) * dpr, ay = -scale * k * dpr, by = (oy * k + ty) * dpr;
     const side = Math.max(1, Math.min(6, Math.round((n > 200000 ? 1 : n > 20000 ? 2 : 3) * dpr
       + Math.max(0, Math.log2(k)))));
-    const half = side >> 1;
+    const half = side >> 1, { rows, count } = this.rowsInView(side);
+    const stride = moving && count > MOVING_BUDGET ? Math.ceil(count / MOVING_BUDGET) : 1;
+    this.thinned = stride > 1;
     words.fill(0);
-    for (let i = 0; i < n; i++) {
-      if (shown && !shown[i]) continue;
-      const px = (ax * xy[2 * i] + bx - half) | 0, py = (ay * xy[2 * i + 1] + by - half) | 0;
-      if (px < 0 || py < 0 || px > w - side || py > h - side) continue;  // out of view: nothing to draw
-      const c = packed[index[i]];
-      for (let r = 0, row = py * w + px; r < side; r++, row += w) {
-        for (let s = 0; s < side; s++) words[row + s] = c;
+    for (let r = 0; r < rows.length; r += 2) {
+      for (let s = rows[r]; s < rows[r + 1]; s += stride) {
+        const c = pixelColours[s];
+        if (!c) continue;
+        const px = (ax * ordered[2 * s] + bx - half) | 0, py = (ay * ordered[2 * s + 1] + by - half) | 0;
+        if (px < 0 || py < 0 || px > w - side || py > h - side) continue;
+        if (side === 1) {
+          words[py * w + px] = c;
+          continue;
+        }
+        for (let q = 0, row = py * w + px; q < side; q++, row += w) {
+          for (let t = 0; t < side; t++) words[row + t] = c;
+        }
       }
     }
     this.buffer.getContext("2d").putImageData(this.pixels, 0, 0);
@@ -147,7 +190,7 @@ export class PointPlot {
     ctx.globalAlpha = 0.85;
     ctx.drawImage(this.buffer, 0, 0);
     ctx.globalAlpha = 1;
-    this.thumbsShown = this.drawThumbs(ctx);
+    this.thumbsShown = this.drawThumbs(ctx, count);
     this.lastFrameMs = performance.now() - started;
     return this.lastFrameMs;
   }
@@ -163,24 +206,33 @@ export class PointPlot {
   }
 
   // Thumbnails of the points in view, each framed in its colour; none when too many would be in view.
-  drawThumbs(ctx) {
+  drawThumbs(ctx, inViewCount) {
     const size = this.thumbSize();
-    if (!size) return 0;
-    const { xy, n } = this.map, shown = this.shown, css = this.css, dpr = this.dpr, inView = [];
-    for (let i = 0; i < n && inView.length <= MAX_THUMBS; i++) {
-      if (shown && !shown[i]) continue;
-      const [sx, sy] = this.toScreen(xy[2 * i], xy[2 * i + 1]);
-      if (sx > -size && sy > -size && sx < css + size && sy < css + size) inView.push(i, sx, sy);
+    if (!size || inViewCount > 20 * MAX_THUMBS) return 0;
+    const { items } = this.map.grid, { rows } = this.rowsInView(size), ordered = this.ordered, css = this.css;
+    const { scale, ox, oy } = this.fit, { k, tx, ty } = this.view, inView = [];
+    for (let r = 0; r < rows.length && inView.length <= 3 * MAX_THUMBS; r += 2) {
+      for (let s = rows[r]; s < rows[r + 1]; s++) {
+        if (!this.pixelColours[s]) continue;
+        const sx = (ox + ordered[2 * s] * scale) * k + tx, sy = (oy - ordered[2 * s + 1] * scale) * k + ty;
+        if (sx > -size && sy > -size && sx < css + size && sy < css + size) inView.push(items[s], sx, sy);
+      }
     }
     if (inView.length / 3 > MAX_THUMBS) return 0;
-    const { image, columns, tile } = this.sprite, { palette, index } = this.colours, s = size * dpr;
+    const { image, columns, tile } = this.sprite, { palette, index } = this.colours, dpr = this.dpr, d = size * dpr;
+    const frames = new Map();  // colour -> the thumbnails it frames, stroked in one path
     ctx.imageSmoothingEnabled = false;
-    ctx.lineWidth = Math.max(1, dpr);
     for (let j = 0; j < inView.length; j += 3) {
       const i = inView[j], x = (inView[j + 1] - size / 2) * dpr, y = (inView[j + 2] - size / 2) * dpr;
-      ctx.drawImage(image, (i % columns) * tile, Math.floor(i / columns) * tile, tile, tile, x, y, s, s);
-      ctx.strokeStyle = palette[index[i]];
-      ctx.strokeRect(x, y, s, s);
+      ctx.drawImage(image, (i % columns) * tile, Math.floor(i / columns) * tile, tile, tile, x, y, d, d);
+      const colour = palette[index[i]];
+      if (!frames.has(colour)) frames.set(colour, new Path2D());
+      frames.get(colour).rect(x, y, d, d);
+    }
+    ctx.lineWidth = Math.max(1, dpr);
+    for (const [colour, path] of frames) {
+      ctx.strokeStyle = colour;
+      ctx.stroke(path);
     }
     return inView.length / 3;
   }
