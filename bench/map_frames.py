@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page  # noqa: E402
 
-from bench.stats import percentile  # noqa: E402
+from bench.stats import markdown, percentile  # noqa: E402
 from tests.browser.helpers import chromium  # noqa: E402
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
@@ -223,12 +223,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         server.shutdown()
     print(f"Chromium {version} headless, --disable-gpu, 1400x1000; {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}")
-    print("| points | gesture | frames | draw p50 ms | draw p95 ms | draw max ms | frame interval p95 ms "
-          "| thumbnails |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
-    for r in out:
-        print(f"| {r['points']:,} | {r['gesture']} | {r['frames']} | {r['draw_p50_ms']:.1f} | {r['draw_p95_ms']:.1f} "
-              f"| {r['draw_max_ms']:.1f} | {r['interval_p95_ms']:.1f} | {r['thumbnails']} |")
+    header = ["points", "gesture", "frames", "draw p50 ms", "draw p95 ms", "draw max ms", "frame interval p95 ms",
+              "thumbnails"]
+    print(markdown(header, [[f"{r['points']:,}", r["gesture"], str(r["frames"])]
+                            + [f"{r[k]:.1f}" for k in ("draw_p50_ms", "draw_p95_ms", "draw_max_ms", "interval_p95_ms")]
+                            + [str(r["thumbnails"])] for r in out], "rlrrrrrr"))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return out
