@@ -339,9 +339,11 @@ def test_page_speed_bench_runs(explorer: Explorer) -> None:
     spec.loader.exec_module(bench)
     args = bench.parse_args(["--quick"])
     rows = bench.measure(explorer.browser, explorer.url, explorer.model, MNIST_TEST_SIZE, args.loads, args.presses,
-                         args.warmup)  # the earlier tests warmed the app
+                         args.warmup, args.clicks)  # the earlier tests warmed the app
+    assert len(bench.PAGES) == (ROOT / "app.py").read_text().count("st.Page(")  # every page
     assert [r["measure"] for r in rows] == [
-        *(f"{name} interactive" for name in bench.PAGES.values()), "Latent map: 10,000 points drawn",
+        *(f"{name}: sidebar click → idle" for name in [*list(bench.PAGES.values())[1:], "Home"]),
+        *(f"{name}: cold load → interactive" for name in bench.PAGES.values()), "Latent map: 10,000 points drawn",
         "Slider key → new image src", "Slider key → new image painted",
     ]
     assert all(r["samples"] >= 1 and 0 < r["p50_ms"] <= r["p95_ms"] <= r["max_ms"] for r in rows)
