@@ -199,11 +199,8 @@ def small_maps(chosen: list[tuple[str, Checkpoint]]) -> None:
                 st.caption(f"**{i}**: no latent map yet (open it on the Latent map page once).")
                 continue
             projection = atlas.projections[0]
-            fig = go.Figure(maps.figure(maps.cache_key(c, atlas), atlas, projection, tuple(models.class_names(c))))
-            fig.update_layout(height=300, showlegend=False, title={"text": f"{i} · {maps.PROJECTION_NAMES[projection]}",
-                                                                   "font": {"size": 14}},
-                              margin={"l": 0, "r": 0, "t": 30, "b": 0}, dragmode="pan")
-            st.plotly_chart(fig, key=f"small_map_{n}", config={"displaylogo": False})
+            st.image(maps.snapshot(maps.cache_key(c, atlas), atlas, projection),
+                     caption=f"{i} · {maps.PROJECTION_NAMES[projection]}", width="stretch")
 
 
 def random_pair(size: int) -> None:

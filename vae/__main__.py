@@ -8,6 +8,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vae.allocator import keep_freed_memory
@@ -139,6 +140,8 @@ def add_atlas(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="UMAP random state")
     p.add_argument("--no-scores", action="store_true", help="no anomaly scores (they fit on training images first)")
     p.add_argument("--k", type=int, default=NLL_K, help="importance samples of the nll and complexity scores")
+    p.add_argument("--quality-only", action="store_true", help="keep the stored atlas; only measure again how well "
+                   "each projection keeps latent neighbours (trustworthiness, neighbours kept)")
     p.set_defaults(func=run_atlas)
 
 
@@ -177,8 +180,14 @@ def check_k(k: int) -> None:
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import AtlasError, build_atlas, save_atlas, summary
+    from vae.atlas import AtlasError, add_quality, build_atlas, load_atlas, save_atlas, summary
 
+    if args.quality_only:
+        atlas = load_atlas(args.checkpoint)
+        add_quality(atlas, printed_progress())
+        save_atlas(args.checkpoint, atlas)
+        print(summary(atlas, Path(args.checkpoint)))
+        return
     check_k(args.k)
     ckpt, data = checkpoint_and_test_set(args)
     reference = None if args.no_scores else score_reference(ckpt, args.data_root, refit=True, save=True)

@@ -5,7 +5,9 @@ with a 2-D latent has `latent`, its own plane, instead of UMAP),
 the posterior mean and log-variance (`mu`, `logvar`), the per-pixel mean squared error of the
 mean code's reconstruction (`recon_error`) and the label (`labels`), plus the PCA basis
 (`pca_mean`, `pca_basis`) so that any latent code can be projected exactly. Atlases built with scores
-also hold each image's anomaly scores (`score.<name>`, see vae.scores); older atlases have none.
+also hold each image's anomaly scores (`score.<name>`, see vae.scores); older atlases have none. Each
+projection's `kept.<projection>` counts, per image, how many of its 10 nearest latent neighbours stay
+neighbours on the map, and atlas.json its `trustworthiness` (vae.quality); older atlases have neither.
 `FOLDER/atlas.json` records the dataset, split, size, projections, the sha256 of the weights
 it was built from (so a stale atlas is detected), the sha256 of the test images (so a map of a
 folder that changed since is detected) and the seconds it took.
@@ -42,7 +44,8 @@ ATLAS_META = "atlas.json"
 PROJECTIONS = ("latent", "umap", "pca")
 NEIGHBOURS_FOR_PLACEMENT = 8
 SCORE_PREFIX = "score."
-STEP_WEIGHTS = {"encode": 1, "scores": 1, "umap": 6}  # rough shares of the time, for the progress fraction
+KEPT_PREFIX = "kept."
+STEP_WEIGHTS = {"encode": 1, "scores": 1, "umap": 6, "quality": 1}  # rough shares of the time, for progress
 
 Progress = Callable[[float, str], None]
 
@@ -73,6 +76,7 @@ class Atlas:
     meta: dict[str, Any] = field(default_factory=dict)
     stale: bool = False
     scores: dict[str, Tensor] = field(default_factory=dict)  # name -> (N,), higher is more unusual
+    kept: dict[str, Tensor] = field(default_factory=dict)  # projection -> (N,) latent neighbours kept on the map
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -119,6 +123,24 @@ class Atlas:
         weights = 1.0 / d.clamp_min(1e-6) ** 2
         weights = weights / weights.sum(dim=1, keepdim=True)
         return (weights.unsqueeze(2) * self.coords[projection][idx]).sum(dim=1)
+
+
+def add_quality(atlas: Atlas, progress: Progress | None = None) -> None:
+    """Measure how far each projection keeps the latent neighbourhoods (vae.quality): the per-image
+    neighbours kept, and the trustworthiness in the metadata."""
+    from vae import quality
+
+    trust = {}
+    for i, projection in enumerate(atlas.projections):
+        if progress:
+            progress(i / len(atlas.projections), f"measuring how well the {projection} map keeps latent neighbours")
+        xy = atlas.coords[projection]
+        atlas.kept[projection] = quality.neighbours_kept(atlas.mu, xy)
+        trust[projection] = round(quality.trustworthiness(atlas.mu, xy), 4)
+    atlas.meta["trustworthiness"] = trust
+    atlas.meta["quality"] = (f"trustworthiness: scikit-learn's, k = {quality.K}, against the latent means, on "
+                             f"{quality.SAMPLE:,} images at most; kept.<projection>: how many of each image's "
+                             f"{quality.K} nearest latent neighbours are among its {quality.K} nearest on the map")
 
 
 def images_sha256(data: ImageSet) -> str:
@@ -219,6 +241,9 @@ def summary(atlas: Atlas, folder: Path) -> str:
         lines.append(f"  anomaly scores: {', '.join(SCORES[name].title for name in atlas.scores)}{k}")
     else:
         lines.append("  anomaly scores: none (--no-scores)")
+    if "trustworthiness" in meta:
+        lines.append("  trustworthiness (k = 10): " + ", ".join(f"{names[p]} {t:.3f}" for p, t in
+                                                             meta["trustworthiness"].items()))
     lines.append(f"  written to {folder / ATLAS_TENSORS} and {ATLAS_META}")
     return "\n".join(lines)
 
@@ -243,7 +268,7 @@ def build_atlas(
     started = time.perf_counter()
     sha = weights_sha256(ckpt.folder)
     use_umap = use_umap and ckpt.model.cfg.latent_dim != 2  # a 2-D latent space is a plane already: no UMAP
-    step = steps(["encode", *["scores"] * scores, *["umap"] * use_umap], progress)
+    step = steps(["encode", *["scores"] * scores, *["umap"] * use_umap, "quality"], progress)
     mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=step("encode"))
     scored: dict[str, Tensor] = {}
     if scores:
@@ -256,16 +281,16 @@ def build_atlas(
         report = step("umap")
         if report:
             report(0.0, f"fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")
+        fitting = time.perf_counter()
         coords["umap"] = fit_umap(mu, seed, **(umap_params or {}))
-    if progress:
-        progress(1.0, "Atlas ready")
+        umap_seconds = round(time.perf_counter() - fitting, 1)
     meta = {
         "dataset": data.name,
         "split": "test",
         "n": len(mu),
         "latent_dim": mu.shape[1],
         "projections": [p for p in PROJECTIONS if p in coords],
-        "umap": {"seed": seed, **(umap_params or {})} if use_umap else None,
+        "umap": {"seed": seed, **(umap_params or {}), "seconds": umap_seconds} if use_umap else None,
         "recon_error": "per-pixel mean squared error of the mean code's reconstruction",
         "weights_sha256": sha,
         "images_sha256": images_sha256(data),
@@ -280,7 +305,12 @@ def build_atlas(
         if ckpt.model.cfg.conditional:
             meta["score_labels"] = "inferred: each image is scored as the class it fits best (see vae.scores)"
     labels = data.labels.clone().long()
-    return Atlas(coords, mu, logvar, recon_error, labels, pca_mean, pca_basis, meta, scores=scored)
+    atlas = Atlas(coords, mu, logvar, recon_error, labels, pca_mean, pca_basis, meta, scores=scored)
+    add_quality(atlas, step("quality"))
+    if progress:
+        progress(1.0, "Atlas ready")
+    atlas.meta["seconds"] = round(time.perf_counter() - started, 1)
+    return atlas
 
 
 def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
@@ -291,6 +321,7 @@ def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
         "mu": atlas.mu, "logvar": atlas.logvar, "recon_error": atlas.recon_error,
         "labels": atlas.labels, "pca_mean": atlas.pca_mean, "pca_basis": atlas.pca_basis,
         **{f"{SCORE_PREFIX}{name}": values for name, values in atlas.scores.items()},
+        **{f"{KEPT_PREFIX}{projection}": kept for projection, kept in atlas.kept.items()},
     }
     write_tensors(folder / ATLAS_TENSORS, {k: v.contiguous() for k, v in tensors.items()})
     write_json(folder / ATLAS_META, atlas.meta)
@@ -316,6 +347,7 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
     n, d = t["mu"].shape
     coords = {p: t[p].float() for p in PROJECTIONS if p in t}
     scores = {name: t[SCORE_PREFIX + name].float() for name in SCORES if SCORE_PREFIX + name in t}
+    kept = {p: t[KEPT_PREFIX + p] for p in coords if KEPT_PREFIX + p in t}
     shapes_ok = (
         all(c.shape == (n, 2) for c in coords.values())
         and t["logvar"].shape == (n, d)
@@ -323,7 +355,7 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         and t["labels"].shape == (n,)
         and t["pca_mean"].shape == (d,)
         and t["pca_basis"].shape == (2, d)
-        and all(v.shape == (n,) for v in scores.values())
+        and all(v.shape == (n,) for v in [*scores.values(), *kept.values()])
     )
     if not shapes_ok:
         raise AtlasError(f"{tensors_path}: tensors disagree in shape; rebuild it")
@@ -333,5 +365,5 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         stale = True
     return Atlas(
         coords, t["mu"].float(), t["logvar"].float(), t["recon_error"].float(), t["labels"].long(),
-        t["pca_mean"].float(), t["pca_basis"].float(), meta, stale, scores,
+        t["pca_mean"].float(), t["pca_basis"].float(), meta, stale, scores, kept,
     )

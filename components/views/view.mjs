@@ -43,6 +43,7 @@ export class LiveView {
     this.raf = 0;
     this.pendingInput = null;
     this.failed = false;
+    this.ready = false;  // every resource named has loaded
   }
 
   update(data) {
@@ -59,6 +60,7 @@ export class LiveView {
       const models = Object.fromEntries(names.map((name, i) => [name, values[i]]));
       const newModel = names.length !== Object.keys(this.models).length || names.some((n) => models[n] !== this.models[n]);
       this.models = models;
+      this.ready = true;
       this.status.textContent = "";
       this.sync(data, newModel);
       this.request(null);
@@ -73,7 +75,7 @@ export class LiveView {
 
   frame() {
     this.raf = 0;
-    if (this.failed || !this.models.decoder) return;
+    if (this.failed || !this.ready) return;
     try {
       this.draw();
       if (this.pendingInput !== null) recordTiming(this.name, this.pendingInput, performance.now());

@@ -192,7 +192,6 @@ def test_every_page_and_every_move_between_pages(page: Page, app: App, kind: Kin
 
     page.goto(f"{app.url}/map?model={kind.name}")
     settle(page)
-    page.get_by_role("tab", name="Hover to decode").click()
     overlay = page.locator("canvas.led-overlay")
     overlay.wait_for()
     expect(page.locator(".led-status")).to_have_text("")  # the decoder and the map have arrived: clicks count

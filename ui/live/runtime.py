@@ -139,14 +139,15 @@ def browser_disabled() -> bool:
     return bool(st.session_state.get(SERVER_ONLY))
 
 
-def unavailable(key: str, specs: Mapping[str, Spec | None], fallback: str) -> str | None:
+def unavailable(key: str, specs: Mapping[str, Spec | None], fallback: str, decodes: bool = True) -> str | None:
     """Why the view `key` cannot run on these specs (a sentence ending in `fallback`), or None when it can.
 
-    An error the view reported from the browser (its state value `error`) sticks for the session.
+    An error the view reported from the browser (its state value `error`) sticks for the session. A view
+    that `decodes` nothing (the map without its decoder) still runs when browser decoding is switched off.
     """
     if any(spec is None for spec in specs.values()):
         return f"This model's networks cannot run in the browser; {fallback}."
-    if browser_disabled():
+    if decodes and browser_disabled():
         return f"Browser decoding is switched off; {fallback}."
     failed = st.session_state.setdefault(FAILED, {})
     ident = "+".join(spec["id"] for spec in specs.values())
