@@ -23,6 +23,9 @@ from torch import Tensor, nn
 from vae.atlas import NEIGHBOURS_FOR_PLACEMENT, Atlas
 from vae.model import VAE
 
+ONNX_DECODER_FORMAT = "latent-explorer-onnx-decoder/1"
+ONNX_ENCODER_FORMAT = "latent-explorer-onnx-encoder/1"
+OUTPUT_KINDS = ("logits", "probs", "mean")
 DECODER_FORMAT = "latent-explorer-decoder/1"
 ENCODER_FORMAT = "latent-explorer-encoder/1"
 MAP_FORMAT = "latent-explorer-map/1"
@@ -124,6 +127,29 @@ def encoder_spec(model: VAE) -> dict[str, Any]:
     """
     return _network(model, ENCODER_FORMAT, "gaussian_mean_logvar", trunk=_layers(model.trunk),
                     head=_layers(model.head))
+
+
+def network_specs(encoder: bytes | None, decoder: bytes, model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ONNX networks of a model as the browser's runtime loads them: {"encoder": spec, "decoder": spec}.
+
+    `encoder` and `decoder` are ONNX files' bytes, sent as they are (base64); `model` is the model.json
+    of vae.onnx_export (latent_shape, image_shape, output, input_range, conditional, class_names).
+    Without an encoder, only the decoder's spec is made. Each spec's `id` hashes its content.
+    """
+    output = model.get("output", "logits")
+    if output not in OUTPUT_KINDS:
+        raise ValueError(f"the decoder's output kind must be one of {', '.join(OUTPUT_KINDS)}, not {output!r}")
+    shared = {"latent_shape": [int(n) for n in model["latent_shape"]],
+              "image_shape": [int(n) for n in model["image_shape"]],
+              "input_range": [float(v) for v in model.get("input_range", [0, 1])],
+              "conditional": bool(model.get("conditional", False)),
+              "num_classes": len(model.get("class_names") or []) if model.get("conditional") else 0}
+    if shared["conditional"] and not shared["num_classes"]:
+        raise ValueError("a conditional model needs its class names (the label's range)")
+    nets = {"decoder": (ONNX_DECODER_FORMAT, decoder), "encoder": (ONNX_ENCODER_FORMAT, encoder)}
+    return {role: _with_id({"format": fmt, **shared, "output": output,
+                            "onnx": base64.b64encode(data).decode("ascii")})
+            for role, (fmt, data) in nets.items() if data is not None}
 
 
 def _check_points(xy: Tensor, mu: Tensor, labels: Tensor) -> None:

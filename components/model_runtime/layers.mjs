@@ -8,16 +8,9 @@
 // over the input feeds eight sums held in registers. Sums are taken in float64; each layer owns its
 // output buffer, and running the layers allocates nothing.
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const GROUP = 8;
+import { base64ToFloat32 } from "./base64.mjs";
 
-export function base64ToFloat32(b64) {
-  if (!LITTLE_ENDIAN) throw new Error("the model runtime needs a little-endian platform");
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new Float32Array(bytes.buffer);
-}
+const GROUP = 8;
 
 function weights(layer, expected) {
   const w = base64ToFloat32(layer.weight);

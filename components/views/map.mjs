@@ -70,12 +70,13 @@ class MapView extends LiveView {
       return;
     }
     const where = map.locate(place[0], place[1], this.z);
-    this.image.draw(decoder, this.z, this.data.label ?? where.label);
+    const decoded = this.image.draw(decoder, this.z, this.data.label ?? where.label);  // asynchronous
     const { ink, paper } = themeColours(this.root), at = scatter.toScreen(place[0], place[1]);
     drawNearest(ctx, at, scatter.toScreen(map.xy[2 * where.index], map.xy[2 * where.index + 1]), ink);
     if (this.pinned) drawPin(ctx, scatter.toScreen(this.pinned[0], this.pinned[1]), ink, paper);
     if (this.hover) drawCross(ctx, at[0], at[1], ink, paper);
     this.showReadout(place, where);
+    return decoded;
   }
 
   // The readout's nodes are made once; each frame only sets their text.
