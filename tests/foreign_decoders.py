@@ -66,3 +66,29 @@ def onnx_bytes(module: nn.Module, example: Tensor, input_name: str, output_name:
     program = torch.onnx.export(module.eval(), (example,), dynamo=True, external_data=False,
                                 input_names=[input_name], output_names=[output_name], verbose=False)
     return program.model_proto.SerializeToString()
+
+
+SPATIAL = (4, 7, 7)
+
+
+def spatial_probs() -> tuple[nn.Module, nn.Module, dict]:
+    """A decoder of a spatial latent (4, 7, 7) ending in probabilities, its deterministic encoder, and
+    their model.json (the same weights on every call)."""
+    torch.manual_seed(1)
+    decoder, encoder = randomized(ConvDecoder(SPATIAL), 1), randomized(ConvEncoder(SPATIAL), 3)
+    return decoder, encoder, {"latent_shape": list(SPATIAL), "image_shape": [1, 28, 28], "output": "probs"}
+
+
+def rgb_mean() -> tuple[nn.Module, dict]:
+    """An RGB decoder of a flat latent (6,) ending in a tanh: a mean image in [-1, 1], and its model.json."""
+    torch.manual_seed(2)
+    decoder = randomized(ConvDecoder((6,), channels=3, end="tanh"), 2)
+    return decoder, {"latent_shape": [6], "image_shape": [3, 28, 28], "output": "mean", "input_range": [-1, 1]}
+
+
+def as_image(output: Tensor, kind: str, value_range: tuple[float, float] = (0, 1)) -> Tensor:
+    """The image in [0, 1] a decoder's output of this kind stands for (what the browser must draw)."""
+    if kind == "logits":
+        return torch.sigmoid(output)
+    lo, hi = value_range if kind == "mean" else (0, 1)
+    return ((output - lo) / (hi - lo)).clamp(0, 1)

@@ -32,7 +32,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from tests.foreign_decoders import ConvDecoder, ConvEncoder, onnx_bytes, randomized
+from tests.foreign_decoders import as_image, onnx_bytes, rgb_mean, spatial_probs
 from vae.atlas import Atlas as AtlasData
 from vae.atlas import AtlasError, load_atlas, pca_2d
 from vae.checkpoint import Checkpoint, CheckpointError, find_checkpoints, load_checkpoint
@@ -78,14 +78,6 @@ def write(path: Path, fixture: dict) -> None:
     path.write_text(json.dumps(fixture))
 
 
-def as_image(output: Tensor, kind: str, value_range: tuple[float, float] = (0, 1)) -> Tensor:
-    """The image in [0, 1] a decoder's output of this kind stands for (what the runtime must draw)."""
-    if kind == "logits":
-        return torch.sigmoid(output)
-    lo, hi = value_range if kind == "mean" else (0, 1)
-    return ((output - lo) / (hi - lo)).clamp(0, 1)
-
-
 @torch.no_grad()
 def decoder_fixture(spec: dict, decode: Callable[..., Tensor], latent: tuple[int, ...], classes: int,
                     gen: torch.Generator) -> dict:
@@ -113,12 +105,9 @@ def encoder_fixture(model: VAE, specs: dict, gen: torch.Generator) -> dict:
 
 def foreign_fixtures(gen: torch.Generator) -> tuple[dict[str, dict], dict[str, dict]]:
     """Decoder and encoder fixtures of tests/foreign_decoders.py's models (exported here: no checkpoint)."""
-    torch.manual_seed(1)
-    spatial = (4, 7, 7)
-    probs, tanh = randomized(ConvDecoder(spatial), 1), randomized(ConvDecoder((6,), channels=3, end="tanh"), 2)
-    encoder = randomized(ConvEncoder(spatial), 3)
-    grey = {"latent_shape": list(spatial), "image_shape": [1, 28, 28], "output": "probs"}
-    rgb = {"latent_shape": [6], "image_shape": [3, 28, 28], "output": "mean", "input_range": [-1, 1]}
+    probs, encoder, grey = spatial_probs()
+    tanh, rgb = rgb_mean()
+    spatial = tuple(grey["latent_shape"])
     specs = network_specs(onnx_bytes(encoder, torch.rand(1, 1, 28, 28), "x", "z"),
                           onnx_bytes(probs, torch.randn(1, *spatial), "z", "x"), grey)
     rgb_specs = network_specs(None, onnx_bytes(tanh, torch.randn(1, 6), "z", "x"), rgb)

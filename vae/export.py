@@ -139,7 +139,8 @@ def network_specs(encoder: bytes | None, decoder: bytes, model: dict[str, Any]) 
     output = model.get("output", "logits")
     if output not in OUTPUT_KINDS:
         raise ValueError(f"the decoder's output kind must be one of {', '.join(OUTPUT_KINDS)}, not {output!r}")
-    shared = {"latent_shape": [int(n) for n in model["latent_shape"]],
+    latent = [int(n) for n in model["latent_shape"]]
+    shared = {"latent_shape": latent, "latent_dim": int(np.prod(latent)),  # pages use the code flattened
               "image_shape": [int(n) for n in model["image_shape"]],
               "input_range": [float(v) for v in model.get("input_range", [0, 1])],
               "conditional": bool(model.get("conditional", False)),

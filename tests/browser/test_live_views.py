@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import CHROMIUM, ROOT, canvas_pixels, chromium, streamlit_server, wait_for_app
+from tests.foreign_decoders import as_image, spatial_probs
+from vae.checkpoint import load_checkpoint
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,6 +51,12 @@ def page(server: tuple[str, Browser], request: pytest.FixtureRequest) -> Iterato
 def open_mode(page: Page, query: str) -> None:
     page.goto(f"{page.base_url}/?{query}")  # type: ignore[attr-defined]
     wait_for_app(page)
+
+
+def loaded(page: Page) -> None:
+    """Wait until every view on the page holds its networks (onnxruntime-web loaded, sessions made)."""
+    page.locator(".led-status").first.wait_for(state="attached")
+    page.get_by_text("Loading the model").first.wait_for(state="hidden")
 
 
 def committed(page: Page) -> dict | None:
@@ -139,6 +148,7 @@ def test_map_hover_decodes_distant_places_differently_and_click_pins(page: Page)
     open_mode(page, "mode=map")
     overlay, image = page.locator("canvas.led-overlay"), page.locator("canvas.led-image")
     overlay.wait_for()
+    loaded(page)
     box = overlay.bounding_box()
     images = []
     for fx, fy in [(0.15, 0.8), (0.85, 0.8), (0.5, 0.45)]:  # two clusters and the gap between all three
@@ -183,9 +193,49 @@ def test_forced_fallback_draws_no_browser_decoder(page: Page) -> None:
 def test_javascript_failure_falls_back_with_a_notice(page: Page) -> None:
     open_mode(page, "mode=sliders&broken=1")
     page.get_by_text("Browser decoding failed").wait_for()
-    assert "no tanh layer" in page.get_by_text("Browser decoding failed").inner_text()
+    assert "protobuf parsing failed" in page.get_by_text("Browser decoding failed").inner_text()
     wait_for_app(page)
     assert page.locator("canvas.led-image").count() == 0
+
+
+def test_views_decode_with_onnxruntime_web(page: Page) -> None:
+    for mode in ("sliders", "map", "pad"):
+        open_mode(page, f"mode={mode}")
+        loaded(page)
+        assert page.evaluate("async () => !!(await globalThis.__latentExplorerOrt)?.InferenceSession"), mode
+
+
+def test_missing_onnxruntime_files_fall_back_with_a_notice(page: Page) -> None:
+    open_mode(page, "mode=sliders&ort=missing")
+    page.get_by_text("Browser decoding failed").wait_for()
+    wait_for_app(page)
+    assert page.locator("canvas.led-image").count() == 0
+
+
+DECODE_IN_PAGE = """async (codes) => {
+  const entries = [...globalThis.__latentExplorerRuntime.values()];
+  const decoder = (await Promise.all(entries.map((e) => e.promise.catch(() => null)))).find((v) => v && v.decode);
+  const images = [];
+  for (const z of codes) images.push(Array.from((await decoder.decode(z, 0)).image));
+  return images;
+}"""
+
+
+@pytest.mark.parametrize("model", ["mnist", "foreign"])
+def test_chromium_decodes_like_pytorch(page: Page, model: str) -> None:
+    if model == "mnist":
+        net = load_checkpoint(ROOT / "checkpoints" / "mnist").model
+        module, kind, latent = net.decode, "logits", (net.cfg.latent_dim,)
+    else:
+        module, _, meta = spatial_probs()
+        kind, latent = meta["output"], tuple(meta["latent_shape"])
+    z = torch.randn(100, *latent, generator=torch.Generator().manual_seed(0)) * 1.5
+    with torch.no_grad():
+        want = as_image(module(z), kind).flatten(1)  # one channel: (C, H, W) is channels-last too
+    open_mode(page, f"mode=parity&model={model}")
+    loaded(page)
+    got = torch.tensor(page.evaluate(DECODE_IN_PAGE, z.flatten(1).tolist()))
+    assert (got - want).abs().max().item() <= 1e-4
 
 
 def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], child_env: dict[str, str]) -> None:

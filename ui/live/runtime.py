@@ -18,6 +18,7 @@ A view that fails in the browser reports why, and its page falls back for the re
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -134,12 +135,27 @@ def _main_script() -> str:
     return ctx.main_script_path if ctx and ctx.main_script_path else str(ROOT / "app.py")
 
 
+def _served(specs: dict[str, Spec]) -> dict[str, Spec]:
+    return {role: {**spec, "runtime": runtime_path()} for role, spec in specs.items()}
+
+
 def checkpoint_specs(ckpt: Checkpoint) -> dict[str, Spec] | None:
     """The checkpoint's encoder and decoder specs for the browser (vae.export.network_specs of its ONNX
     export, made once per weights and cached), each naming where onnxruntime-web is served; None if
     the networks cannot be exported."""
     specs = _network_specs(ckpt, _weights_hash(ckpt.model, _identity(ckpt)))
-    return None if specs is None else {role: {**spec, "runtime": runtime_path()} for role, spec in specs.items()}
+    return None if specs is None else _served(specs)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _file_specs(encoder: bytes | None, decoder: bytes, model: str) -> dict[str, Spec]:
+    return network_specs(encoder, decoder, json.loads(model))
+
+
+def onnx_specs(encoder: bytes | None, decoder: bytes, model: Mapping[str, Any]) -> dict[str, Spec]:
+    """The specs of ONNX files as they are (a model folder's encoder.onnx, decoder.onnx, model.json), for
+    the browser: made once per content. Raises ValueError for a model.json the runtime cannot follow."""
+    return _served(_file_specs(encoder, decoder, json.dumps(dict(model), sort_keys=True)))
 
 
 def decoder_of(ckpt: Checkpoint) -> Spec | None:
