@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 from torch import Tensor
 
 from vae.atlas import Atlas
@@ -106,13 +105,13 @@ def _weights_hash(_model: VAE, identity: tuple[Any, ...]) -> str:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _network_specs(_ckpt: Checkpoint, weights: str) -> dict[str, Spec] | None:
+def _network_specs(_ckpt: Checkpoint, weights: str, runtime: str) -> dict[str, Spec] | None:
     """The checkpoint's networks exported as ONNX (seconds: once per weights, whoever asks), or None."""
     try:
         nets = onnx_networks(_ckpt.model)
     except Exception:  # an exporter failure of any kind means: decode on the server
         return None
-    return network_specs(nets.encoder, nets.decoder, model_json(_ckpt))
+    return _served(network_specs(nets.encoder, nets.decoder, model_json(_ckpt)), runtime)
 
 
 def runtime_path() -> str:
@@ -121,41 +120,38 @@ def runtime_path() -> str:
     return f"/{base}/app/{ORT_STATIC}/" if base else f"/app/{ORT_STATIC}/"
 
 
-def runtime_missing(main_script: str | os.PathLike | None = None) -> str | None:
-    """Why onnxruntime-web cannot be served (not installed by `make`, static serving off), or None."""
+def runtime_missing() -> str | None:
+    """Why onnxruntime-web cannot be served (not installed by `make`, static serving off), or None.
+
+    Streamlit serves static/ beside the main script: app.py's is ROOT/static; the test and bench apps
+    elsewhere link theirs to it."""
     if not st.get_option("server.enableStaticServing"):
         return "static serving is off (server.enableStaticServing)"
-    folder = Path(main_script or _main_script()).resolve().parent / ORT_STATIC
-    missing = [name for name in ORT_FILES if not (folder / name).is_file()]
-    return f"onnxruntime-web is not installed in {folder} (run make)" if missing else None
+    if not all((ROOT / ORT_STATIC / name).is_file() for name in ORT_FILES):
+        return f"onnxruntime-web is not in {ORT_STATIC}/: run make"
+    return None
 
 
-def _main_script() -> str:
-    ctx = get_script_run_ctx()
-    return ctx.main_script_path if ctx and ctx.main_script_path else str(ROOT / "app.py")
-
-
-def _served(specs: dict[str, Spec]) -> dict[str, Spec]:
-    return {role: {**spec, "runtime": runtime_path()} for role, spec in specs.items()}
+def _served(specs: dict[str, Spec], runtime: str) -> dict[str, Spec]:
+    return {role: {**spec, "runtime": runtime} for role, spec in specs.items()}
 
 
 def checkpoint_specs(ckpt: Checkpoint) -> dict[str, Spec] | None:
     """The checkpoint's encoder and decoder specs for the browser (vae.export.network_specs of its ONNX
     export, made once per weights and cached), each naming where onnxruntime-web is served; None if
     the networks cannot be exported."""
-    specs = _network_specs(ckpt, _weights_hash(ckpt.model, _identity(ckpt)))
-    return None if specs is None else _served(specs)
+    return _network_specs(ckpt, _weights_hash(ckpt.model, _identity(ckpt)), runtime_path())
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _file_specs(encoder: bytes | None, decoder: bytes, model: str) -> dict[str, Spec]:
-    return network_specs(encoder, decoder, json.loads(model))
+def _file_specs(encoder: bytes | None, decoder: bytes, model: str, runtime: str) -> dict[str, Spec]:
+    return _served(network_specs(encoder, decoder, json.loads(model)), runtime)
 
 
 def onnx_specs(encoder: bytes | None, decoder: bytes, model: Mapping[str, Any]) -> dict[str, Spec]:
     """The specs of ONNX files as they are (a model folder's encoder.onnx, decoder.onnx, model.json), for
     the browser: made once per content. Raises ValueError for a model.json the runtime cannot follow."""
-    return _served(_file_specs(encoder, decoder, json.dumps(dict(model), sort_keys=True)))
+    return _file_specs(encoder, decoder, json.dumps(dict(model), sort_keys=True), runtime_path())
 
 
 def decoder_of(ckpt: Checkpoint) -> Spec | None:
