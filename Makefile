@@ -46,4 +46,4 @@ bench: install-dev
 	LATENT_EXPLORER_DATA=$(DATA_ROOT) $(PY) bench/train_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts node_modules static
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts node_modules static .cache

@@ -122,6 +122,7 @@ def small_atlas(n: int = 5) -> Atlas:
 
 
 def test_specs_are_exported_once_per_weights_and_atlas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "ONNX_CACHE", tmp_path / "cache")
     model = VAE(ModelConfig(arch="conv", latent_dim=2, hidden=4))
     ckpt = Checkpoint(tmp_path, model, {})
     assert decoder_of(ckpt) is decoder_of(ckpt) and encoder_of(ckpt) is encoder_of(ckpt)
@@ -134,6 +135,9 @@ def test_specs_are_exported_once_per_weights_and_atlas(tmp_path: Path, monkeypat
     assert decoder_of(Checkpoint(tmp_path, twin, {})) is decoder_of(ckpt) and not exports  # same weights: cached
     other = VAE(model.cfg)
     assert decoder_of(Checkpoint(tmp_path, other, {})) is None and exports == [other]  # export failed: server
+    runtime._network_specs.clear()  # a server restart: the export is read back from the disk cache
+    assert decoder_of(ckpt)["id"] == decoder_of(Checkpoint(tmp_path, twin, {}))["id"] and len(exports) == 1
+    assert len(list((tmp_path / "cache").iterdir())) == 1
     atlas = small_atlas()
     assert atlas_spec(atlas, "pca", ["a", "b"]) is atlas_spec(atlas, "pca", ["a", "b"])
     assert atlas_spec(atlas, "pca", ["a", "b"])["class_names"] == ["a", "b"]

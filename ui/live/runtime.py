@@ -30,15 +30,17 @@ import streamlit as st
 from torch import Tensor
 
 from vae.atlas import Atlas
+from vae.atomic import atomic_write
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.export import atlas_map_spec, network_specs, values_spec
 from vae.model import VAE
-from vae.onnx_export import model_json, onnx_networks
+from vae.onnx_export import DECODER, ENCODER, OnnxNetworks, model_json, onnx_networks
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "components"
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")  # `make` copies them
 ORT_STATIC = "static/ort"  # next to the app's main script, as Streamlit serves it
+ONNX_CACHE = ROOT / ".cache" / "onnx"  # git-ignored: checkpoints' ONNX exports, a folder per weights hash
 DISABLE_ENV = "LATENT_EXPLORER_NO_BROWSER_DECODER"
 FAILED = "_live_failed"  # session_state: the ids of a view's specs -> why the browser could not run them
 SERVER_ONLY = "_live_server_only"  # session_state: the URL asked for the server path
@@ -104,11 +106,24 @@ def _weights_hash(_model: VAE, identity: tuple[Any, ...]) -> str:
     return digest.hexdigest()
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+def _exported(model: VAE, weights: str) -> OnnxNetworks:
+    """The model's ONNX networks: from ONNX_CACHE when these weights were exported before, else exported
+    now (seconds) and stored there, so a server restart does not pay for it again."""
+    folder = ONNX_CACHE / weights
+    files = (folder / ENCODER, folder / DECODER)
+    if all(file.is_file() for file in files):
+        return OnnxNetworks(*(file.read_bytes() for file in files))
+    nets = onnx_networks(model)
+    for file, data in zip(files, nets, strict=True):
+        atomic_write(file, lambda path, data=data: Path(path).write_bytes(data))
+    return nets
+
+
+@st.cache_resource(max_entries=8, show_spinner="Preparing the model for your browser (once per model)…")
 def _network_specs(_ckpt: Checkpoint, weights: str, runtime: str) -> dict[str, Spec] | None:
-    """The checkpoint's networks exported as ONNX (seconds: once per weights, whoever asks), or None."""
+    """The checkpoint's networks as ONNX specs (made once per weights, whoever asks), or None."""
     try:
-        nets = onnx_networks(_ckpt.model)
+        nets = _exported(_ckpt.model, weights)
     except Exception:  # an exporter failure of any kind means: decode on the server
         return None
     return _served(network_specs(nets.encoder, nets.decoder, model_json(_ckpt)), runtime)
