@@ -1,16 +1,15 @@
-"""Decode-only: the browser's engines in node (onnxruntime-web, WASM, one thread; the hand-written layers.mjs)
-beside onnxruntime and torch in Python (one thread), on one checkpoint, in one run.
+"""Decode-only: the browser's runtime in node (onnxruntime-web, WASM, one thread) beside onnxruntime and torch in
+Python (one thread), on one checkpoint, in one run.
 
 Each engine decodes one code per call (and encodes one image per call), timed call by call after a
-warm-up; the table gives p50 and p95 in ms and each browser engine's load time (onnxruntime-web: its
-WASM and the session). The ONNX files are vae.onnx_export's, as the app serves them.
+warm-up; the table gives p50 and p95 in ms and the browser runtime's load time (onnxruntime-web's
+WASM and the two sessions). The ONNX files are vae.onnx_export's, as the app serves them.
 
     python bench/decode_engines.py [CHECKPOINT] [--calls 1000] [--warmup 50]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -26,9 +25,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import percentile  # noqa: E402
+from bench.stats import calls_args, percentile  # noqa: E402
 from vae.checkpoint import load_checkpoint  # noqa: E402
-from vae.export import decoder_spec, encoder_spec, network_specs  # noqa: E402
+from vae.export import network_specs  # noqa: E402
 from vae.onnx_export import model_json, onnx_networks  # noqa: E402
 
 
@@ -44,11 +43,7 @@ def python_times(run, calls: int, warmup: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", nargs="?", default=str(ROOT / "checkpoints" / "mnist"), help="checkpoint folder")
-    parser.add_argument("--calls", type=int, default=1000, help="timed calls per row (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=50, help="untimed calls first (default %(default)s)")
-    args = parser.parse_args(argv)
+    args = calls_args(__doc__, argv)
     node = shutil.which("node")
     if node is None:
         raise SystemExit("node is not installed")
@@ -57,15 +52,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     started = time.perf_counter()
     nets = onnx_networks(model)
     export_s = time.perf_counter() - started
-    specs = {"onnx": network_specs(nets.encoder, nets.decoder, model_json(ckpt)),
-             "handwritten": {"decoder": decoder_spec(model), "encoder": encoder_spec(model)}}
+    specs = network_specs(nets.encoder, nets.decoder, model_json(ckpt))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "specs.json"
         path.write_text(json.dumps(specs))
         out = subprocess.run([node, str(ROOT / "bench" / "decode_engines.mjs"), str(path), str(args.calls),
                               str(args.warmup)], cwd=ROOT, capture_output=True, text=True, check=True)
-    rows = [{"engine": f"{r['engine']} (node 20, browser runtime)", "load_ms": r["load_ms"],
-             "decode": r["decode"], "encode": r["encode"]} for r in json.loads(out.stdout)]
+    rows = [{"engine": "onnxruntime-web (node 20, the browser runtime)", **json.loads(out.stdout)}]
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     decoder = ort.InferenceSession(nets.decoder, options, providers=["CPUExecutionProvider"])

@@ -20,18 +20,17 @@ All times are on the page's performance.now() clock.
 
 p50 and p95 are over all drawn frames (live) or presses (plain). The targets for the live paths are
 handler -> painted p95 <= 4 ms (sliders, hover) and 6 ms (pad), and event created -> painted p95 <= 16.7 ms,
-one frame at 60 Hz. Each live path runs with every engine in `--engines` (onnx: onnxruntime-web, the
-app's; handwritten: the layers.mjs engine it replaced), in the same run.
+one frame at 60 Hz. The browser decodes with onnxruntime-web (WASM, one thread).
 
-Loading: for each engine, the time from navigating to the sliders page until the view holds its decoder
-(Streamlit's page, onnxruntime-web's module and WASM, the session), in a fresh browser context (nothing
-cached) and again in the same context (a reload; within the app, pages switch without one and keep
-onnxruntime-web); and the server's one-off ONNX export of the checkpoint, measured before.
+Loading: the time from navigating to the sliders page until the view holds its decoder (Streamlit's page,
+onnxruntime-web's module and WASM, the session), in a fresh browser context (nothing cached) and again
+in the same context (a reload; within the app, pages switch without one and keep onnxruntime-web);
+and, before, the server's first visit: the ONNX export of the checkpoint (or reading it back from
+.cache/onnx, where the first export is kept).
 
 Numbers depend on the machine and its load; the output says both.
 
-    python bench/live_decode.py [CHECKPOINT] [--moves 400] [--presses 40] [--engines onnx,handwritten]
-                                [--json OUT.json] [--quick]
+    python bench/live_decode.py [CHECKPOINT] [--moves 400] [--presses 40] [--json OUT.json] [--quick]
 """
 
 from __future__ import annotations
@@ -110,10 +109,10 @@ def live_samples(page: Page, mode: str) -> list[dict]:
     return samples
 
 
-def open_mode(page: Page, url: str, mode: str, ready: str, engine: str = "onnx") -> float:
+def open_mode(page: Page, url: str, mode: str, ready: str) -> float:
     """Open the bench page in `mode`; returns the seconds from navigating to the view holding its model."""
     started = time.perf_counter()
-    page.goto(f"{url}/?mode={mode}&engine={engine}")
+    page.goto(f"{url}/?mode={mode}")
     wait_for_app(page, timeout=120_000)
     failure = page.locator('[data-testid="stAlertContentError"]')
     page.wait_for_selector(f'{ready}, [data-testid="stAlertContentError"]', timeout=60_000)
@@ -127,8 +126,8 @@ def open_mode(page: Page, url: str, mode: str, ready: str, engine: str = "onnx")
     return loaded
 
 
-def slider_drag(page: Page, url: str, moves: int, engine: str) -> dict:
-    open_mode(page, url, "sliders", ".led-slider input", engine)
+def slider_drag(page: Page, url: str, moves: int) -> dict:
+    open_mode(page, url, "sliders", ".led-slider input")
     box = page.locator(".led-slider input").first.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
@@ -139,11 +138,11 @@ def slider_drag(page: Page, url: str, moves: int, engine: str) -> dict:
         page.wait_for_timeout(MOVE_MS)
     samples = live_samples(page, "sliders")
     page.mouse.up()
-    return summarize(f"live sliders ({engine}): slider drag", samples)
+    return summarize("live sliders: slider drag", samples)
 
 
-def map_hover(page: Page, url: str, moves: int, engine: str) -> dict:
-    open_mode(page, url, "map", "canvas.led-overlay", engine)
+def map_hover(page: Page, url: str, moves: int) -> dict:
+    open_mode(page, url, "map", "canvas.led-overlay")
     box = page.locator("canvas.led-overlay").bounding_box()
     cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 0.42 * box["width"]
     page.mouse.move(cx + r, cy)
@@ -153,11 +152,11 @@ def map_hover(page: Page, url: str, moves: int, engine: str) -> dict:
         a = 2 * math.pi * i / moves
         page.mouse.move(cx + r * math.cos(3 * a), cy + r * math.sin(2 * a))
         page.wait_for_timeout(MOVE_MS)
-    return summarize(f"live map ({engine}): hover", live_samples(page, "map"))
+    return summarize("live map: hover", live_samples(page, "map"))
 
 
-def pad_stroke(page: Page, url: str, moves: int, engine: str) -> dict:
-    open_mode(page, url, "pad", "canvas.led-pad-canvas", engine)
+def pad_stroke(page: Page, url: str, moves: int) -> dict:
+    open_mode(page, url, "pad", "canvas.led-pad-canvas")
     box = page.locator("canvas.led-pad-canvas").bounding_box()
     cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 0.35 * box["width"]
     page.mouse.move(cx + r, cy)
@@ -169,7 +168,7 @@ def pad_stroke(page: Page, url: str, moves: int, engine: str) -> dict:
         page.wait_for_timeout(MOVE_MS)
     samples = live_samples(page, "pad")
     page.mouse.up()
-    return summarize(f"live pad ({engine}): stroke update -> reconstruction", samples)
+    return summarize("live pad: stroke update -> reconstruction", samples)
 
 
 def server_slider(page: Page, url: str, presses: int) -> dict:
@@ -185,14 +184,14 @@ def server_slider(page: Page, url: str, presses: int) -> dict:
     return summarize("plain st.slider (server decode)", samples)
 
 
-def loading(browser: Browser, url: str, engine: str) -> dict:
+def loading(browser: Browser, url: str) -> dict:
     """Seconds from navigation to a view holding its decoder: a fresh context (cold cache), then again."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    first = open_mode(page, url, "sliders", ".led-slider input", engine)
-    again = open_mode(page, url, "sliders", ".led-slider input", engine)
+    first = open_mode(page, url, "sliders", ".led-slider input")
+    again = open_mode(page, url, "sliders", ".led-slider input")
     context.close()
-    return {"engine": engine, "first_s": first, "again_s": again}
+    return {"first_s": first, "again_s": again}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -200,7 +199,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("checkpoint", nargs="?", default=str(ROOT / "checkpoints" / "mnist"), help="checkpoint folder")
     parser.add_argument("--moves", type=int, default=400, help="pointer moves per live path (default %(default)s)")
     parser.add_argument("--presses", type=int, default=40, help="key presses on the plain slider (default %(default)s)")
-    parser.add_argument("--engines", default="onnx,handwritten", help="engines to compare (default %(default)s)")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--quick", action="store_true", help="a few moves and presses, to check the bench runs")
     args = parser.parse_args(argv)
@@ -209,17 +207,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.moves < 2 or args.presses < 2:
         parser.error("--moves and --presses must be >= 2")
     env = {"LATENT_EXPLORER_BENCH_CHECKPOINT": str(Path(args.checkpoint).resolve())}
-    engines = args.engines.split(",")
     with streamlit_server(APP, env=env) as url, chromium() as browser:
         export = browser.new_page()  # the first visit: the server loads the checkpoint and exports it to ONNX
         open_mode(export, url, "server", '[data-testid="stImage"] img')
         export_caption = export.locator('[data-testid="stCaptionContainer"]').first.inner_text()
         export.close()
-        loads = [loading(browser, url, engine) for engine in engines]
+        loaded = loading(browser, url)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        paths = (slider_drag, map_hover, pad_stroke)
-        rows = [path(page, url, args.moves, engine) for path in paths for engine in engines]
-        rows.append(server_slider(page, url, args.presses))
+        rows = [slider_drag(page, url, args.moves), map_hover(page, url, args.moves), pad_stroke(page, url, args.moves),
+                server_slider(page, url, args.presses)]
         version = browser.version
     load = os.getloadavg()[0]
     print(f"checkpoint {args.checkpoint}; Chromium {version} headless; {os.cpu_count()} cores, load {load:.1f}")
@@ -228,12 +224,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in rows:
         print(f"| {r['path']} | {r['samples']} | {r['handler_p50_ms']:.1f} | {r['handler_p95_ms']:.1f} "
               f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} |")
-    print(f"\nLoading ({export_caption.split('; ')[-1]} on the server, once per weights):")
-    print("| engine | first visit, nothing cached: s | again, same tab: s |\n|---|---:|---:|")
-    for row in loads:
-        print(f"| {row['engine']} | {row['first_s']:.2f} | {row['again_s']:.2f} |")
+    print(f"\nLoading: the server's first visit, {export_caption.split('; ')[-1]}; then in the browser, to the "
+          f"decoder held: first visit (nothing cached) {loaded['first_s']:.2f} s, "
+          f"again in the same tab {loaded['again_s']:.2f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps({"paths": rows, "loading": loads}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"paths": rows, "loading": loaded}, indent=2) + "\n")
     return rows
 
 

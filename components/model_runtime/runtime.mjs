@@ -3,7 +3,6 @@
 // its id for the views. Its data never changes for a model, so Streamlit sends it once per page.
 import { loadDecoder } from "./decoder.mjs";
 import { loadEncoder } from "./encoder.mjs";
-import { loadHandwrittenDecoder, loadHandwrittenEncoder } from "./handwritten.mjs";
 import { loadMap } from "./latent_map.mjs";
 import { base64ToFloat32 } from "./base64.mjs";
 import { provide } from "./registry.mjs";
@@ -23,8 +22,6 @@ function loadPicture(spec) {
 const LOADERS = {
   "latent-explorer-onnx-decoder/1": loadDecoder,
   "latent-explorer-onnx-encoder/1": loadEncoder,
-  "latent-explorer-decoder/1": loadHandwrittenDecoder,
-  "latent-explorer-encoder/1": loadHandwrittenEncoder,
   "latent-explorer-map/1": loadMap,
   "latent-explorer-values/1": loadValues,
   "latent-explorer-picture/1": loadPicture,
