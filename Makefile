@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA_ROOT ?= $(or $(LATENT_EXPLORER_DATA),data)
 PORT ?= 8501
+# Where the app listens: this machine only, unless asked (`make run ADDRESS=0.0.0.0` shares it on the network).
+ADDRESS ?= 127.0.0.1
+LOOPBACK := 127.0.0.1 localhost ::1
 
 ORT := static/ort
 ORT_FILES := ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm
@@ -33,7 +36,9 @@ install: $(VENV)/.installed $(ORT)/.installed
 install-dev: $(VENV)/.installed-dev $(ORT)/.installed
 
 run: install
-	LATENT_EXPLORER_DATA=$(DATA_ROOT) $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(if $(filter-out $(LOOPBACK),$(ADDRESS)),@echo "warning: the explorer is shared on $(ADDRESS):$(PORT): anyone who can reach this machine can open it and upload files and start work on it" >&2)
+	LATENT_EXPLORER_DATA=$(DATA_ROOT) $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true \
+		--server.address $(ADDRESS)
 
 test: install-dev
 	$(VENV)/bin/ruff check .

@@ -29,9 +29,11 @@ import torch
 from torch import Tensor
 
 from vae.checkpoint import Checkpoint, CheckpointError, read_tensors, weights_sha256, write_json, write_tensors
-from vae.data import ImageSet, load_dataset
+from vae.data import load_dataset
 from vae.folder import locate
+from vae.imageset import ImageSet
 from vae.latent import decode
+from vae.levels import Levels
 from vae.objectives import kl_per_dim
 from vae.scores import NLL_K, SCORES, Reference, score_set, unavailable
 
@@ -40,6 +42,7 @@ ATLAS_META = "atlas.json"
 PROJECTIONS = ("latent", "umap", "pca")
 NEIGHBOURS_FOR_PLACEMENT = 8
 SCORE_PREFIX = "score."
+STEP_WEIGHTS = {"encode": 1, "scores": 1, "umap": 6}  # rough shares of the time, for the progress fraction
 
 Progress = Callable[[float, str], None]
 
@@ -126,10 +129,12 @@ def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, n
                   split: str = "test") -> ImageSet:
     """The test split (or another) of the dataset a checkpoint was trained on, at its size and channels.
 
-    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there.
+    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there. A folder's
+    images are read with the checkpoint's recorded levels and class order.
     """
     train = meta.get("train") or {}
-    return load_dataset(locate(meta["dataset"], near), split, root, train.get("size"), train.get("channels"))
+    return load_dataset(locate(meta["dataset"], near), split, root, train.get("size"), train.get("channels"),
+                        Levels.of(meta), meta.get("class_names"))
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
@@ -170,7 +175,7 @@ def encode_with_errors(
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
         x = data.floats(sl)
-        y = data.labels[sl] if model.cfg.conditional else None
+        y = data.labels[sl]
         mu, logvar = model.encode(x.to(device), None if y is None else y.to(device))
         recon = decode(model, mu, y)
         mus.append(mu.cpu())
@@ -178,8 +183,44 @@ def encode_with_errors(
         errors.append((recon - x).pow(2).flatten(1).mean(dim=1))
         if progress:
             done = min(len(data), start + batch_size)
-            progress(0.3 * done / len(data), f"Encoding test images: {done:,} of {len(data):,}")
+            progress(done / len(data), f"encoding test images, {done:,} of {len(data):,}")
     return torch.cat(mus), torch.cat(logvars), torch.cat(errors)
+
+
+def steps(names: list[str], progress: Progress | None) -> Callable[[str], Progress | None]:
+    """Each step's own progress (0..1 of that step), reported as a share of the whole, its message
+    prefixed "Step i of n", so that the fraction and the step's count agree."""
+    total = sum(STEP_WEIGHTS[n] for n in names)
+
+    def step(name: str) -> Progress | None:
+        if progress is None:
+            return None
+        index = names.index(name)
+        start = sum(STEP_WEIGHTS[n] for n in names[:index]) / total
+        share = STEP_WEIGHTS[name] / total
+
+        def report(fraction: float, message: str) -> None:
+            progress(start + share * fraction, f"Step {index + 1} of {len(names)}: {message[:1].lower()}{message[1:]}")
+
+        return report
+
+    return step
+
+
+def summary(atlas: Atlas, folder: Path) -> str:
+    """A few lines for people: what the atlas holds, where it was written and how long it took."""
+    meta = atlas.meta
+    names = {"latent": "the latent plane itself", "umap": "UMAP", "pca": "PCA"}
+    lines = [f"Atlas of {len(atlas):,} {meta['split']} images of {meta['dataset']} ({meta['latent_dim']}-D latent), "
+             f"built in {meta['seconds']:g} s",
+             "  projections: " + ", ".join(names[p] for p in atlas.projections)]
+    if atlas.scores:
+        k = f" (k = {meta['nll_k']})" if "nll_k" in meta else ""
+        lines.append(f"  anomaly scores: {', '.join(SCORES[name].title for name in atlas.scores)}{k}")
+    else:
+        lines.append("  anomaly scores: none (--no-scores)")
+    lines.append(f"  written to {folder / ATLAS_TENSORS} and {ATLAS_META}")
+    return "\n".join(lines)
 
 
 def build_atlas(
@@ -201,19 +242,20 @@ def build_atlas(
         raise AtlasError(f"an atlas needs at least 3 images, the test set has {len(data)}")
     started = time.perf_counter()
     sha = weights_sha256(ckpt.folder)
-    mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=progress)
+    use_umap = use_umap and ckpt.model.cfg.latent_dim != 2  # a 2-D latent space is a plane already: no UMAP
+    step = steps(["encode", *["scores"] * scores, *["umap"] * use_umap], progress)
+    mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=step("encode"))
     scored: dict[str, Tensor] = {}
     if scores:
-        part = (lambda fraction, message: progress(0.3 + 0.05 * fraction, message)) if progress else None
-        scored = score_set(ckpt.model, data, reference, k=nll_k, progress=part)
+        scored = score_set(ckpt.model, data, reference, k=nll_k, progress=step("scores"))
     pca_mean, pca_basis = pca_2d(mu)
     coords = {"pca": (mu - pca_mean) @ pca_basis.T}
-    if mu.shape[1] == 2:  # the latent space is a plane already: show it as it is, no UMAP
+    if mu.shape[1] == 2:
         coords["latent"] = mu.clone()
-        use_umap = False
     if use_umap:
-        if progress:
-            progress(0.35, f"Fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")
+        report = step("umap")
+        if report:
+            report(0.0, f"fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")
         coords["umap"] = fit_umap(mu, seed, **(umap_params or {}))
     if progress:
         progress(1.0, "Atlas ready")

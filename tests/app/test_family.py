@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
+from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
 from ui import metrics
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint
@@ -130,6 +130,13 @@ def test_compare_shows_the_chosen_models_side_by_side(open_app, family_root: Pat
     assert {"Rate against distortion", "KL per latent dimension, largest first"} <= charts
     assert len(at.image) >= 3  # reconstructions, samples, interpolation
     assert at.query_params["models"] == "tiny-vae,tiny-ae,tiny-beta4"
+
+
+def test_compare_starts_with_the_sidebar_model_and_two_that_fit(open_app, family_root: Path) -> None:
+    """Without the shipped family at hand: the sidebar's model and two others of its shape, slots left free."""
+    at = opened(open_app, family_root, COMPARE, model="tiny-cvae")
+    chosen = at.multiselect(key="models").value
+    assert chosen[0] == "tiny-cvae" and len(chosen) == 3 and set(chosen) <= set(FAMILY)
 
 
 def test_compare_keeps_its_inputs_in_the_link(open_app, family_root: Path) -> None:

@@ -7,8 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from app_helpers import assert_clean, image_urls, live_data
-
+from tests.app.app_helpers import assert_clean, image_urls, live_data
 from vae.__main__ import main
 from vae.atlas import load_atlas
 from vae.checkpoint import load_checkpoint, read_meta, update_meta
@@ -68,7 +67,7 @@ def test_a_code_of_another_length_never_reaches_a_page(open_app) -> None:
 def test_interpolate_works_for_a_folder_without_classes(open_app, own_root: Path) -> None:
     at = open_app(INTERPOLATE, root=own_root, model="digits")
     assert_clean(at)
-    assert not [s for s in at.selectbox if s.label == "Class"]
+    assert not [s for s in at.selectbox if s.key in ("a_class", "b_class")]
     picked = set()
     for _ in range(5):  # a random test image, any of them
         at.button(key="a_random").click().run()
@@ -187,3 +186,13 @@ def test_every_page_draws_for_an_unlabelled_folder_with_scores(open_app, own_roo
     assert captions and all(c.startswith("#") and c.count(" · ") == 1 for c in captions)  # index and score only
     at.switch_page("pages/draw.py").run()  # from a page whose upload has a "fit" radio
     assert_clean(at)
+
+
+def test_the_model_card_shows_the_recorded_class_order(open_app, own_root: Path, tmp_path: Path) -> None:
+    at = open_app(root=own_root, model="tiles")
+    assert any(c.value == "Classes in label order (0 to 2): class0, class1, class2." for c in at.caption)
+    folder = Path(shutil.copytree(own_root / "tiles", tmp_path / "checkpoints" / "tiles"))
+    update_meta(folder, class_names=["1", "10", "2"])  # an older checkpoint's alphabetical order stays its own
+    at = open_app(root=folder.parent, model="tiles")
+    assert_clean(at)
+    assert any(c.value == "Classes in label order (0 to 2): 1, 10, 2." for c in at.caption)

@@ -3,7 +3,7 @@
 A small random conv model and a synthetic atlas of three clusters, so the test needs no dataset
 and no trained checkpoint. URL parameters: mode=sliders|map|plane|path|pad (plane: a 2-D latent's
 own plane over a picture, its points spread over [-2, 2]; parity: sliders on `model`, mnist (the
-shipped checkpoint) or foreign (tests/foreign_decoders.spatial_probs), for a parity check), broken=1
+shipped checkpoint) or foreign (tests/js/foreign_decoders.spatial_probs), for a parity check), broken=1
 (a decoder file that is not ONNX, to reach the JavaScript failure path), decoder=server (the forced
 fallback), ort=missing (onnxruntime-web's files are not where the page looks).
 """
@@ -19,7 +19,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from tests.foreign_decoders import onnx_bytes, spatial_probs
+from tests.js.foreign_decoders import onnx_bytes, spatial_probs
 from ui import show
 from ui.live.map import Backdrop, live_map
 from ui.live.pad import ModelInput, PadScore, draw_pad

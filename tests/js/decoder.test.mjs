@@ -1,5 +1,5 @@
 // The decoder (onnxruntime-web) against PyTorch: its output and the image drawn from it, within 1e-4 on
-// 100 codes. The fixtures are written by tests/test_model_runtime_js.py, which sets
+// 100 codes. The fixtures are written by tests/js/test_model_runtime.py, which sets
 // LATENT_EXPLORER_JS_FIXTURES and runs `node --test tests/js`.
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -35,7 +35,7 @@ for (const [name, fixture] of decoders) {
   });
 }
 
-test("fixtures are present", { skip: root ? false : "run through pytest tests/test_model_runtime_js.py" }, () => {
+test("fixtures are present", { skip: root ? false : "run through pytest tests/js/test_model_runtime.py" }, () => {
   assert.ok(decoders.length > 0, `no decoder fixtures in ${root}`);
 });
 

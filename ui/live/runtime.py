@@ -17,6 +17,7 @@ A view that fails in the browser reports why, and its page falls back for the re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -114,8 +115,9 @@ def _exported(model: VAE, weights: str) -> OnnxNetworks:
     if all(file.is_file() for file in files):
         return OnnxNetworks(*(file.read_bytes() for file in files))
     nets = onnx_networks(model)
-    for file, data in zip(files, nets, strict=True):
-        atomic_write(file, lambda path, data=data: Path(path).write_bytes(data))
+    with contextlib.suppress(OSError):  # a read-only install keeps the export in memory only
+        for file, data in zip(files, nets, strict=True):
+            atomic_write(file, lambda path, data=data: Path(path).write_bytes(data))
     return nets
 
 

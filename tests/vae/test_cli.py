@@ -13,7 +13,7 @@ import pytest
 
 import vae.train
 from tests.damaged import CASES
-from tests.test_train import TINY_RUN, train
+from tests.vae.test_train import TINY_RUN, train
 from vae.__main__ import main
 from vae.checkpoint import CONFIG, read_meta
 
@@ -132,3 +132,23 @@ def test_evaluate_and_atlas_need_the_dataset_named(tiny_checkpoint, capsys, comm
     (folder / CONFIG).write_text(json.dumps(meta))
     assert main([command, str(folder), "--subset", "20"]) == 2
     assert f"{folder / CONFIG}: names no dataset, so its test images are unknown" in one_error_line(capsys)
+
+
+def test_atlas_prints_a_short_summary_and_consistent_progress(tiny_checkpoint, capsys) -> None:
+    """Issue 22: not the whole atlas.json (with \\u2212 escapes), and no "30% ... 177 of 177"."""
+    folder = tiny_checkpoint()
+    assert main(["atlas", str(folder), "--subset", "60", "--no-umap", "--k", "2"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()
+    assert out[0].startswith("Atlas of 60 test images of mnist (4-D latent), built in ") and out[0].endswith(" s")
+    assert "projections: PCA" in out[1] and "anomaly scores: −ELBO" in out[2] and "(k = 2)" in out[2]
+    assert out[3] == f"  written to {folder / 'atlas.safetensors'} and atlas.json"
+    assert "{" not in captured.out and "\\u" not in captured.out
+    lines = [line.split(None, 1) for line in captured.err.splitlines() if line.strip().startswith(tuple("0123456789"))]
+    atlas_lines = [(int(p.rstrip("%")), m) for p, m in lines if m.startswith(("Step", "Atlas"))]
+    percents = [p for p, _ in atlas_lines]
+    assert percents == sorted(percents) and percents[-1] == 100
+    steps = {m.split(":")[0] for _, m in atlas_lines if m.startswith("Step")}
+    assert steps == {"Step 1 of 2", "Step 2 of 2"}  # encoding, scoring: no UMAP asked for
+    finished = [p for p, m in atlas_lines if m.startswith("Step 2 of 2") and "60 of 60" in m]
+    assert finished == [100]  # the last step's full count is the whole way

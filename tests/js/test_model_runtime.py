@@ -9,7 +9,7 @@ Fixtures, one JSON file each, in folders the node tests read (tests/js/*.test.mj
   vae.uploads.prepare_upload makes of each, saved as an RGBA PNG, under several options;
 - maps/: map specs of atlases in each projection, 100 codes, and vae.atlas.Atlas.project's places.
 Covered: mlp and conv, conditional and not, greyscale and RGB, every checkpoint under checkpoints/ that
-loads (with its stored atlas), and tests/foreign_decoders.py's conv decoders (BatchNorm, LeakyReLU, nearest
+loads (with its stored atlas), and tests/js/foreign_decoders.py's conv decoders (BatchNorm, LeakyReLU, nearest
 upsampling, a residual block; a spatial latent; outputs `probs` and a `mean` in [-1, 1]).
 """
 
@@ -32,7 +32,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from tests.foreign_decoders import as_image, onnx_bytes, rgb_mean, spatial_probs
+from tests.js.foreign_decoders import as_image, onnx_bytes, rgb_mean, spatial_probs
 from vae.atlas import Atlas as AtlasData
 from vae.atlas import AtlasError, load_atlas, pca_2d
 from vae.checkpoint import Checkpoint, CheckpointError, find_checkpoints, load_checkpoint
@@ -43,7 +43,7 @@ from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
 from vae.onnx_export import model_json, onnx_networks
 from vae.uploads import prepare_upload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = 100
 
 
@@ -104,7 +104,7 @@ def encoder_fixture(model: VAE, specs: dict, gen: torch.Generator) -> dict:
 
 
 def foreign_fixtures(gen: torch.Generator) -> tuple[dict[str, dict], dict[str, dict]]:
-    """Decoder and encoder fixtures of tests/foreign_decoders.py's models (exported here: no checkpoint)."""
+    """Decoder and encoder fixtures of tests/js/foreign_decoders.py's models (exported here: no checkpoint)."""
     probs, encoder, grey = spatial_probs()
     tanh, rgb = rgb_mean()
     spatial = tuple(grey["latent_shape"])
