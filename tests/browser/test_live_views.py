@@ -69,6 +69,7 @@ def test_slider_drag_redraws_before_release_and_commits_on_release(page: Page) -
     image = page.locator("canvas.led-image")
     slider = page.locator(".led-slider input").first
     slider.wait_for()
+    loaded(page)
     assert page.locator(".led-slider.led-inactive").count() == 1
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
@@ -101,6 +102,7 @@ def test_a_direction_slider_adds_its_vector_live(page: Page) -> None:
     image = page.locator("canvas.led-image")
     direction = page.locator(".led-directions input[data-direction='0']")
     direction.wait_for()
+    loaded(page)
     page.wait_for_timeout(100)
     before = canvas_pixels(image)
     drag(page, direction.bounding_box(), 0.5, 0.95)
@@ -118,6 +120,7 @@ def test_drawing_encodes_every_stroke_before_release_and_moves_the_marker(page: 
     pad, recon = page.locator("canvas.led-pad-canvas"), page.locator("canvas.led-recon")
     overlay = page.locator("canvas.led-overlay")
     pad.wait_for()
+    loaded(page)
     page.wait_for_timeout(200)
     box = pad.bounding_box()
     at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
@@ -169,6 +172,7 @@ def test_path_scrubber_decodes_live(page: Page) -> None:
     image = page.locator("canvas.led-image").first
     scrubber = page.locator(".led-scrub input")
     scrubber.wait_for()
+    loaded(page)
     page.wait_for_timeout(100)
     before = canvas_pixels(image)
     box = scrubber.bounding_box()
@@ -255,6 +259,7 @@ def test_a_latent_plane_is_drawn_over_its_picture_and_the_place_is_the_code(page
     overlay, points = page.locator("canvas.led-overlay"), page.locator("canvas.led-points")
     image = page.locator("canvas.led-image")
     overlay.wait_for()
+    loaded(page)
     page.wait_for_timeout(200)
     corner = points.evaluate("c => Array.from(c.getContext('2d').getImageData(c.width / 25, c.height / 25, 1, 1).data)")
     assert corner[3] == 255 and 100 < corner[0] < 200, corner  # the white picture, dimmed, where no point lies
