@@ -11,7 +11,7 @@
 // other map places a code at the inverse-squared-distance weighted mean of the map positions of its
 // nearest atlas means in latent space. On a latent plane (a 2-D latent space, spec kind
 // "latent_plane") the map coordinates are the code itself, both ways.
-import { base64ToFloat32 } from "./layers.mjs";
+import { base64ToFloat32 } from "./base64.mjs";
 
 const K = 8;
 const POINTS_PER_CELL = 4;

@@ -364,8 +364,8 @@ class MapView extends LiveView {
     this.wanted = null;
     this.decoding = true;
     try {
-      const logits = await decoder.decode(z, label);
-      this.image.showLogits(logits, decoder.shape);
+      const { image } = await decoder.decode(z, label);
+      this.image.showImage(image, decoder.shape);
       this.decodedCaption.textContent = point === null ? "decoded here" : "reconstruction";
     } catch (err) {
       this.fail(err);

@@ -1,9 +1,10 @@
 """Issues 4 and 13 in the real app: the explorer's pages decode in the browser as a person drags, hovers and draws.
 
 A slider drag redraws the image before release, two distant map places decode to two images, a
-click on the map pins a code that the Latent sliders page then starts from, `decoder=server`
-brings back the server's sliders with a notice, and three strokes on the Draw page each change the
-reconstruction and move the map marker before the pen lifts. One `streamlit run app.py` on the shipped MNIST
+click on the map pins a code that the Latent sliders page then starts from (onnxruntime-web's WASM
+fetched once for both pages), `decoder=server` brings back the server's sliders with a notice, and
+three strokes on the Draw page each change the reconstruction and move the map marker before the pen
+lifts. One `streamlit run app.py` on the shipped MNIST
 model (it ships its atlas) serves the module. Screenshots: test-artifacts/live_pages/.
 """
 
@@ -99,6 +100,10 @@ def test_map_hover_decodes_two_places_and_a_pin_reaches_the_sliders(page: Page) 
     wait_for_app(page)
     page.wait_for_function("() => new URLSearchParams(location.search).has('z')")
     assert code_in_url(page) == [min(4.0, max(-4.0, v)) for v in pinned]
+    page.locator(".led-slider input").first.wait_for()
+    page.get_by_text("Loading the model").first.wait_for(state="hidden")
+    fetched = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.endsWith('.wasm')).length")
+    assert fetched == 1, "onnxruntime-web's WASM is fetched once per tab, not again for another page"
 
 
 def test_hovering_a_point_shows_its_image_beside_its_reconstruction(page: Page) -> None:
