@@ -5,18 +5,23 @@ Download the compressed file, or upload one to decompress it. Everything is comp
 (and cached); the whole-test-set figures come from bench/compress.py."""
 
 
+import random
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 from torch import Tensor
 
-from ui import entry, image_source, models, show, state
+from ui import drawing, entry, models, pickers, show, state, uploads
 from vae import codecs, compress
 from vae.checkpoint import Checkpoint, weights_sha256
 from vae.codec_compare import Point, Row, baseline_lossless, lossy_curve
+from vae.imageset import ImageSet
 
 entry.through_app()
+
+SOURCES = ("Test image", "Upload", "Drawing")  # a drawing comes from the Draw page, in the link
 
 MAX_FILE = 64 << 20  # bytes of a compressed file we try to decompress
 SHOWN = 100  # decompressed images drawn
@@ -49,6 +54,32 @@ def lossy(_ckpt: Checkpoint, sha: str, pixels: bytes, shape: tuple[int, ...], la
     x = torch.from_numpy(np.frombuffer(pixels, dtype=np.float32).copy()).reshape(1, *shape)
     y = None if label is None else torch.tensor([label])
     return lossy_curve(_ckpt.model, sha, x, y, keep=True)
+
+
+def random_image(count: int) -> None:
+    st.session_state["index"] = random.randrange(count)
+
+
+def chosen_image(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[Tensor | None, int | None, str]:
+    """The image to code (C, H, W), its class (None for an upload or a drawing) and its caption. "Drawing" is
+    offered when the link holds one (as the Draw page's "Compress it" writes it)."""
+    shape = ckpt.model.cfg.image_shape
+    state.bind("drawing", None, drawing.parser(shape))
+    drawn = st.session_state["drawing"]
+    source = pickers.image_source("Image", [s for s in SOURCES if s != "Drawing" or drawn], "source", data)
+    if source == "Upload":
+        with st.expander("Upload options", icon=":material/upload:"):
+            uploads.options(ckpt, data)
+        return uploads.upload(ckpt, data, "upload", "Your image"), None, "your upload"
+    if source == "Drawing":
+        st.caption("Drawn on the Draw page, as the model sees it.")
+        return drawing.image(drawn, shape), None, "your drawing"
+    left, right = st.columns([1, 1], vertical_alignment="bottom")
+    i = state.number_input("Test image", 0, len(data) - 1, "index", 0, left)
+    right.button("Random", key="random", on_click=random_image, args=(len(data),), icon=":material/casino:",
+                 width="stretch", help="A random test image.")
+    label = int(data.labels[i])
+    return data.floats(slice(i, i + 1))[0], label, f"#{i}" + (f" · {names[label]}" if label < len(names) else "")
 
 
 def size_bars(rows: list[Row], ours: dict[str, int]) -> go.Figure:
@@ -160,7 +191,7 @@ def publish() -> None:
 
 ckpt = models.require_model()
 cfg = ckpt.model.cfg
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Compress")
 st.caption("The model as a codec. Losslessly, bits-back coding (BB-ANS) codes a binarized image in about its "
@@ -168,10 +199,10 @@ st.caption("The model as a codec. Losslessly, bits-back coding (BB-ANS) codes a 
            "usual codecs.")
 source_col, info_col = st.columns([1, 2], gap="large")
 with source_col:
-    x, label, caption = image_source.chosen(ckpt, data, names, drawings=True)
+    x, label, caption = chosen_image(ckpt, data, names)
     if cfg.conditional and label is None:
-        label = image_source.given_class(
-            cfg.num_classes, names, "A conditional model codes an image with its class; the class is coded too.")
+        label = pickers.model_class(ckpt, "Class given to the model",
+                                    "A conditional model codes an image with its class; the class is coded too.")
 sha = weights(ckpt)
 if x is None:
     st.info("Upload an image to compress" + (", or switch to a test image." if data is not None else "."))

@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 import torch
@@ -20,8 +21,10 @@ import torch
 from ui import state
 from vae.atlas import load_test_set
 from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError, load_checkpoint
-from vae.data import DataError, ImageSet, data_root, dataset_missing
+from vae.data import data_root, dataset_missing
 from vae.folder import PREFIX, locate
+from vae.imageset import DataError, ImageSet
+from vae.levels import Levels
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -200,18 +203,22 @@ def require_model() -> Checkpoint:
 
 
 @st.cache_resource(max_entries=4, ttl=300, show_spinner="Loading the test images…")
-def _test_set(dataset: str, size: int | None, channels: int | None, root: str) -> ImageSet | str:
+def _load_test_images(dataset: str, train: tuple[tuple[str, Any], ...], levels: tuple[tuple[str, Any], ...],
+                       class_names: tuple[str, ...], root: str) -> ImageSet | str:
     """The test images, or why they are missing (cached too: a failed download attempt takes seconds)."""
+    meta = {"dataset": dataset, "train": dict(train), "levels": dict(levels), "class_names": list(class_names)}
     try:
-        return load_test_set({"dataset": dataset, "train": {"size": size, "channels": channels}}, root)
+        return load_test_set(meta, root)
     except (DataError, ValueError, OSError) as err:
         return str(err)
 
 
-def test_set(ckpt: Checkpoint) -> ImageSet | None:
-    """The checkpoint's test images (cached), or None with a message saying how to get them."""
+def load_test_images(ckpt: Checkpoint) -> ImageSet | None:
+    """The checkpoint's test images (cached), read with its recorded levels and class order, or None with a
+    message saying how to get them."""
     train = ckpt.meta.get("train") or {}
-    data = _test_set(dataset_of(ckpt), train.get("size"), train.get("channels"), str(data_root()))
+    data = _load_test_images(dataset_of(ckpt), (("size", train.get("size")), ("channels", train.get("channels"))),
+                             tuple(Levels.of(ckpt.meta).record().items()), tuple(ckpt.class_names), str(data_root()))
     if isinstance(data, str):
         st.warning(f"The test images are not available, so parts of this page are off. {data}", icon=":material/image:")
         return None

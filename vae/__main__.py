@@ -9,7 +9,7 @@ import math
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,8 +17,10 @@ import torch
 
 from vae.allocator import keep_freed_memory
 from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
-from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
-from vae.data import BINARIZATIONS, DataError, ImageSet
+from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS, TrainSettings
+from vae.data import BINARIZATIONS
+from vae.imageset import DataError, ImageSet
+from vae.levels import NORMALISATIONS, Levels
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
 from vae.train import TrainingDiverged
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a VAE and save best and last checkpoints")
-    p.add_argument("--dataset", default="mnist", help=(
+    p.add_argument("--dataset", help=(
         "mnist, fashion-mnist or folder:PATH (images in one subfolder per class, or none; stored as an absolute "
         "path). A folder's test split is about 10%% of each class, decided per file: a file is a test image when "
         "the sha256 of its path relative to the folder, read as a fraction, is below 0.1 (a class left without "
@@ -38,7 +40,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="image size for folder: datasets, 1..1024 (default 28; conv: a multiple "
                    "of 4)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 (greyscale) or 3 (RGB) for folder: datasets")
-    p.add_argument("--arch", default="conv", choices=sorted(PRESETS), help="architecture preset")
+    add_normalise(p)
+    p.add_argument("--arch", choices=sorted(PRESETS), help="architecture preset")
     p.add_argument("--latent-dim", type=int, help="latent size (default: the preset's)")
     p.add_argument("--hidden", type=int, help="MLP width, or the conv's base channel count")
     p.add_argument("--hidden-layers", type=int, help="hidden layers on each side (mlp)")
@@ -48,17 +51,17 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beta", type=float, help="KL weight of a vae (default 1; beta > 1 is a beta-VAE)")
     p.add_argument("--mmd-weight", type=float, help="lambda of the wae's MMD term (default 10)")
     p.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the class label")
-    p.add_argument("--binarize", default="none", choices=BINARIZATIONS, help="training-time binarization")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--binarize", choices=BINARIZATIONS, help="training-time binarization")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
     p.add_argument("--lr-min", type=float, help="final learning rate of a cosine decay (default: --lr, constant)")
-    p.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear KL warm-up from 0 to beta")
-    p.add_argument("--free-bits", type=float, default=0.0, help="minimum KL per latent dimension, in nats")
-    p.add_argument("--iwae-k", type=int, default=1, help="train on the IWAE bound with K samples (default 1: the ELBO)")
+    p.add_argument("--warmup-epochs", type=int, help="epochs of linear KL warm-up from 0 to beta")
+    p.add_argument("--free-bits", type=float, help="minimum KL per latent dimension, in nats")
+    p.add_argument("--iwae-k", type=int, help="train on the IWAE bound with K samples (default 1: the ELBO)")
     p.add_argument("--init", help="start from this checkpoint's weights (architecture included), fresh optimizer")
     p.add_argument("--subset", type=int, help="train on the first N images only (quick runs and tests)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--out", required=True, help="checkpoint folder; the last state goes to OUT/last. A folder that "
                    "holds a trained model needs --resume (to continue it) or --overwrite (to replace it)")
@@ -66,13 +69,20 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="train a new model into an OUT that holds one; its files are replaced from the first save on")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, **{f.name: f.default for f in fields(TrainSettings)})  # its defaults
+
+
+def add_normalise(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--normalise", default="full", choices=NORMALISATIONS, help=(
+        "how a folder's images deeper than 8 bits (16-bit, 32-bit, floating-point) become 8-bit: full (their "
+        "type's range: integers 0..65535, floats 0..1) or range (the folder's own lowest..highest value, for "
+        "12-bit sensor data in 16-bit files); recorded, and applied to uploads alike"))
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.train import train
+    from vae.train_command import run
 
-    train(args, argv)
+    run(TrainSettings.from_values(vars(args)), argv)
 
 
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -101,7 +111,14 @@ def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, Image
     if "dataset" not in ckpt.meta:
         raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
     data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
+    say_notes(data)
     return ckpt, data.subset(args.subset) if args.subset else data
+
+
+def say_notes(data: ImageSet) -> None:
+    """What reading a folder dataset found and skipped (unreadable files above all), on stderr."""
+    for note in data.notes:
+        print(f"{data.name}: {note}", file=sys.stderr)
 
 
 def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
@@ -127,16 +144,19 @@ def add_atlas(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="UMAP random state")
     p.add_argument("--no-scores", action="store_true", help="no anomaly scores (they fit on training images first)")
     p.add_argument("--k", type=int, default=NLL_K, help="importance samples of the nll and complexity scores")
+    p.add_argument("--quality-only", action="store_true", help="keep the stored atlas; only measure again how well "
+                   "each projection keeps latent neighbours (trustworthiness, neighbours kept)")
     p.set_defaults(func=run_atlas)
 
 
 def printed_progress() -> Callable[[float, str], None]:
-    """A progress callback that prints a line to stderr every tenth of the way."""
-    last = [-1.0]
+    """A progress callback that prints a line to stderr every tenth of the way, and as each step begins."""
+    last = [-1.0, ""]
 
     def progress(fraction: float, message: str) -> None:
-        if abs(fraction - last[0]) >= 0.1 or fraction >= 1.0:
-            last[0] = fraction
+        step = message.split(":")[0]
+        if abs(fraction - last[0]) >= 0.1 or fraction >= 1.0 or step != last[1]:
+            last[:] = [fraction, step]
             print(f"{fraction:4.0%}  {message}", file=sys.stderr)
 
     return progress
@@ -164,8 +184,14 @@ def check_k(k: int) -> None:
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import AtlasError, build_atlas, save_atlas
+    from vae.atlas import AtlasError, add_quality, build_atlas, load_atlas, save_atlas, summary
 
+    if args.quality_only:
+        atlas = load_atlas(args.checkpoint)
+        add_quality(atlas, printed_progress())
+        save_atlas(args.checkpoint, atlas)
+        print(summary(atlas, Path(args.checkpoint)))
+        return
     check_k(args.k)
     ckpt, data = checkpoint_and_test_set(args)
     reference = None if args.no_scores else score_reference(ckpt, args.data_root, refit=True, save=True)
@@ -176,7 +202,7 @@ def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
     except AtlasError as err:
         raise ValueError(str(err)) from err
     save_atlas(ckpt.folder, atlas)
-    print(json.dumps(atlas.meta, indent=2))
+    print(summary(atlas, ckpt.folder))
 
 
 def add_ood(sub: argparse._SubParsersAction) -> None:
@@ -199,6 +225,8 @@ def run_ood(args: argparse.Namespace, argv: list[str]) -> None:
     check_k(args.k)
     ckpt, test = checkpoint_and_test_set(args)
     against = {name: against_set(name, test, ckpt.meta, args.data_root) for name in dict.fromkeys(args.against)}
+    for data in against.values():
+        say_notes(data)
     if args.subset:
         against = {name: data.subset(args.subset) for name, data in against.items()}
     reference = score_reference(ckpt, args.data_root, refit=False, save=not args.no_save)
@@ -214,6 +242,7 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classifier", help="train the classifier that measures samples (Fréchet distance, confidence)")
     p.add_argument("--dataset", default="mnist", help="a labelled dataset: mnist, fashion-mnist or folder:PATH")
     p.add_argument("--data-root", help="where datasets live")
+    add_normalise(p)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for model.safetensors and config.json")
@@ -226,11 +255,12 @@ def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
 
     if args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
-    train = load_dataset(args.dataset, "train", args.data_root)
-    test = load_dataset(args.dataset, "test", args.data_root)
+    train = load_dataset(args.dataset, "train", args.data_root, levels=Levels(args.normalise))
+    test = load_dataset(args.dataset, "test", args.data_root, levels=train.levels)
     model, history = train_classifier(train, test, epochs=args.epochs, seed=args.seed)
-    meta = {"dataset": args.dataset, "class_names": train.class_names, "history": history,
-            "test_accuracy": history[-1]["test_accuracy"], "command": f"python -m vae classifier {' '.join(argv)}"}
+    meta = {"dataset": args.dataset, "class_names": train.class_names, "levels": train.levels.record(),
+            "history": history, "test_accuracy": history[-1]["test_accuracy"],
+            "command": f"python -m vae classifier {' '.join(argv)}"}
     save_instrument(args.out, model, meta)
     print(f"test accuracy {meta['test_accuracy']:.4f}; saved to {args.out}")
 
@@ -298,8 +328,8 @@ def codec_images(args: argparse.Namespace, ckpt: Checkpoint) -> ImageSet:
         cfg = ckpt.model.cfg
         if cfg.height != cfg.width:
             raise ValueError(f"folder images are square; this model codes {cfg.height}x{cfg.width}")
-        splits = [load_dataset(args.images, split, size=cfg.height, channels=cfg.channels)
-                  for split in ("train", "test")]
+        splits = [load_dataset(args.images, split, size=cfg.height, channels=cfg.channels,
+                               levels=Levels.of(ckpt.meta)) for split in ("train", "test")]
         data = replace(splits[0], images=torch.cat([s.images for s in splits]),
                        labels=torch.cat([s.labels for s in splits]))
     else:

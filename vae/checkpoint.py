@@ -6,6 +6,7 @@ mid-save leaves either the previous checkpoint or the new one, never a mix of th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from vae.model import VAE, ModelTooLarge, build
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+OPTIMIZER = "optimizer.safetensors"  # Adam's state, in a training run's last/ folder, for --resume
 FORMAT = "latent-explorer/1"
 
 
@@ -187,9 +189,17 @@ def update_meta(folder: str | os.PathLike, **fields: Any) -> dict[str, Any]:
 
 
 def weights_sha256(folder: str | os.PathLike) -> str:
-    """The sha256 of a checkpoint's weights file: what files computed from the weights record, to detect staleness."""
+    """The sha256 of a checkpoint's weights file: what files computed from the weights record, to detect staleness.
+    Remembered while the file is unchanged (same path, inode, modification time and size: a save replaces the file)."""
+    path = current(Path(folder), WEIGHTS).resolve()
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _file_sha256(path: str, inode: int, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
-    with open(current(Path(folder), WEIGHTS), "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -202,3 +212,29 @@ def find_checkpoints(root: str | os.PathLike) -> list[Path]:
         return []
     return sorted(p for p in root.iterdir() if (p / CONFIG).is_file())
 
+
+def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, Tensor]:
+    """Adam's per-parameter state flattened into named tensors, for safetensors (saved as OPTIMIZER)."""
+    out = {}
+    for idx, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            out[f"{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return out
+
+
+def load_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> None:
+    """Load Adam's state from folder/OPTIMIZER, checking it was saved at the same step as the weights."""
+    path = folder / OPTIMIZER
+    tensors = read_tensors(path)
+    saved_steps = {int(v.item()) for k, v in tensors.items() if k.endswith(".step")}
+    if saved_steps != {step}:
+        raise CheckpointError(
+            f"{path}: optimizer state is from step {sorted(saved_steps)}, the weights in {folder} from step {step}; "
+            "the files are not from one save (copied by hand, or a save interrupted in an older version), so the "
+            "run cannot be resumed exactly. Train again into a new --out."
+        )
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})

@@ -26,8 +26,9 @@ from torch import Tensor
 
 from vae.checkpoint import Checkpoint, update_meta
 from vae.classifier import Instrument, sample_quality
-from vae.data import ImageSet, batches, binarize
+from vae.data import batches, binarize
 from vae.images import save_grid
+from vae.imageset import ImageSet
 from vae.latent import decode, sample_prior
 from vae.model import VAE
 from vae.objectives import imq_mmd, iwae_bound, kl_per_dim, nll_importance_sampling, reconstruction_nll
@@ -40,10 +41,6 @@ NO_POSTERIOR = {
     "ae": "a plain autoencoder encodes each image to one point, with no distribution q(z|x)",
     "wae": "a WAE's encoder is deterministic: it matches the prior with the codes of many images, not with a q(z|x)",
 }
-
-
-def _labels(model: VAE, y: Tensor, device: torch.device) -> Tensor | None:
-    return y.to(device) if model.cfg.conditional else None
 
 
 def _check_not_empty(data: ImageSet) -> None:
@@ -72,7 +69,7 @@ def continuous_test_loss(model: VAE, data: ImageSet, batch_size: int = 1000, see
     with _seeded(seed, device):
         for x, y in batches(data, batch_size):
             x = x.to(device)
-            logits, mu, logvar = model(x, _labels(model, y, device))
+            logits, mu, logvar = model(x, y.to(device))
             recon += reconstruction_nll(logits, x).sum().item()
             if model.cfg.stochastic:
                 kl += kl_per_dim(mu, logvar).sum().item()
@@ -94,7 +91,7 @@ def continuous_iwae_loss(model: VAE, data: ImageSet, k: int, batch_size: int = 5
     total = 0.0
     with _seeded(seed, device):
         for x, y in batches(data, batch_size):
-            total -= iwae_bound(model, x.to(device), k, _labels(model, y, device)).sum().item()
+            total -= iwae_bound(model, x.to(device), k, y.to(device)).sum().item()
     return total / len(data)
 
 
@@ -116,7 +113,7 @@ def binarized_nll(
     with _seeded(seed, device):
         for x, y in batches(data, batch_size):
             xb = binarize(x, "dynamic", gen).to(device)
-            total += nll_importance_sampling(model, xb, k, _labels(model, y, device)).sum().item()
+            total += nll_importance_sampling(model, xb, k, y.to(device)).sum().item()
     return total / len(data)
 
 
@@ -128,7 +125,7 @@ def latent_statistics(model: VAE, data: ImageSet, batch_size: int = 1000) -> dic
     mus, kls, sq_err = [], [], 0.0
     for x, y in batches(data, batch_size):
         x = x.to(device)
-        labels = _labels(model, y, device)
+        labels = y.to(device)
         mu, logvar = model.encode(x, labels)
         mus.append(mu.cpu())
         kls.append(kl_per_dim(mu, logvar).sum(0).cpu())
@@ -164,7 +161,7 @@ def prior_samples(model: VAE, n: int, labels: Tensor | None = None, seed: int = 
     (by default the classes in turn). The standard normal is the prior of every member, an ae's included."""
     if model.cfg.conditional and labels is None:
         labels = torch.arange(n) % model.cfg.num_classes
-    return decode(model, sample_prior(n, model.cfg.latent_dim, seed=seed), labels if model.cfg.conditional else None)
+    return decode(model, sample_prior(n, model.cfg.latent_dim, seed=seed), labels)
 
 
 def evaluate(
@@ -238,7 +235,7 @@ def save_samples_png(model: VAE, data: ImageSet, path: Path, n: int = 8) -> None
     x, y = data.floats(slice(0, n)), data.labels[:n]
     device = next(model.parameters()).device
     with torch.no_grad():
-        mu, _ = model.encode(x.to(device), _labels(model, y, device))
-    recon = decode(model, mu, y if model.cfg.conditional else None)
+        mu, _ = model.encode(x.to(device), y.to(device))
+    recon = decode(model, mu, y)
     samples = prior_samples(model, n, y)
     save_grid(torch.cat([x, recon, samples]), path, ncol=n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.model import VAE
 
 
@@ -20,7 +20,7 @@ def encode_dataset(model: VAE, data: ImageSet, batch_size: int = 1000) -> tuple[
     mus, logvars = [], []
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
-        y = data.labels[sl].to(device) if model.cfg.conditional else None
+        y = data.labels[sl].to(device)
         mu, logvar = model.encode(data.floats(sl).to(device), y)
         mus.append(mu.cpu())
         logvars.append(logvar.cpu())

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_helpers import assert_clean, digit_folder, make_checkpoint, train_folder_model
 from streamlit.testing.v1 import AppTest
 
+from tests.app.app_helpers import assert_clean, digit_folder, make_checkpoint, train_folder_model
 from ui import drawing
 from vae import compress
 from vae.checkpoint import load_checkpoint, weights_sha256
