@@ -131,7 +131,7 @@ def hand_on(x: torch.Tensor, z: list[float], label: int | None) -> None:
     cols = st.columns(4)
     cols[0].button("Open in the sliders", key="to_sliders", icon=":material/tune:", on_click=open_in_sliders,
                    args=(z, label), width="stretch", help="The Latent sliders page, starting from this drawing's code.")
-    for col, side in zip(cols[1:], ("a", "b"), strict=True):
+    for col, side in zip(cols[1:3], ("a", "b"), strict=True):
         col.button(f"Interpolate: drawing as {side.upper()}", key=f"to_interpolate_{side}", width="stretch",
                    icon=":material/linear_scale:", on_click=open_in_interpolate, args=(side, x, label),
                    help=f"The Interpolate page, with this drawing as its {side.upper()} end.")

@@ -11,6 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.app.app_helpers import assert_clean, digit_folder, make_checkpoint, train_folder_model
+from tests.app.test_interpolate import drawing as pen_drawing
 from ui import drawing
 from vae import compress
 from vae.checkpoint import load_checkpoint, weights_sha256
@@ -89,3 +90,13 @@ def test_a_drawing_from_the_link_is_compressed(open_app, codec_root: Path) -> No
     at = opened(open_app, codec_root, model="tiny-vae", source="Drawing", drawing=text)
     assert at.segmented_control(key="source").value == "Drawing"
     assert at.query_params["drawing"] == text
+
+
+def test_the_draw_page_hands_its_drawing_to_compress(open_app, monkeypatch) -> None:
+    monkeypatch.setenv("LATENT_EXPLORER_NO_BROWSER_DECODER", "1")  # the pad's fallback: an uploaded drawing
+    at = open_app("pages/draw.py")
+    at.file_uploader(key="draw_upload").set_value(("ring.png", pen_drawing("ring"), "image/png")).run()
+    at.button(key="to_compress").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Compress" and at.query_params["source"] == "Drawing"
+    assert "Lossless: this image's size under each codec" in charts(at)
