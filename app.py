@@ -24,6 +24,7 @@ PAGES = [
     st.Page("pages/anomalies.py", title="Anomalies", icon=":material/query_stats:"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("pages/repair.py", title="Repair", icon=":material/healing:"),
+    st.Page("pages/compress.py", title="Compress", icon=":material/compress:"),
 ]
 
 page = st.navigation(PAGES)

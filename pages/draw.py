@@ -55,6 +55,13 @@ def open_in_interpolate(side: str, image: torch.Tensor, label: int | None) -> No
     st.session_state["_switch_to"] = ("pages/interpolate.py", values | ({"label": label} if label is not None else {}))
 
 
+def open_in_compress(image: torch.Tensor, label: int | None) -> None:
+    for key in ("source", "drawing"):
+        st.session_state.pop(key, None)
+    values = {"source": "Drawing", "drawing": drawing.to_text(image)}
+    st.session_state["_switch_to"] = ("pages/compress.py", values | ({"label": label} if label is not None else {}))
+
+
 def reference_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None) -> torch.Tensor | None:
     """The first SCORED test images' scores, sorted, to rank a drawing among (None without them)."""
     if data is None:
@@ -121,13 +128,15 @@ def nearest(ckpt: Checkpoint, atlas: Atlas | None, data: ImageSet | None, z: lis
 
 def hand_on(x: torch.Tensor, z: list[float], label: int | None) -> None:
     """Buttons that open the drawing on other pages; the model goes along (ui.state.switch_page)."""
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].button("Open in the sliders", key="to_sliders", icon=":material/tune:", on_click=open_in_sliders,
                    args=(z, label), width="stretch", help="The Latent sliders page, starting from this drawing's code.")
-    for col, side in zip(cols[1:], ("a", "b"), strict=True):
+    for col, side in zip(cols[1:3], ("a", "b"), strict=True):
         col.button(f"Interpolate: drawing as {side.upper()}", key=f"to_interpolate_{side}", width="stretch",
                    icon=":material/linear_scale:", on_click=open_in_interpolate, args=(side, x, label),
                    help=f"The Interpolate page, with this drawing as its {side.upper()} end.")
+    cols[3].button("Compress it", key="to_compress", icon=":material/compress:", on_click=open_in_compress,
+                   args=(x, label), width="stretch", help="The Compress page, with this drawing as its image.")
 
 
 ckpt = models.require_model()

@@ -1,15 +1,19 @@
-"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier,generate} ...`; `python -m vae CMD --help`."""
+"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier,generate,compress,decompress} ...`;
+`python -m vae CMD --help`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 from vae.allocator import keep_freed_memory
 from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
@@ -289,6 +293,98 @@ def run_generate(args: argparse.Namespace, argv: list[str]) -> None:
     print(f"wrote {sum(counts)} images to {out} (read back as folder:{out})")
 
 
+def add_compress(sub: argparse._SubParsersAction) -> None:
+    from vae.compress import CHAINS, DEFAULT_PRECISION, MAX_K
+
+    p = sub.add_parser("compress", help="code images with the model: lossless bits-back (BB-ANS), or lossy")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--images", default="test", help="test (the model's test set, default) or folder:PATH (every "
+                   "image of the folder, at the model's size and channels)")
+    p.add_argument("--subset", type=int, help="the first N images only")
+    p.add_argument("--data-root", help="where datasets live")
+    p.add_argument("--lossy", type=int, metavar="PRECISION", help="code the latent means lossily at PRECISION bits "
+                   "per latent dimension (default: lossless, on the images binarized with seed 0 as evaluate does)")
+    p.add_argument("--precision", type=int, default=DEFAULT_PRECISION,
+                   help="lossless: bits per latent dimension of the equal-prior-mass buckets")
+    p.add_argument("--k", type=int, default=1, help=f"lossless: importance samples (1 = BB-ANS, up to {MAX_K}: "
+                   "Monte Carlo bits-back, about -L_k)")
+    p.add_argument("--chains", type=int, default=CHAINS, help="lossless: images coded side by side (recorded)")
+    p.add_argument("--out", required=True, help="the compressed file")
+    p.set_defaults(func=run_compress)
+
+
+def codec_images(args: argparse.Namespace, ckpt: Checkpoint) -> ImageSet:
+    """The images --images names, at the model's size and channels, the first --subset of them."""
+    from vae.atlas import load_test_set
+    from vae.data import load_dataset
+
+    if args.subset is not None and args.subset < 1:
+        raise ValueError(f"--subset must be >= 1, got {args.subset}")
+    if args.images == "test":
+        if "dataset" not in ckpt.meta:
+            raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
+        data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
+    elif args.images.startswith("folder:"):
+        cfg = ckpt.model.cfg
+        if cfg.height != cfg.width:
+            raise ValueError(f"folder images are square; this model codes {cfg.height}x{cfg.width}")
+        splits = [load_dataset(args.images, split, size=cfg.height, channels=cfg.channels,
+                               levels=Levels.of(ckpt.meta)) for split in ("train", "test")]
+        data = replace(splits[0], images=torch.cat([s.images for s in splits]),
+                       labels=torch.cat([s.labels for s in splits]))
+    else:
+        raise ValueError(f"--images must be test or folder:PATH, got {args.images!r}")
+    return data.subset(args.subset) if args.subset else data
+
+
+def run_compress(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae import compress
+    from vae.atomic import atomic_write
+    from vae.checkpoint import load_checkpoint, weights_sha256
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = codec_images(args, ckpt)
+    weights = weights_sha256(ckpt.folder)
+    labels = data.labels if compress.classes(ckpt.model) else None
+    if args.lossy is not None:
+        blob = compress.compress_lossy(ckpt.model, weights, data.floats(), labels, args.lossy)
+    else:
+        blob = compress.compress_lossless(ckpt.model, weights, compress.binarized(data.floats()), labels,
+                                          args.precision, args.k, args.chains)
+    header, _ = compress.read_header(blob)
+    atomic_write(Path(args.out), lambda path: Path(path).write_bytes(blob))
+    pixels = len(data) * math.prod(header.shape)
+    print(f"{header.describe}: {len(blob):,} bytes, {8 * len(blob) / pixels:.4f} bits per pixel "
+          f"({compress.payload_bits(blob) / len(data):.1f} bits per image without the header)"
+          f"{'' if args.lossy else '; round trip checked'}; wrote {args.out}")
+
+
+def add_decompress(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("decompress", help="decode a file made by compress into PNGs, one per image, in order")
+    p.add_argument("checkpoint", help="the checkpoint folder the file was made with")
+    p.add_argument("file", help="the compressed file")
+    p.add_argument("--out", required=True, help="folder for the PNGs (00000.png, 00001.png, ...)")
+    p.set_defaults(func=run_decompress)
+
+
+def run_decompress(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae import compress
+    from vae.checkpoint import load_checkpoint, weights_sha256
+    from vae.images import to_pil
+
+    ckpt = load_checkpoint(args.checkpoint)
+    blob = Path(args.file).read_bytes()
+    try:
+        decoded = compress.decompress(ckpt.model, weights_sha256(ckpt.folder), blob)
+    except compress.CodecError as err:
+        raise compress.CodecError(f"{args.file}: {err}") from err
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(decoded.images):
+        to_pil(image).save(out / f"{i:05d}.png")
+    print(f"{decoded.header.describe}: wrote {len(decoded.images)} PNGs to {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__)
@@ -299,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     add_ood(sub)
     add_classifier(sub)
     add_generate(sub)
+    add_compress(sub)
+    add_decompress(sub)
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:
