@@ -123,7 +123,7 @@ def lossless_panel(ckpt: Checkpoint, x: Tensor, label: int | None, sha: str) -> 
     if blob is not None:
         initial = compress.initial_bits(ckpt.model, blob)
         ours = {"ours, this file": 8 * len(blob), "ours, in a chain": compress.payload_bits(blob) - initial}
-    left, right = st.columns([1, 3], gap="large")
+    left, right = st.columns([1, 2], gap="large")  # room for the download button's label at 1200 px
     with left:
         show.image(xb[0], "binarized: what is coded losslessly", width=160)
         if blob is None:

@@ -102,8 +102,12 @@ def new_seed(key: str) -> None:
     st.session_state[key] = random.randrange(MAX_SEED)
 
 
-def _bound(key: str, default: Any, parse: Parser) -> None:
+def _bound(key: str, default: Any, parse: Parser, options: Sequence[Any] | None = None) -> None:
+    """bind, and register the key for publish. With `options`, a value kept from another page or another model
+    (the session's memory is shared by every page) that is not offered here gives way to the default."""
     bind(key, default, parse)
+    if options is not None and st.session_state[key] not in options:
+        st.session_state[key] = default
     registered = st.session_state.setdefault(REGISTERED, [])
     if key not in registered:
         registered.append(key)
@@ -132,14 +136,14 @@ def _choice_of(options: Sequence[Any]) -> Parser:
 
 def selectbox(label: str, options: Sequence[Any], key: str, default: Any, where: Any = st, **kwargs: Any) -> Any:
     """An st.selectbox of names or whole numbers, bound to the URL."""
-    _bound(key, default, _choice_of(options))
+    _bound(key, default, _choice_of(options), options)
     where.selectbox(label, options, key=key, **kwargs)
     return st.session_state[key]
 
 
 def select_slider(label: str, options: Sequence[Any], key: str, default: Any, where: Any = st, **kwargs: Any) -> Any:
     """An st.select_slider of names or whole numbers, bound to the URL."""
-    _bound(key, default, _choice_of(options))
+    _bound(key, default, _choice_of(options), options)
     where.select_slider(label, options, key=key, **kwargs)
     return st.session_state[key]
 
@@ -147,14 +151,14 @@ def select_slider(label: str, options: Sequence[Any], key: str, default: Any, wh
 def segmented_control(label: str, options: Sequence[str], key: str, default: str | None = None, where: Any = st,
                       **kwargs: Any) -> str:
     """A required st.segmented_control (the first option by default), bound to the URL."""
-    _bound(key, options[0] if default is None else default, choice(options))
+    _bound(key, options[0] if default is None else default, choice(options), options)
     where.segmented_control(label, options, key=key, required=True, **kwargs)
     return st.session_state[key]
 
 
 def radio(label: str, options: Sequence[str], key: str, default: str, where: Any = st, **kwargs: Any) -> str:
     """An st.radio bound to the URL."""
-    _bound(key, default, choice(options))
+    _bound(key, default, choice(options), options)
     where.radio(label, options, key=key, **kwargs)
     return st.session_state[key]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, image_urls, make_checkpoint
+from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, image_urls, live_data, make_checkpoint
 from tests.app.test_interpolate import drawing
 from ui.maps import PALETTE
 from ui.scores import title
@@ -179,20 +179,18 @@ def test_an_atlas_without_scores_says_how_to_add_them(open_app, scored_root: Pat
     assert not image_urls(at)
     at = open_app(MAP, root=scored_root, model="unscored")
     assert_clean(at)
-    assert at.selectbox(key="colour").options == ["Class"]
+    assert at.selectbox(key="colour").options == ["Class", "Neighbours kept"]  # no scores; the map's own measure
 
 
 def test_the_map_colours_points_by_a_stored_score(open_app, scored_root: Path) -> None:
     at = open_app(MAP, root=scored_root, model="tiny", colour="knn", selected="3")
     assert_clean(at)
-    chart = next(c for c in at.get("plotly_chart") if "scattergl" in c.proto.spec)
-    [trace] = json.loads(chart.proto.spec)["data"]  # one trace, on a colour scale, with a colour bar
-    assert trace["marker"]["colorscale"]
-    assert trace["marker"]["colorbar"]["title"]["text"] == "Distance to training codes"
+    colouring = live_data(at, "live_map")["colouring"]  # on a colour scale, titled by the score
+    assert colouring["kind"] == "scale" and colouring["stops"]
+    assert colouring["title"].startswith("Distance to training codes")
     assert at.query_params["colour"] == "knn"
     assert any("Anomaly scores (percentile in the test set)" in c.value for c in at.caption)
     at.selectbox(key="colour").set_value("class").run()
     assert_clean(at)
-    chart = next(c for c in at.get("plotly_chart") if "scattergl" in c.proto.spec)
-    traces = json.loads(chart.proto.spec)["data"]
-    assert len(traces) == 10 and [t["marker"]["color"] for t in traces] == PALETTE  # one palette, by class
+    colouring = live_data(at, "live_map")["colouring"]
+    assert colouring["kind"] == "classes" and colouring["palette"] == PALETTE  # one palette, by class

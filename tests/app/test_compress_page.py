@@ -100,3 +100,14 @@ def test_the_draw_page_hands_its_drawing_to_compress(open_app, monkeypatch) -> N
     assert_clean(at)
     assert at.title[0].value == "Compress" and at.query_params["source"] == "Drawing"
     assert "Lossless: this image's size under each codec" in charts(at)
+
+
+def test_a_source_kept_from_another_page_that_is_not_offered_here_gives_way(open_app, codec_root: Path) -> None:
+    """The session remembers every page's values under one key each: a source another page or model left
+    behind ("Drawing" without a drawing here, "Test image" for a model whose images are gone) falls back."""
+    at = open_app(None, root=codec_root, model="tiny-vae")
+    at.session_state["_remembered"] = {"source": "Drawing"}
+    at.query_params = {"model": "tiny-vae"}
+    at.switch_page(PAGE).run()
+    assert_clean(at)
+    assert at.session_state["source"] == "Test image"
