@@ -1,7 +1,10 @@
-"""Latent map: every test image's latent mean projected to 2-D, on one map that runs in the browser. Pan and
+"""Latent map: every test image's latent mean projected to 2-D (the training images' too, with a switch, once
+`python -m vae atlas CHECKPOINT --split all` has mapped them), on one map that runs in the browser. Pan and
 zoom; hover a point to see its image beside its reconstruction, or between points to decode the place; click
 to pin its code, which the Latent sliders page then starts from (st.session_state["z"], and the link); Box and
 Lasso fill the selection panel below. Zoomed in, thumbnails replace the dots."""
+
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -188,14 +191,43 @@ def trust_caption(atlas: Atlas, projection: str) -> str:
             f"Colour by *neighbours kept* to see where the map tears the latent space.")
 
 
-def choose_split(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None) -> tuple[Atlas, ImageSet | None]:
+def test_map(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Atlas | None, ImageSet | None]:
+    """The test images' map (built once when missing; None when it cannot be) and its images, None where they
+    are not its points; says when it is stale or of other images, with a button to rebuild it."""
+    atlas = atlases.get(ckpt, data)
+    if atlas is None:
+        return None, data
+    if atlas.stale:
+        cols = st.columns([4, 1])
+        cols[0].warning("This map was built from earlier weights of this model (it has been retrained since).",
+                        icon=":material/history:")
+        if data is not None and cols[1].button("Rebuild the map", key="rebuild_atlas"):
+            atlas = atlases.rebuild(ckpt, data)
+    if data is not None and not atlases.describes(ckpt, atlas, data):
+        cols = st.columns([4, 1])
+        note = cols[0].empty()
+        note.warning("This map was built from other test images (the dataset has changed since), so the images "
+                     "shown are reconstructions of its points.", icon=":material/history:")
+        if cols[1].button("Rebuild the map", key="rebuild_changed_atlas"):
+            atlas = atlases.rebuild(ckpt, data)
+            note.empty()
+        else:
+            data = None  # its images are not the map's points
+    return atlas, data
+
+
+def choose_split(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Atlas | None, ImageSet | None]:
     """The test map as it is, or, when the checkpoint has an atlas of both splits, the part of it picked in the
     Images control (kept in the URL) with its images."""
     whole = atlases.whole(ckpt)
-    build = f"`python -m vae atlas {ckpt.folder} --split all`"
+    folder = ckpt.folder.resolve()
+    shown = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+    build = f"`python -m vae atlas {shown} --split all`"
     if not isinstance(whole, Atlas):
-        st.caption((f"{whole} " if whole else "") + f"Only the {len(atlas):,} test images are on this map. {build} "
-                   "adds the training images (one UMAP of them all, minutes of work; see docs/map.md).")
+        atlas, data = test_map(ckpt, data)
+        if atlas is not None:
+            st.caption((f"{whole} " if whole else "") + f"Only the {len(atlas):,} test images are on this map. "
+                       f"{build} adds the training images (one UMAP of them all, minutes of work; see docs/map.md).")
         return atlas, data
     split = state.segmented_control(
         "Images", list(SPLIT_NAMES), key="split", format_func=SPLIT_NAMES.get,
@@ -234,30 +266,11 @@ def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: l
 
 
 ckpt = models.require_model()
-data = models.load_test_images(ckpt)
 st.title("Latent map")
-atlas = atlases.get(ckpt, data)
+atlas, data = choose_split(ckpt, models.load_test_images(ckpt))
 if atlas is None:
     st.stop()
 names = models.class_names(ckpt)
-if atlas.stale:
-    cols = st.columns([4, 1])
-    cols[0].warning("This map was built from earlier weights of this model (it has been retrained since).",
-                    icon=":material/history:")
-    if data is not None and cols[1].button("Rebuild the map", key="rebuild_atlas"):
-        atlas = atlases.rebuild(ckpt, data)
-if data is not None and not atlases.describes(ckpt, atlas, data):
-    cols = st.columns([4, 1])
-    note = cols[0].empty()
-    note.warning("This map was built from other test images (the dataset has changed since), so the images "
-                 "shown are reconstructions of its points.", icon=":material/history:")
-    if cols[1].button("Rebuild the map", key="rebuild_changed_atlas"):
-        atlas = atlases.rebuild(ckpt, data)
-        note.empty()
-    else:
-        data = None  # its images are not the map's points
-
-atlas, data = choose_split(ckpt, atlas, data)
 projections = atlas.projections
 state.bind("projection", projections[0], state.choice(projections))
 state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
