@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +279,11 @@ def steps(names: list[str], progress: Progress | None) -> Callable[[str], Progre
     return step
 
 
+def share_of(progress: Progress, start: float, share: float, fraction: float, message: str) -> None:
+    """Report a part's progress (0..1) as its share of a larger whole that is `start` done before it."""
+    progress(start + share * fraction, message)
+
+
 def summary(atlas: Atlas, folder: Path) -> str:
     """A few lines for people: what the atlas holds, where it was written and how long it took."""
     meta = atlas.meta
@@ -326,8 +331,12 @@ def build_atlas(
     use_umap = use_umap and ckpt.model.cfg.latent_dim != 2  # a 2-D latent space is a plane already: no UMAP
     step = steps(["encode", *["scores"] * scores, *["umap"] * use_umap, "quality"], progress)
     parts = {"test": data, **({"train": train} if train is not None else {})}
-    encoded = [encode_with_errors(ckpt, part, progress=step("encode"), what=f"{split} images")
-               for split, part in parts.items()]
+    encode, before, everything = step("encode"), 0, sum(len(part) for part in parts.values())
+    encoded = []
+    for split, part in parts.items():  # one step: each part's share of the images, one after the other
+        report = None if encode is None else partial(share_of, encode, before / everything, len(part) / everything)
+        encoded.append(encode_with_errors(ckpt, part, progress=report, what=f"{split} images"))
+        before += len(part)
     mu, logvar, recon_error = (torch.cat(columns) for columns in zip(*encoded, strict=True))
     scored: dict[str, Tensor] = {}
     if scores:

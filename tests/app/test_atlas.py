@@ -147,3 +147,14 @@ def test_command_line_with_both_splits(tiny: Path, capsys) -> None:
     assert load_atlas(tiny, "all").splits == {"test": 20, "train": 20}
     with pytest.raises(AtlasMissing, match="--split all"):
         load_atlas(tiny.parent, "all")
+
+
+def test_progress_of_an_atlas_of_both_splits_only_goes_forward(tiny: Path, small_test_set) -> None:
+    seen = []
+    build_atlas(load_checkpoint(tiny), small_test_set.subset(20), progress=lambda f, m: seen.append((f, m)),
+                use_umap=False, train=load_dataset("mnist", "train").subset(30))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    test = [f for f, m in seen if "test images" in m]
+    train = [f for f, m in seen if "train images" in m]
+    assert test and train and max(test) < min(train)  # the training images' encoding follows the test images'
