@@ -1,7 +1,10 @@
-"""Latent map: every test image's latent mean projected to 2-D, on one map that runs in the browser. Pan and
+"""Latent map: every test image's latent mean projected to 2-D (the training images' too, with a switch, once
+`python -m vae atlas CHECKPOINT --split all` has mapped them), on one map that runs in the browser. Pan and
 zoom; hover a point to see its image beside its reconstruction, or between points to decode the place; click
 to pin its code, which the Latent sliders page then starts from (st.session_state["z"], and the link); Box and
 Lasso fill the selection panel below. Zoomed in, thumbnails replace the dots."""
+
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -25,6 +28,7 @@ MAX_SHOWN = 64  # images shown for a large selection
 MAX_RINGED = 5000  # a larger selection is not sent back to the map, which rings the one it made itself
 NEIGHBOURS = 8
 KEPT = "kept"  # the colouring by latent neighbours kept on the map
+SPLIT_NAMES = {"test": "Test images", "train": "Training images", "all": "Both"}
 
 
 def on_map(done: MapResult) -> None:
@@ -41,6 +45,14 @@ def label_name(names: list[str], label: int, short: bool = False) -> str:
     """A class's name ("7 - seven"), or its short form ("7") where space is tight."""
     name = names[label] if label < len(names) else str(label)
     return name.split(" - ")[0] if short else name
+
+
+def point_name(atlas: Atlas, i: int, short: bool = False) -> str:
+    """Point i by its split and its number there: "Test image #3" ("#3"), "Training image #12" ("train #12")."""
+    split, index = atlas.source(i)
+    if short:
+        return f"#{index}" if split == "test" else f"{split} #{index}"
+    return f"{'Test' if split == 'test' else 'Training'} image #{index}"
 
 
 def class_tag(names: list[str], label: int, short: bool = False) -> str:
@@ -71,7 +83,7 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     sigma = torch.exp(0.5 * atlas.logvar[i]) if model.cfg.stochastic else None
     y = atlas.labels[i:i + 1]
     recon = decode(model, mu[None], y)[0]
-    st.subheader(f"Test image #{i}{class_tag(names, int(atlas.labels[i]))}")
+    st.subheader(f"{point_name(atlas, i)}{class_tag(names, int(atlas.labels[i]))}")
     cols = st.columns([1, 1, 3])
     with cols[0]:
         if data is not None:
@@ -89,13 +101,16 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     neighbours = torch.tensor([j for j, _ in keep])
     show.images(
         atlases.point_images(ckpt, atlas, data, neighbours),
-        [f"#{j}{class_tag(names, int(atlas.labels[j]), short=True)} · d {d:.2f}" for j, d in keep], width=104,
+        [f"{point_name(atlas, j, short=True)}{class_tag(names, int(atlas.labels[j]), short=True)} · d {d:.2f}"
+         for j, d in keep], width=104,
     )
     left, right = st.columns(2)
     left.button("Open this code in the sliders", key="to_sliders", on_click=open_in_sliders, args=(mu.tolist(),),
                 icon=":material/tune:")
-    right.button("Interpolate from this image", key="to_interpolate", on_click=open_in_interpolate, args=(i,),
-                 icon=":material/linear_scale:")
+    split, index = atlas.source(i)
+    if split == "test":  # the Interpolate page picks test images
+        right.button("Interpolate from this image", key="to_interpolate", on_click=open_in_interpolate,
+                     args=(index,), icon=":material/linear_scale:")
 
 
 def open_in_sliders(code: list[float]) -> None:
@@ -135,7 +150,8 @@ def colouring_of(atlas: Atlas, projection: str, colour: str) -> Colouring | None
 def the_map(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, projection: str, names: list[str]) -> None:
     plane = projection == "latent"  # a 2-D latent shown as it is: a place is a code, no inverse map needed
     backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.cfg.conditional else None
-    sprite = thumbnails(maps.cache_key(ckpt, atlas), data, len(atlas)) if data is not None else None
+    key = f"{maps.cache_key(ckpt, atlas)}:{atlas.meta['split']}:{len(atlas)}"
+    sprite = thumbnails(key, data, len(atlas)) if data is not None else None
     chosen = st.session_state["selected"]
     live = live_map(decoder_of(ckpt), key="live_map", points=atlas_spec(atlas, projection, names),
                     colouring=colouring_of(atlas, projection, st.session_state["colour"]),
@@ -175,6 +191,68 @@ def trust_caption(atlas: Atlas, projection: str) -> str:
             f"Colour by *neighbours kept* to see where the map tears the latent space.")
 
 
+def test_map(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Atlas | None, ImageSet | None]:
+    """The test images' map (built once when missing; None when it cannot be) and its images, None where they
+    are not its points; says when it is stale or of other images, with a button to rebuild it."""
+    atlas = atlases.get(ckpt, data)
+    if atlas is None:
+        return None, data
+    if atlas.stale:
+        cols = st.columns([4, 1])
+        cols[0].warning("This map was built from earlier weights of this model (it has been retrained since).",
+                        icon=":material/history:")
+        if data is not None and cols[1].button("Rebuild the map", key="rebuild_atlas"):
+            atlas = atlases.rebuild(ckpt, data)
+    if data is not None and not atlases.describes(ckpt, atlas, data):
+        cols = st.columns([4, 1])
+        note = cols[0].empty()
+        note.warning("This map was built from other test images (the dataset has changed since), so the images "
+                     "shown are reconstructions of its points.", icon=":material/history:")
+        if cols[1].button("Rebuild the map", key="rebuild_changed_atlas"):
+            atlas = atlases.rebuild(ckpt, data)
+            note.empty()
+        else:
+            data = None  # its images are not the map's points
+    return atlas, data
+
+
+def choose_split(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Atlas | None, ImageSet | None]:
+    """The test map as it is, or, when the checkpoint has an atlas of both splits, the part of it picked in the
+    Images control (kept in the URL) with its images."""
+    whole = atlases.whole(ckpt)
+    folder = ckpt.folder.resolve()
+    shown = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+    build = f"`python -m vae atlas {shown} --split all`"
+    if not isinstance(whole, Atlas):
+        atlas, data = test_map(ckpt, data)
+        if atlas is not None:
+            st.caption((f"{whole} " if whole else "") + f"Only the {len(atlas):,} test images are on this map. "
+                       f"{build} adds the training images (one UMAP of them all, minutes of work; see docs/map.md).")
+        return atlas, data
+    split = state.segmented_control(
+        "Images", list(SPLIT_NAMES), key="split", format_func=SPLIT_NAMES.get,
+        on_change=lambda: st.session_state.update(selected=[]),  # a point's number means another image
+        help="The test images, the images the model was trained on, or both, all placed by one UMAP fit.")
+    return atlases.part(ckpt, whole, split), split_images(ckpt, whole, split, build)
+
+
+def split_images(ckpt: Checkpoint, whole: Atlas, split: str, build: str) -> ImageSet | None:
+    """The images of the chosen part of an atlas of both splits, test images first; None (and why) when they
+    are not available or not the map's."""
+    parts = []
+    for name in whole.splits if split == "all" else [split]:
+        images = models.load_test_images(ckpt, name)
+        if images is None:
+            return None
+        if not atlases.describes(ckpt, atlases.part(ckpt, whole, name), images):
+            st.warning(f"The map of all images was built from other {name} images (the dataset has changed since): "
+                       f"{build} builds it again. The images shown are reconstructions of its points.",
+                       icon=":material/history:")
+            return None
+        parts.append((images, whole.splits[name]))
+    return parts[0][0] if len(parts) == 1 else models.joined(parts)
+
+
 def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: list[int], names: list[str]) -> None:
     counts = torch.bincount(atlas.labels[chosen], minlength=len(names) or 1)
     summary = ", ".join(f"{label_name(names, c)}: {int(n)}" for c, n in enumerate(counts) if n)
@@ -188,29 +266,11 @@ def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: l
 
 
 ckpt = models.require_model()
-data = models.load_test_images(ckpt)
 st.title("Latent map")
-atlas = atlases.get(ckpt, data)
+atlas, data = choose_split(ckpt, models.load_test_images(ckpt))
 if atlas is None:
     st.stop()
 names = models.class_names(ckpt)
-if atlas.stale:
-    cols = st.columns([4, 1])
-    cols[0].warning("This map was built from earlier weights of this model (it has been retrained since).",
-                    icon=":material/history:")
-    if data is not None and cols[1].button("Rebuild the map", key="rebuild_atlas"):
-        atlas = atlases.rebuild(ckpt, data)
-if data is not None and not atlases.describes(ckpt, atlas, data):
-    cols = st.columns([4, 1])
-    note = cols[0].empty()
-    note.warning("This map was built from other test images (the dataset has changed since), so the images "
-                 "shown are reconstructions of its points.", icon=":material/history:")
-    if cols[1].button("Rebuild the map", key="rebuild_changed_atlas"):
-        atlas = atlases.rebuild(ckpt, data)
-        note.empty()
-    else:
-        data = None  # its images are not the map's points
-
 projections = atlas.projections
 state.bind("projection", projections[0], state.choice(projections))
 state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
@@ -226,16 +286,19 @@ controls[0].segmented_control(
     help="UMAP keeps neighbourhoods; PCA is linear, so distances along its axes mean the same everywhere.",
 )
 projection = st.session_state["projection"]
-if st.session_state["colour"] == KEPT and projection not in atlas.kept:
+colour = st.session_state["colour"]
+if colour not in colourings or (colour == KEPT and projection not in atlas.kept):  # another split's, projection's
     st.session_state["colour"] = "class"
 controls[1].selectbox(
     "Colour by", colourings, key="colour",
     format_func=lambda c: "Class" if c == "class" else "Neighbours kept" if c == KEPT else scores.title(c),
     help="The class, an anomaly score stored with the map (brighter is more unusual; see the Anomalies page), "
     "or how many of each image's 10 nearest latent neighbours stay its neighbours on the map (dark: torn apart)."
-    + ("" if atlas.scores else " This map has no scores yet: " + scores.add_scores_hint(ckpt)),
+    + (" Scores are stored for the test images only: pick Test images to colour by them." if atlas.splits.get("train")
+       else "" if atlas.scores else " This map has no scores yet: " + scores.add_scores_hint(ckpt)),
 )
-st.caption(f"{len(atlas):,} test images, each placed by its latent mean. " + trust_caption(atlas, projection))
+counted = " and ".join(f"{n:,} {'test' if s == 'test' else 'training'}" for s, n in atlas.splits.items())
+st.caption(f"{counted} images, each placed by its latent mean. " + trust_caption(atlas, projection))
 the_map(ckpt, atlas, data, projection, names)
 chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]
 if len(chosen) == 1:

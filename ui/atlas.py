@@ -16,7 +16,7 @@ import streamlit as st
 import torch
 from torch import Tensor
 
-from vae.atlas import ATLAS_META, ATLAS_TENSORS, Atlas, AtlasError, AtlasMissing, build_atlas, load_atlas, save_atlas
+from vae.atlas import Atlas, AtlasError, AtlasMissing, build_atlas, files, load_atlas, save_atlas
 from vae.checkpoint import Checkpoint
 from vae.imageset import ImageSet
 from vae.latent import decode, encode_dataset
@@ -27,9 +27,9 @@ STATS_SUBSET = 2000  # test images encoded for KL order when there are neither m
 ACTIVE_VARIANCE = 0.01  # Burda et al.'s active-unit threshold, as in vae.evaluate
 
 
-def _signature(folder: Path) -> tuple[int, ...]:
-    files = [folder / ATLAS_TENSORS, folder / ATLAS_META, folder / "model.safetensors"]
-    return tuple(_mtime(f) for f in files)
+def _signature(folder: Path, split: str = "test") -> tuple[int, ...]:
+    paths = [folder / name for name in files(split)] + [folder / "model.safetensors"]
+    return tuple(_mtime(f) for f in paths)
 
 
 def _mtime(path: Path) -> int:
@@ -43,8 +43,32 @@ def _mtime(path: Path) -> int:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _load(folder: str, sig: tuple[int, ...]) -> Atlas:
-    return load_atlas(folder)
+def _load(folder: str, sig: tuple[int, ...], split: str = "test") -> Atlas:
+    return load_atlas(folder, split)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _part(folder: str, sig: tuple[int, ...], split: str, _whole: Atlas) -> Atlas:
+    return _whole.part(split)
+
+
+def whole(ckpt: Checkpoint) -> Atlas | str | None:
+    """The checkpoint's atlas of both splits (`python -m vae atlas CHECKPOINT --split all`; never built here: it
+    takes minutes), None when it has none, or why it cannot be used (unreadable, or of earlier weights)."""
+    folder = ckpt.folder.resolve()
+    try:
+        atlas = _load(str(folder), _signature(folder, "all"), "all")
+    except AtlasMissing:
+        return None
+    except AtlasError as err:
+        return f"The map of all images cannot be read: {err}"
+    return "The map of all images was built from earlier weights of this model." if atlas.stale else atlas
+
+
+def part(ckpt: Checkpoint, atlas: Atlas, split: str) -> Atlas:
+    """Atlas.part, made once per stored atlas (its identity keeps the map's browser data cached)."""
+    folder = ckpt.folder.resolve()
+    return _part(str(folder), _signature(folder, "all"), split, atlas)
 
 
 @st.cache_resource(show_spinner=False)
@@ -132,14 +156,16 @@ def get(ckpt: Checkpoint, data: ImageSet | None) -> Atlas | None:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _describes(folder: str, sig: tuple[int, ...], data_id: int, _atlas: Atlas, _data: ImageSet) -> bool:
+def _describes(folder: str, sig: tuple[int, ...], data_id: int, images: str | None, n: int, _atlas: Atlas,
+               _data: ImageSet) -> bool:
     return _atlas.describes(_data)
 
 
 def describes(ckpt: Checkpoint, atlas: Atlas, data: ImageSet) -> bool:
-    """Atlas.describes, once per atlas and loaded test set (hashing 10,000 images takes a while)."""
+    """Atlas.describes, once per atlas and loaded image set (hashing 10,000 images takes a while)."""
     folder = ckpt.folder.resolve()
-    return _describes(str(folder), _signature(folder), id(data), atlas, data)
+    return _describes(str(folder), _signature(folder), id(data), atlas.meta.get("images_sha256"), len(atlas), atlas,
+                      data)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Measuring each latent dimension…")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -204,23 +204,37 @@ def require_model() -> Checkpoint:
 
 @st.cache_resource(max_entries=4, ttl=300, show_spinner="Loading the test images…")
 def _load_test_images(dataset: str, train: tuple[tuple[str, Any], ...], levels: tuple[tuple[str, Any], ...],
-                       class_names: tuple[str, ...], root: str) -> ImageSet | str:
-    """The test images, or why they are missing (cached too: a failed download attempt takes seconds)."""
+                       class_names: tuple[str, ...], root: str, split: str = "test") -> ImageSet | str:
+    """The test images (or the training images), or why they are missing (cached too: a failed download attempt
+    takes seconds)."""
     meta = {"dataset": dataset, "train": dict(train), "levels": dict(levels), "class_names": list(class_names)}
     try:
-        return load_test_set(meta, root)
+        return load_test_set(meta, root, split=split)
     except (DataError, ValueError, OSError) as err:
         return str(err)
 
 
-def load_test_images(ckpt: Checkpoint) -> ImageSet | None:
+@st.cache_resource(max_entries=2, ttl=300, show_spinner=False)
+def _joined(ids: tuple[tuple[int, int], ...], _sets: tuple[ImageSet, ...]) -> ImageSet:
+    parts = [data.subset(n) for data, (_, n) in zip(_sets, ids, strict=True)]
+    return replace(parts[0], images=torch.cat([p.images for p in parts]), labels=torch.cat([p.labels for p in parts]))
+
+
+def joined(parts: list[tuple[ImageSet, int]]) -> ImageSet:
+    """The first n images of each set, one set after the other (cached), as an atlas of both splits holds them."""
+    return _joined(tuple((id(data), n) for data, n in parts), tuple(data for data, _ in parts))
+
+
+def load_test_images(ckpt: Checkpoint, split: str = "test") -> ImageSet | None:
     """The checkpoint's test images (cached), read with its recorded levels and class order, or None with a
-    message saying how to get them."""
+    message saying how to get them; split="train" gives the training images."""
     train = ckpt.meta.get("train") or {}
     data = _load_test_images(dataset_of(ckpt), (("size", train.get("size")), ("channels", train.get("channels"))),
-                             tuple(Levels.of(ckpt.meta).record().items()), tuple(ckpt.class_names), str(data_root()))
+                             tuple(Levels.of(ckpt.meta).record().items()), tuple(ckpt.class_names), str(data_root()),
+                             split)
     if isinstance(data, str):
-        st.warning(f"The test images are not available, so parts of this page are off. {data}", icon=":material/image:")
+        st.warning(f"The {split} images are not available, so parts of this page are off. {data}",
+                   icon=":material/image:")
         return None
     return data
 

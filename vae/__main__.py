@@ -138,6 +138,9 @@ def add_atlas(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="checkpoint folder")
     p.add_argument("--data-root", help="where datasets live")
     p.add_argument("--subset", type=int, help="the first N test images only (quick runs and tests)")
+    p.add_argument("--split", choices=["test", "all"], default="test",
+                   help="all: the training images too, on one map with the test images (a second atlas, "
+                   "atlas-all.*; 70,000 points for MNIST, UMAP takes minutes); --subset then limits each split")
     p.add_argument("--no-umap", action="store_true", help="PCA only: no umap import, done in seconds")
     p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors")
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP min_dist")
@@ -184,10 +187,10 @@ def check_k(k: int) -> None:
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import AtlasError, add_quality, build_atlas, load_atlas, save_atlas, summary
+    from vae.atlas import AtlasError, add_quality, build_atlas, load_atlas, load_test_set, save_atlas, summary
 
     if args.quality_only:
-        atlas = load_atlas(args.checkpoint)
+        atlas = load_atlas(args.checkpoint, args.split)
         add_quality(atlas, printed_progress())
         save_atlas(args.checkpoint, atlas)
         print(summary(atlas, Path(args.checkpoint)))
@@ -195,10 +198,14 @@ def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
     check_k(args.k)
     ckpt, data = checkpoint_and_test_set(args)
     reference = None if args.no_scores else score_reference(ckpt, args.data_root, refit=True, save=True)
+    train = None
+    if args.split == "all":
+        train = load_test_set(ckpt.meta, args.data_root, ckpt.folder, split="train")
+        train = train.subset(args.subset) if args.subset else train
     try:
         umap_params = {"n_neighbors": args.neighbors, "min_dist": args.min_dist}
         atlas = build_atlas(ckpt, data, printed_progress(), not args.no_umap, args.seed, umap_params,
-                            scores=not args.no_scores, reference=reference, nll_k=args.k)
+                            scores=not args.no_scores, reference=reference, nll_k=args.k, train=train)
     except AtlasError as err:
         raise ValueError(str(err)) from err
     save_atlas(ckpt.folder, atlas)

@@ -12,6 +12,11 @@ neighbours on the map, and atlas.json its `trustworthiness` (vae.quality); older
 it was built from (so a stale atlas is detected), the sha256 of the test images (so a map of a
 folder that changed since is detected) and the seconds it took.
 
+`python -m vae atlas CHECKPOINT --split all` writes a second atlas, `atlas-all.safetensors` and `atlas-all.json`,
+of the test images followed by the training images (70,000 points for MNIST), one UMAP fitted to them all;
+its meta's `splits` counts each part ({"test": 10000, "train": 60000}) and `split_sha256` hashes each part's
+images. Its anomaly scores, if any, cover the test part only (the first `splits["test"]` points): see `part`.
+
 umap is imported only while building, never while loading.
 """
 
@@ -23,7 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ from vae.scores import NLL_K, SCORES, Reference, score_set, unavailable
 
 ATLAS_TENSORS = "atlas.safetensors"
 ATLAS_META = "atlas.json"
+SPLITS = ("test", "train", "all")  # the atlas of the test images, of the training images, and of both
 PROJECTIONS = ("latent", "umap", "pca")
 NEIGHBOURS_FOR_PLACEMENT = 8
 SCORE_PREFIX = "score."
@@ -80,6 +86,37 @@ class Atlas:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def splits(self) -> dict[str, int]:
+        """How many points come from each split, in the order they are stored."""
+        return self.meta.get("splits") or {self.meta.get("split", "test"): len(self)}
+
+    def source(self, i: int) -> tuple[str, int]:
+        """Point i's split and its index in that split ("train", 123)."""
+        for split, n in self.splits.items():
+            if i < n:
+                return split, i
+            i -= n
+        raise IndexError(f"point {i} is not on this map")
+
+    def part(self, split: str) -> Atlas:
+        """The points of one split ("test", "train") of an atlas of both, or all of them ("all"), as an atlas of
+        their own (same projections; scores only where every point has them: the test part)."""
+        counts = self.splits
+        if split == "all" or list(counts) == [split]:
+            return self
+        if split not in counts:
+            raise AtlasError(f"this atlas has no {split} images (it has {', '.join(counts)})")
+        names = list(counts)
+        start = sum(counts[s] for s in names[:names.index(split)])
+        rows = slice(start, start + counts[split])
+        meta = {**self.meta, "split": split, "n": counts[split], "splits": {split: counts[split]},
+                "images_sha256": (self.meta.get("split_sha256") or {}).get(split)}
+        scores = {k: v for k, v in self.scores.items() if len(v) == counts[split] and start == 0}
+        return Atlas({p: c[rows] for p, c in self.coords.items()}, self.mu[rows], self.logvar[rows],
+                     self.recon_error[rows], self.labels[rows], self.pca_mean, self.pca_basis, meta, self.stale,
+                     scores, {p: k[rows] for p, k in self.kept.items()})
 
     @cached_property
     def kl_per_dim(self) -> Tensor:
@@ -125,6 +162,15 @@ class Atlas:
         return (weights.unsqueeze(2) * self.coords[projection][idx]).sum(dim=1)
 
 
+def files(split: str = "test") -> tuple[str, str]:
+    """The tensors' and the metadata's file names of an atlas: the test set's, or both splits' ("all")."""
+    if split == "test":
+        return ATLAS_TENSORS, ATLAS_META
+    if split == "all":
+        return "atlas-all.safetensors", "atlas-all.json"
+    raise AtlasError(f"an atlas is stored for the test split or for all images, not for {split!r}")
+
+
 def add_quality(atlas: Atlas, progress: Progress | None = None) -> None:
     """Measure how far each projection keeps the latent neighbourhoods (vae.quality): the per-image
     neighbours kept, and the trustworthiness in the metadata."""
@@ -143,8 +189,12 @@ def add_quality(atlas: Atlas, progress: Progress | None = None) -> None:
                              f"{quality.K} nearest latent neighbours are among its {quality.K} nearest on the map")
 
 
-def images_sha256(data: ImageSet) -> str:
-    return hashlib.sha256(data.images.contiguous().numpy().tobytes()).hexdigest()
+def images_sha256(*sets: ImageSet) -> str:
+    """The sha256 of the images of these sets, one after the other."""
+    digest = hashlib.sha256()
+    for data in sets:
+        digest.update(data.images.contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, near: Path | None = None,
@@ -188,7 +238,7 @@ def fit_umap(mu: Tensor, seed: int = 0, **params: Any) -> Tensor:
 
 @torch.no_grad()
 def encode_with_errors(
-    ckpt: Checkpoint, data: ImageSet, batch_size: int = 500, progress: Progress | None = None
+    ckpt: Checkpoint, data: ImageSet, batch_size: int = 500, progress: Progress | None = None, what: str = "test images"
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Posterior means, log-variances and each image's reconstruction MSE (of its mean code)."""
     model = ckpt.model
@@ -205,7 +255,7 @@ def encode_with_errors(
         errors.append((recon - x).pow(2).flatten(1).mean(dim=1))
         if progress:
             done = min(len(data), start + batch_size)
-            progress(done / len(data), f"encoding test images, {done:,} of {len(data):,}")
+            progress(done / len(data), f"encoding {what}, {done:,} of {len(data):,}")
     return torch.cat(mus), torch.cat(logvars), torch.cat(errors)
 
 
@@ -229,12 +279,19 @@ def steps(names: list[str], progress: Progress | None) -> Callable[[str], Progre
     return step
 
 
+def share_of(progress: Progress, start: float, share: float, fraction: float, message: str) -> None:
+    """Report a part's progress (0..1) as its share of a larger whole that is `start` done before it."""
+    progress(start + share * fraction, message)
+
+
 def summary(atlas: Atlas, folder: Path) -> str:
     """A few lines for people: what the atlas holds, where it was written and how long it took."""
     meta = atlas.meta
     names = {"latent": "the latent plane itself", "umap": "UMAP", "pca": "PCA"}
-    lines = [f"Atlas of {len(atlas):,} {meta['split']} images of {meta['dataset']} ({meta['latent_dim']}-D latent), "
-             f"built in {meta['seconds']:g} s",
+    which = " and ".join(f"{n:,} {split}" for split, n in atlas.splits.items())
+    umap = f" (UMAP {meta['umap']['seconds']:g} s)" if meta.get("umap") else ""
+    lines = [f"Atlas of {which} images of {meta['dataset']} ({meta['latent_dim']}-D latent), "
+             f"built in {meta['seconds']:g} s{umap}",
              "  projections: " + ", ".join(names[p] for p in atlas.projections)]
     if atlas.scores:
         k = f" (k = {meta['nll_k']})" if "nll_k" in meta else ""
@@ -244,7 +301,8 @@ def summary(atlas: Atlas, folder: Path) -> str:
     if "trustworthiness" in meta:
         lines.append("  trustworthiness (k = 10): " + ", ".join(f"{names[p]} {t:.3f}" for p, t in
                                                              meta["trustworthiness"].items()))
-    lines.append(f"  written to {folder / ATLAS_TENSORS} and {ATLAS_META}")
+    tensors_name, meta_name = files(meta["split"])
+    lines.append(f"  written to {folder / tensors_name} and {meta_name}")
     return "\n".join(lines)
 
 
@@ -258,10 +316,13 @@ def build_atlas(
     scores: bool = False,
     reference: Reference | None = None,
     nll_k: int = NLL_K,
+    train: ImageSet | None = None,
 ) -> Atlas:
     """Encode `data` with the checkpoint's model and project the means to 2-D (PCA, and UMAP unless told not to).
 
     With `scores`, every anomaly score the model has is stored too (knn and stats only with a `reference`).
+    With `train` (the training images), the atlas holds both splits, the test images first, all projected at
+    once (the split "all"); scores are then computed for the test images only.
     """
     if len(data) < 3:
         raise AtlasError(f"an atlas needs at least 3 images, the test set has {len(data)}")
@@ -269,7 +330,14 @@ def build_atlas(
     sha = weights_sha256(ckpt.folder)
     use_umap = use_umap and ckpt.model.cfg.latent_dim != 2  # a 2-D latent space is a plane already: no UMAP
     step = steps(["encode", *["scores"] * scores, *["umap"] * use_umap, "quality"], progress)
-    mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=step("encode"))
+    parts = {"test": data, **({"train": train} if train is not None else {})}
+    encode, before, everything = step("encode"), 0, sum(len(part) for part in parts.values())
+    encoded = []
+    for split, part in parts.items():  # one step: each part's share of the images, one after the other
+        report = None if encode is None else partial(share_of, encode, before / everything, len(part) / everything)
+        encoded.append(encode_with_errors(ckpt, part, progress=report, what=f"{split} images"))
+        before += len(part)
+    mu, logvar, recon_error = (torch.cat(columns) for columns in zip(*encoded, strict=True))
     scored: dict[str, Tensor] = {}
     if scores:
         scored = score_set(ckpt.model, data, reference, k=nll_k, progress=step("scores"))
@@ -286,14 +354,16 @@ def build_atlas(
         umap_seconds = round(time.perf_counter() - fitting, 1)
     meta = {
         "dataset": data.name,
-        "split": "test",
+        "split": "test" if train is None else "all",
         "n": len(mu),
         "latent_dim": mu.shape[1],
         "projections": [p for p in PROJECTIONS if p in coords],
         "umap": {"seed": seed, **(umap_params or {}), "seconds": umap_seconds} if use_umap else None,
         "recon_error": "per-pixel mean squared error of the mean code's reconstruction",
         "weights_sha256": sha,
-        "images_sha256": images_sha256(data),
+        "images_sha256": images_sha256(*parts.values()),
+        **({"splits": {split: len(part) for split, part in parts.items()},
+            "split_sha256": {split: images_sha256(part) for split, part in parts.items()}} if train else {}),
         "seconds": round(time.perf_counter() - started, 1),
     }
     if scored:
@@ -304,7 +374,9 @@ def build_atlas(
             meta["nll_k"] = nll_k
         if ckpt.model.cfg.conditional:
             meta["score_labels"] = "inferred: each image is scored as the class it fits best (see vae.scores)"
-    labels = data.labels.clone().long()
+    if train is not None and scored:
+        meta["scores_of"] = "the test images only (the first splits.test points)"
+    labels = torch.cat([part.labels for part in parts.values()]).long()
     atlas = Atlas(coords, mu, logvar, recon_error, labels, pca_mean, pca_basis, meta, scores=scored)
     add_quality(atlas, step("quality"))
     if progress:
@@ -314,8 +386,9 @@ def build_atlas(
 
 
 def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
-    """Write the tensors, then the JSON, each atomically."""
+    """Write the tensors, then the JSON, each atomically (an atlas of both splits to its own files)."""
     folder = Path(folder)
+    tensors_name, meta_name = files(atlas.meta.get("split", "test"))
     tensors = {
         **atlas.coords,
         "mu": atlas.mu, "logvar": atlas.logvar, "recon_error": atlas.recon_error,
@@ -323,17 +396,20 @@ def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
         **{f"{SCORE_PREFIX}{name}": values for name, values in atlas.scores.items()},
         **{f"{KEPT_PREFIX}{projection}": kept for projection, kept in atlas.kept.items()},
     }
-    write_tensors(folder / ATLAS_TENSORS, {k: v.contiguous() for k, v in tensors.items()})
-    write_json(folder / ATLAS_META, atlas.meta)
+    write_tensors(folder / tensors_name, {k: v.contiguous() for k, v in tensors.items()})
+    write_json(folder / meta_name, atlas.meta)
 
 
-def load_atlas(folder: str | os.PathLike) -> Atlas:
-    """Read and check a stored atlas; `stale` is set when the weights changed since it was built."""
+def load_atlas(folder: str | os.PathLike, split: str = "test") -> Atlas:
+    """Read and check a stored atlas (the test set's, or with split="all" both splits'); `stale` is set when the
+    weights changed since it was built."""
     folder = Path(folder)
-    tensors_path, meta_path = folder / ATLAS_TENSORS, folder / ATLAS_META
+    tensors_name, meta_name = files(split)
+    tensors_path, meta_path = folder / tensors_name, folder / meta_name
     try:
         if not tensors_path.is_file() or not meta_path.is_file():
-            raise AtlasMissing(f"{folder}: no atlas yet (build it with `python -m vae atlas {folder}`)")
+            flag = "" if split == "test" else f" --split {split}"
+            raise AtlasMissing(f"{folder}: no atlas yet (build it with `python -m vae atlas {folder}{flag}`)")
         meta = json.loads(meta_path.read_text())
         t = read_tensors(tensors_path)
     except OSError as err:
@@ -345,6 +421,10 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
     if missing or not isinstance(meta, dict):
         raise AtlasError(f"{tensors_path}: incomplete atlas (missing {', '.join(missing) or 'metadata'})")
     n, d = t["mu"].shape
+    splits = meta.get("splits") or {}
+    if not isinstance(splits, dict) or not all(isinstance(v, int) and v >= 0 for v in splits.values()):
+        raise AtlasError(f"{meta_path}: `splits` should count the images of each split")
+    scored = splits.get("test", n)  # an atlas of both splits scores its test part only
     coords = {p: t[p].float() for p in PROJECTIONS if p in t}
     scores = {name: t[SCORE_PREFIX + name].float() for name in SCORES if SCORE_PREFIX + name in t}
     kept = {p: t[KEPT_PREFIX + p] for p in coords if KEPT_PREFIX + p in t}
@@ -355,7 +435,9 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         and t["labels"].shape == (n,)
         and t["pca_mean"].shape == (d,)
         and t["pca_basis"].shape == (2, d)
-        and all(v.shape == (n,) for v in [*scores.values(), *kept.values()])
+        and all(v.shape == (n,) for v in kept.values())
+        and all(v.shape == (scored,) for v in scores.values())
+        and (not splits or sum(splits.values()) == n)
     )
     if not shapes_ok:
         raise AtlasError(f"{tensors_path}: tensors disagree in shape; rebuild it")

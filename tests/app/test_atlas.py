@@ -114,3 +114,47 @@ def test_weights_file_is_hashed_not_trusted(tiny: Path, small_test_set) -> None:
     save_atlas(tiny, build_atlas(load_checkpoint(tiny), small_test_set, use_umap=False))
     (tiny / WEIGHTS).write_bytes((tiny / WEIGHTS).read_bytes() + b"")  # same bytes: still fresh
     assert not load_atlas(tiny).stale
+
+
+def test_an_atlas_of_both_splits_is_stored_beside_the_test_one_and_parts_of_it_are_atlases(tiny: Path,
+                                                                                             small_test_set) -> None:
+    ckpt = load_checkpoint(tiny)
+    save_atlas(tiny, build_atlas(ckpt, small_test_set, use_umap=False))
+    train = load_dataset("mnist", "train").subset(40)
+    both = build_atlas(ckpt, small_test_set.subset(30), use_umap=False, train=train, scores=True, nll_k=2)
+    assert len(both) == 70 and both.splits == {"test": 30, "train": 40} and both.meta["split"] == "all"
+    assert torch.equal(both.labels, torch.cat([small_test_set.labels[:30], train.labels]))
+    assert both.scores and all(len(v) == 30 for v in both.scores.values())  # scores of the test images only
+    save_atlas(tiny, both)
+    assert (tiny / "atlas-all.safetensors").is_file() and load_atlas(tiny).splits == {"test": 150}  # untouched
+    loaded = load_atlas(tiny, "all")
+    assert torch.equal(loaded.coords["pca"], both.coords["pca"]) and loaded.scores.keys() == both.scores.keys()
+    assert [loaded.source(i) for i in (29, 30, 69)] == [("test", 29), ("train", 0), ("train", 39)]
+    test, training = loaded.part("test"), loaded.part("train")
+    assert len(test) == 30 and test.scores.keys() == both.scores.keys() and test.describes(small_test_set)
+    assert len(training) == 40 and not training.scores and training.describes(train)
+    assert training.source(3) == ("train", 3)
+    assert torch.equal(training.mu, loaded.mu[30:]) and torch.equal(training.kept["pca"], loaded.kept["pca"][30:])
+    assert not training.describes(small_test_set) and loaded.part("all") is loaded
+    assert loaded.describes(small_test_set.subset(30)) is False  # the whole atlas is of both sets, one after the other
+    with pytest.raises(AtlasError, match="no train images"):
+        load_atlas(tiny).part("train")
+
+
+def test_command_line_with_both_splits(tiny: Path, capsys) -> None:
+    assert main(["atlas", str(tiny), "--no-umap", "--no-scores", "--subset", "20", "--split", "all"]) == 0
+    assert capsys.readouterr().out.startswith("Atlas of 20 test and 20 train images")
+    assert load_atlas(tiny, "all").splits == {"test": 20, "train": 20}
+    with pytest.raises(AtlasMissing, match="--split all"):
+        load_atlas(tiny.parent, "all")
+
+
+def test_progress_of_an_atlas_of_both_splits_only_goes_forward(tiny: Path, small_test_set) -> None:
+    seen = []
+    build_atlas(load_checkpoint(tiny), small_test_set.subset(20), progress=lambda f, m: seen.append((f, m)),
+                use_umap=False, train=load_dataset("mnist", "train").subset(30))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    test = [f for f, m in seen if "test images" in m]
+    train = [f for f, m in seen if "train images" in m]
+    assert test and train and max(test) < min(train)  # the training images' encoding follows the test images'

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from tests.app.app_helpers import APP, ROOT, assert_clean, image_urls, live_data
-from vae.atlas import ATLAS_META, ATLAS_TENSORS, load_atlas
+from vae.atlas import ATLAS_META, ATLAS_TENSORS, build_atlas, load_atlas, save_atlas
 from vae.checkpoint import load_checkpoint, save_checkpoint
 from vae.data import load_dataset
 from vae.latent import encode_dataset
@@ -172,3 +172,29 @@ print("ok")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "LATENT_EXPLORER_CHECKPOINTS": ""}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+def test_the_map_shows_test_training_or_both_images_once_an_atlas_of_both_is_built(open_app, fresh_root: Path) -> None:
+    at = open_app(MAP, root=fresh_root)
+    assert_clean(at)
+    assert any("--split all" in c.value for c in at.caption)  # how to put the training images on the map
+    folder = fresh_root / "tiny"
+    ckpt = load_checkpoint(folder)
+    test, train = load_dataset("mnist", "test").subset(30), load_dataset("mnist", "train").subset(50)
+    save_atlas(folder, build_atlas(ckpt, test, use_umap=False, train=train, scores=True, nll_k=2))
+    at = open_app(MAP, root=fresh_root, split="train", selected="3", colour="nll")
+    assert_clean(at)
+    assert chart_points(at) == 50 and live_data(at, "live_map")["sprite"]["columns"] == 8
+    assert at.subheader[0].value.startswith("Training image #3 · ")
+    colour = at.selectbox(key="colour")
+    assert colour.value == "class" and colour.options == ["Class", "Neighbours kept"]  # no scores for training images
+    assert "test images only" in colour.help
+    assert at.query_params["split"] == "train"
+    at.segmented_control(key="split").set_value("all").run()
+    assert_clean(at)
+    assert chart_points(at) == 80 and at.query_params["split"] == "all" and "selected" not in at.query_params
+    assert any(c.value.startswith("30 test and 50 training images") for c in at.caption)
+    at.segmented_control(key="split").set_value("test").run()
+    at.selectbox(key="colour").set_value("nll").run()
+    assert_clean(at)
+    assert chart_points(at) == 30 and live_data(at, "live_map")["colouring"]["kind"] == "scale"

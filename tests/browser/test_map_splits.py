@@ -1,0 +1,74 @@
+"""Issue 21's whole dataset in the real app: with an atlas of both splits, the Latent map switches between the
+test images, the training images and both, and hovering a training point shows its image. The shipped MNIST
+model is copied with a small atlas of both splits (PCA only, built in seconds) under a checkpoints folder of
+its own. Screenshots: test-artifacts/map_splits/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.helpers import (
+    CHROMIUM,
+    ROOT,
+    after_rerun,
+    canvas_pixels,
+    chromium,
+    live_map_point,
+    live_map_points,
+    live_map_ready,
+    streamlit_server,
+    wait_for_app,
+)
+from vae.atlas import build_atlas, save_atlas
+from vae.checkpoint import CONFIG, WEIGHTS, load_checkpoint
+from vae.data import load_dataset
+
+SHIPPED = ROOT / "checkpoints" / "mnist"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+    pytest.mark.skipif(not (SHIPPED / WEIGHTS).is_file(), reason="the shipped MNIST model"),
+]
+SHOTS = ROOT / "test-artifacts" / "map_splits"
+TEST, TRAIN = 200, 300
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser]]:
+    root = tmp_path_factory.mktemp("checkpoints")
+    folder = root / "mnist-split"
+    folder.mkdir()
+    for name in (CONFIG, WEIGHTS):
+        shutil.copy(SHIPPED / name, folder / name)
+    ckpt = load_checkpoint(folder)
+    test, train = load_dataset("mnist", "test").subset(TEST), load_dataset("mnist", "train").subset(TRAIN)
+    save_atlas(folder, build_atlas(ckpt, test, use_umap=False, train=train))
+    env = {"LATENT_EXPLORER_CHECKPOINTS": str(root), "LATENT_EXPLORER_NO_BROWSER_DECODER": "",
+           "LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
+        yield url, browser
+
+
+def test_the_map_switches_between_training_and_both_and_hovers_a_training_image(page: Page) -> None:
+    page.goto(f"{page.base_url}/map?model=mnist-split&split=train")  # type: ignore[attr-defined]
+    page.locator("h1").first.wait_for(timeout=90_000)
+    wait_for_app(page, timeout=90_000)
+    live_map_ready(page)
+    assert live_map_points(page) == TRAIN
+    x, y, index = live_map_point(page)
+    page.mouse.move(x, y)
+    page.get_by_text("reconstruction", exact=True).wait_for()
+    assert page.get_by_text(f"image #{index}", exact=True).is_visible()
+    assert max(canvas_pixels(page.locator("canvas.led-original"))[0::4]) > 200  # cut from the training sprite
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "training.png"))
+    after_rerun(page, lambda: page.get_by_text("Both", exact=True).click())
+    page.wait_for_function(f"() => globalThis.__latentMap.models.map.n === {TEST + TRAIN}", timeout=60_000)
+    assert "split=all" in page.url
+    page.screenshot(path=str(SHOTS / "both.png"))
