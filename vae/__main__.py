@@ -1,4 +1,5 @@
-"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier,generate} ...`; `python -m vae CMD --help`."""
+"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier,generate,export} ...`; see `python -m vae CMD
+--help`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vae.allocator import keep_freed_memory
 from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
 from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
 from vae.data import BINARIZATIONS, DataError, ImageSet
+from vae.model_json import MODEL_JSON
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
 from vae.train import TrainingDiverged
@@ -69,9 +71,24 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     train(args, argv)
 
 
+MODEL_HELP = "model folder: a checkpoint, or an ONNX or code folder with model.json (docs/own-models.md)"
+
+
+def add_model_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help=MODEL_HELP)
+    p.add_argument("--trust-code", action="store_true", help="allow a model.json that names Python code "
+                   "(module:callable) to import and run it; only for code you trust")
+
+
+def open_named_model(args: argparse.Namespace) -> Checkpoint:
+    from vae.sources import open_model
+
+    return open_model(args.checkpoint, trust_code=args.trust_code)
+
+
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure a checkpoint on its test set and store the metrics")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--k", type=int, default=1000, help="importance samples for the NLL estimate")
     p.add_argument("--no-nll", action="store_true",
                    help="skip the NLL (the slow part) and keep the one stored for the same test images")
@@ -87,13 +104,13 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, ImageSet]:
     """The checkpoint named on the command line and its test images (the first --subset ones)."""
     from vae.atlas import load_test_set
-    from vae.checkpoint import load_checkpoint
 
     if args.subset is not None and args.subset < 1:
         raise ValueError(f"--subset must be >= 1, got {args.subset}")
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = open_named_model(args)
     if "dataset" not in ckpt.meta:
-        raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
+        described = CONFIG if ckpt.model.source == "checkpoint" else MODEL_JSON
+        raise CheckpointError(f"{ckpt.folder / described}: names no dataset, so its test images are unknown")
     data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
     return ckpt, data.subset(args.subset) if args.subset else data
 
@@ -112,7 +129,7 @@ def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
 
 def add_atlas(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("atlas", help="encode the test set and store the latent map (UMAP, PCA) beside the checkpoint")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--data-root", help="where datasets live")
     p.add_argument("--subset", type=int, help="the first N test images only (quick runs and tests)")
     p.add_argument("--no-umap", action="store_true", help="PCA only: no umap import, done in seconds")
@@ -141,7 +158,7 @@ def score_reference(ckpt: Checkpoint, data_root: str | None, refit: bool, save: 
     from vae.atlas import load_test_set
     from vae.scores import fit_reference, load_reference, save_reference
 
-    reference = None if refit else load_reference(ckpt.folder, ckpt.model.cfg)
+    reference = None if refit else load_reference(ckpt.folder, ckpt.model)
     if reference is not None and not reference.stale:
         return reference
     print("fitting the knn and stats scores on training images", file=sys.stderr)
@@ -175,7 +192,7 @@ def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
 
 def add_ood(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ood", help="score the test set against other images: AUROC, AUPRC, FPR at 95%% TPR per score")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--against", nargs="+", required=True, metavar="SET",
                    help=f"mnist, fashion-mnist, folder:PATH, or a shift of the test set: {', '.join(SHIFTS)}")
     p.add_argument("--k", type=int, default=NLL_K, help="importance samples of the nll and complexity scores")
@@ -231,7 +248,7 @@ def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
 
 def add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="write a folder dataset of PNGs decoded from prior samples, with a manifest")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--n", type=int, help="images in all (spread evenly over the classes of a conditional model)")
     p.add_argument("--per-class", type=int, help="images per class (conditional models)")
     p.add_argument("--temperature", type=float, default=1.0, help="codes from N(0, T^2 I) (default 1)")
@@ -243,18 +260,33 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 
 def run_generate(args: argparse.Namespace, argv: list[str]) -> None:
     from vae import generate as generated
-    from vae.checkpoint import load_checkpoint
 
     generated.check_temperature(args.temperature)
     generated.check_out(args.out, args.overwrite)
-    ckpt = load_checkpoint(args.checkpoint)
-    counts = generated.class_counts(ckpt.model.cfg.num_classes, args.n, args.per_class)
+    ckpt = open_named_model(args)
+    counts = generated.class_counts(ckpt.model.num_classes, args.n, args.per_class)
     names = generated.class_names(ckpt)
     images, labels = generated.generate(ckpt, counts, args.temperature, args.seed)
     meta = generated.manifest(ckpt, names, counts, args.temperature, args.seed,
                               f"python -m vae generate {' '.join(argv)}")
     out = generated.write_dataset(generated.dataset_files(images, labels, names, meta), args.out, args.overwrite)
     print(f"wrote {sum(counts)} images to {out} (read back as folder:{out})")
+
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a checkpoint as an ONNX folder: encoder.onnx, decoder.onnx, model.json")
+    p.add_argument("checkpoint", help="checkpoint folder (one of ours: config.json and model.safetensors)")
+    p.add_argument("--onnx", required=True, metavar="OUT", help="the folder to write; open it in the app like any "
+                   "model folder")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.checkpoint import load_checkpoint
+    from vae.onnx_export import export_onnx
+
+    out = export_onnx(load_checkpoint(args.checkpoint), args.onnx)
+    print(f"wrote {out}: " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in sorted(out.iterdir())))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     add_ood(sub)
     add_classifier(sub)
     add_generate(sub)
+    add_export(sub)
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:

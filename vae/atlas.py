@@ -31,6 +31,7 @@ from torch import Tensor
 from vae.checkpoint import Checkpoint, CheckpointError, read_tensors, weights_sha256, write_json, write_tensors
 from vae.data import ImageSet, load_dataset
 from vae.folder import locate
+from vae.interface import as_model
 from vae.latent import decode
 from vae.objectives import kl_per_dim
 from vae.scores import NLL_K, SCORES, Reference, score_set, unavailable
@@ -164,17 +165,16 @@ def encode_with_errors(
     ckpt: Checkpoint, data: ImageSet, batch_size: int = 500, progress: Progress | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Posterior means, log-variances and each image's reconstruction MSE (of its mean code)."""
-    model = ckpt.model
-    device = next(model.parameters()).device
+    model = as_model(ckpt.model)
     mus, logvars, errors = [], [], []
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
         x = data.floats(sl)
-        y = data.labels[sl] if model.cfg.conditional else None
-        mu, logvar = model.encode(x.to(device), None if y is None else y.to(device))
+        y = data.labels[sl] if model.conditional else None
+        mu, logvar = model.encode(x, y)
         recon = decode(model, mu, y)
         mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
+        logvars.append(torch.zeros_like(mus[-1]) if logvar is None else logvar.cpu())  # unused without a posterior
         errors.append((recon - x).pow(2).flatten(1).mean(dim=1))
         if progress:
             done = min(len(data), start + batch_size)
@@ -231,11 +231,11 @@ def build_atlas(
     }
     if scored:
         meta["scores"] = {name: f"{SCORES[name].title} ({SCORES[name].unit}): {SCORES[name].about}" for name in scored}
-        if unavailable(ckpt.model.cfg):
-            meta["scores_left_out"] = unavailable(ckpt.model.cfg)
+        if unavailable(ckpt.model):
+            meta["scores_left_out"] = unavailable(ckpt.model)
         if "nll" in scored or "complexity" in scored:
             meta["nll_k"] = nll_k
-        if ckpt.model.cfg.conditional:
+        if as_model(ckpt.model).conditional:
             meta["score_labels"] = "inferred: each image is scored as the class it fits best (see vae.scores)"
     labels = data.labels.clone().long()
     return Atlas(coords, mu, logvar, recon_error, labels, pca_mean, pca_basis, meta, scores=scored)

@@ -25,8 +25,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vae.checkpoint import WEIGHTS, Checkpoint
+from vae.checkpoint import Checkpoint, weight_files
 from vae.images import png_bytes, to_pil
+from vae.interface import as_model
 from vae.latent import decode, sample_prior
 
 MANIFEST = "manifest.json"
@@ -62,11 +63,11 @@ def check_temperature(temperature: float) -> float:
 
 def generate(ckpt: Checkpoint, counts: list[int], temperature: float = 1.0, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Images decoded from N(0, temperature^2 I) codes, class by class: (N, C, H, W) in [0, 1], and labels (N,)."""
-    cfg = ckpt.model.cfg
+    model = as_model(ckpt.model)
     labels = torch.arange(len(counts)).repeat_interleave(torch.tensor(counts))
-    codes = sample_prior(len(labels), cfg.latent_dim, check_temperature(temperature), seed)
+    codes = sample_prior(len(labels), model.latent_dim, check_temperature(temperature), seed)
     parts = [
-        decode(ckpt.model, codes[i:i + BATCH], labels[i:i + BATCH] if cfg.conditional else None)
+        decode(model, codes[i:i + BATCH], labels[i:i + BATCH] if model.conditional else None)
         for i in range(0, len(labels), BATCH)
     ]
     return torch.cat(parts), labels
@@ -83,18 +84,19 @@ def class_folders(names: list[str]) -> list[str]:
 
 
 def weights_sha256(ckpt: Checkpoint) -> str:
-    """The hex SHA-256 of the checkpoint's weights file (remembered while the file is unchanged)."""
-    path = ckpt.folder / WEIGHTS
-    stat = path.stat()
-    return _file_sha256(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    """The hex SHA-256 of the checkpoint's weights (remembered while the files are unchanged), as
+    `vae.checkpoint.weights_sha256` computes it for any model folder."""
+    stats = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in weight_files(ckpt.folder))
+    return _files_sha256(stats)
 
 
 @functools.lru_cache(maxsize=32)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
+def _files_sha256(files: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for path, _, _ in files:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -114,7 +116,7 @@ def manifest(
 def class_names(ckpt: Checkpoint) -> list[str]:
     """The conditional model's class names (numbers where the checkpoint names none); [] if unconditional."""
     names = ckpt.class_names
-    return [names[i] if i < len(names) else str(i) for i in range(ckpt.model.cfg.num_classes)]
+    return [names[i] if i < len(names) else str(i) for i in range(as_model(ckpt.model).num_classes)]
 
 
 def dataset_files(images: Tensor, labels: Tensor, names: list[str], meta: dict[str, Any]) -> list[tuple[str, bytes]]:
