@@ -274,18 +274,17 @@ def run_generate(args: argparse.Namespace, argv: list[str]) -> None:
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write a checkpoint as an ONNX folder: encoder.onnx, decoder.onnx, model.json")
-    p.add_argument("checkpoint", help="checkpoint folder (one of ours: config.json and model.safetensors)")
+    p = sub.add_parser("export", help="write a model as an ONNX folder: encoder.onnx, decoder.onnx, model.json")
+    add_model_argument(p)
     p.add_argument("--onnx", required=True, metavar="OUT", help="the folder to write; open it in the app like any "
                    "model folder")
     p.set_defaults(func=run_export)
 
 
 def run_export(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.checkpoint import load_checkpoint
     from vae.onnx_export import export_onnx
 
-    out = export_onnx(load_checkpoint(args.checkpoint), args.onnx)
+    out = export_onnx(open_named_model(args), args.onnx)
     print(f"wrote {out}: " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in sorted(out.iterdir())))
 
 

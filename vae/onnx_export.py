@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -26,9 +27,11 @@ from vae.checkpoint import Checkpoint, write_json
 from vae.interface import Model, as_model
 from vae.model import VAE
 from vae.model_json import DECODER, ENCODER, MODEL_JSON
+from vae.ours import Ours
 
 FORMAT = "latent-explorer-onnx/1"
 EXAMPLE_BATCH = 2  # a batch of 1 would let the exporter fold the batch axis to a constant
+CHECK_BATCH = 3  # the export is run once on another batch size
 
 
 class OnnxNetworks(NamedTuple):
@@ -88,16 +91,39 @@ def onnx_networks(model: VAE | Model) -> OnnxNetworks:
     x = torch.rand(EXAMPLE_BATCH, *model.image_shape)
     z = torch.zeros(EXAMPLE_BATCH, model.latent_dim)
     codes = ["mu", "logvar"] if model.posterior else ["z"]
-    return OnnxNetworks(
-        encoder=_to_bytes(_Encoder(model), "x", x, model.conditional, codes),
-        decoder=_to_bytes(_Decoder(model), "z", z, model.conditional, ["x"]),
+    encoder, decoder = _Encoder(model), _Decoder(model)
+    nets = OnnxNetworks(
+        encoder=_to_bytes(encoder, "x", x, model.conditional, codes),
+        decoder=_to_bytes(decoder, "z", z, model.conditional, ["x"]),
     )
+    _check_batch(nets.encoder, encoder, "x", torch.rand(CHECK_BATCH, *model.image_shape), model.conditional)
+    _check_batch(nets.decoder, decoder, "z", torch.randn(CHECK_BATCH, model.latent_dim), model.conditional)
+    return nets
+
+
+def _check_batch(data: bytes, module: nn.Module, first: str, value: Tensor, labels: bool) -> None:
+    """Run the export on another batch size than it was traced with: code that fixed the batch (a reshape to
+    len(x), say) is caught here, not in the browser."""
+    import onnxruntime as ort
+
+    y = torch.zeros(len(value), dtype=torch.int64) if labels else None
+    feeds = {first: value.numpy(), **({"y": y.numpy()} if labels else {})}
+    try:
+        got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)
+    except Exception as err:  # onnxruntime's own exception types
+        raise ValueError(f"the exported network does not run on a batch of {len(value)}: {err}") from err
+    want = module(value, y)
+    for a, b in zip(got, want if isinstance(want, tuple) else (want,), strict=True):
+        if a.shape != tuple(b.shape) or not np.allclose(a, b.numpy(), atol=1e-4, rtol=1e-4):
+            raise ValueError(f"the exported network disagrees with PyTorch on a batch of {len(value)}")
 
 
 def model_json(ckpt: Checkpoint) -> dict[str, Any]:
     """The model.json describing a model exported by `onnx_networks`: its inputs are [0, 1] images."""
     model = as_model(ckpt.model, ckpt.class_names)
-    meta = {"format": FORMAT, "name": ckpt.name, "kind": model.kind, **model.describe(), "input_range": [0, 1]}
+    meta = {"format": FORMAT, "name": ckpt.name, **model.describe(), "input_range": [0, 1]}
+    if isinstance(model, Ours):  # our family's names (VAE, AE, β-VAE...); others are named by the ONNX source
+        meta["kind"] = model.kind
     if "dataset" in ckpt.meta:
         meta["dataset"] = ckpt.meta["dataset"]
     return meta

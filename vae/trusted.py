@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import math
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +22,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from vae.checkpoint import CheckpointError, check_finite, read_tensors
+from vae import model_json
+from vae.checkpoint import CheckpointError, check_finite, read_tensors, write_json, write_tensors
 from vae.interface import Model
 from vae.model_json import CODE_WEIGHTS, MODEL_JSON
 
@@ -113,4 +116,16 @@ class CodeModel(Model):
 
     def _decode(self, z: Tensor, y: Tensor | None) -> Tensor:
         out = self.net.decode(z, *self._args(y))
+        if out.dim() == 2 and out.shape[1] == math.prod(self.image_shape):  # flat, as a notebook's MLP gives it
+            out = out.reshape(-1, *self.image_shape)
         return (out + 1) / 2 if self.output == "mean" and self.signed else out
+
+
+def save_code_model(folder: str | os.PathLike, net: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write a trusted-code model folder: the module's weights as model.safetensors, and model.json (`meta`, which
+    names the code and declares the shapes; validated first)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_tensors(folder / CODE_WEIGHTS, net.state_dict())
+    write_json(folder / MODEL_JSON, model_json.validate(meta))
+    return folder
