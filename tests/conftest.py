@@ -65,3 +65,12 @@ def tiny_checkpoint(tmp_path: Path, tiny_model: Callable[..., VAE]) -> Callable[
         return save_checkpoint(tmp_path / name, model, meta)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def own_models(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """The models nobody here wrote (examples/own_models), trained for seconds: {name: (code folder, ONNX folder)}.
+    About 30 s on this shared machine, once per session."""
+    from tests.own_models import make_own_models
+
+    return make_own_models(tmp_path_factory.mktemp("own-models"))

@@ -127,10 +127,14 @@ def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, n
                   split: str = "test") -> ImageSet:
     """The test split (or another) of the dataset a checkpoint was trained on, at its size and channels.
 
-    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there.
+    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there. A model
+    described by model.json takes a folder's images at its declared image shape.
     """
     train = meta.get("train") or {}
-    return load_dataset(locate(meta["dataset"], near), split, root, train.get("size"), train.get("channels"))
+    size, channels = train.get("size"), train.get("channels")
+    if "image_shape" in meta and meta["dataset"].startswith("folder:"):
+        channels, _, size = meta["image_shape"]
+    return load_dataset(locate(meta["dataset"], near), split, root, size, channels)
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
