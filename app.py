@@ -7,7 +7,7 @@ import logging
 
 import streamlit as st
 
-from ui import entry, models, show
+from ui import entry, models, show, state
 
 SIDEBAR_WIDTH = 320  # pixels: room for the picker's "model · dataset, arch, z=16" labels
 st.set_page_config(page_title="Latent Explorer", page_icon=show.icon(), layout="wide",
@@ -29,6 +29,7 @@ PAGES = [
 page = st.navigation(PAGES)
 try:
     models.pick_model()
+    state.new_run()
     with entry.inside_app():
         page.run()
 except Exception:  # the last line of defence: a message for the user, the traceback for the log

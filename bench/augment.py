@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from vae.checkpoint import load_checkpoint  # noqa: E402
 from vae.classifier import accuracy, train_classifier  # noqa: E402
-from vae.data import ImageSet, load_dataset  # noqa: E402
+from vae.data import load_dataset  # noqa: E402
 from vae.generate import generate  # noqa: E402
+from vae.imageset import ImageSet  # noqa: E402
 
 BATCH = 128
 

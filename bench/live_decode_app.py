@@ -20,9 +20,9 @@ from ui.live.sliders import live_sliders
 from ui.scores import score_of
 from vae.atlas import AtlasError, build_atlas, load_atlas, load_test_set
 from vae.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from vae.data import DataError
 from vae.export import atlas_map_spec, decoder_spec, encoder_spec
 from vae.images import to_pil
+from vae.imageset import DataError
 from vae.latent import decode
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist"

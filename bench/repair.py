@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     torch.set_num_threads(args.threads)
     ckpt = load_checkpoint(args.checkpoint)
     data = load_test_set(ckpt.meta, args.data_root).subset(args.images)
-    x, y = data.floats(), data.labels if ckpt.model.cfg.conditional else None
+    x, y = data.floats(), data.labels
     started = time.perf_counter()
     rows = [row for c in CORRUPTIONS for row in rows_for(c, score(ckpt.model, x, y, c, args.steps, args.seed))]
     print(f"# repairs: {args.checkpoint}, the first {len(data)} test images, inpainting {args.steps} steps, "

@@ -35,11 +35,11 @@ from torch import Tensor, nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vae.__main__ import add_train  # noqa: E402
 from vae.checkpoint import CheckpointError, read_meta  # noqa: E402
-from vae.config import PRESETS, ModelConfig  # noqa: E402
-from vae.data import ImageSet, batches, load_dataset  # noqa: E402
+from vae.config import PRESETS, ModelConfig, TrainSettings  # noqa: E402
+from vae.data import batches, load_dataset  # noqa: E402
 from vae.evaluate import continuous_test_loss  # noqa: E402
+from vae.imageset import ImageSet  # noqa: E402
 from vae.model import VAE  # noqa: E402
 from vae.train import model_config, train_epoch  # noqa: E402
 
@@ -91,7 +91,7 @@ def race(name: str, train_one_epoch: Callable[[int], None], test_loss: Callable[
     return Result(name, max_epochs, seconds, loss, False)
 
 
-def ours(name: str, cfg: ModelConfig, settings: argparse.Namespace, train_set: ImageSet, test_set: ImageSet,
+def ours(name: str, cfg: ModelConfig, settings: TrainSettings, train_set: ImageSet, test_set: ImageSet,
          device: torch.device, target: float, max_epochs: int) -> Result:
     """A vae.model.VAE trained exactly as `python -m vae train` trains it."""
     torch.manual_seed(settings.seed)
@@ -143,7 +143,7 @@ def classic(train_set: ImageSet, test_set: ImageSet, device: torch.device, seed:
     return race("classic (reimplemented)", train_one_epoch, test_loss, target, max_epochs)
 
 
-def shipped_setup(folder: Path, max_epochs: int, data: ImageSet) -> tuple[ModelConfig, argparse.Namespace, str]:
+def shipped_setup(folder: Path, max_epochs: int, data: ImageSet) -> tuple[ModelConfig, TrainSettings, str]:
     """The shipped model's first run: its architecture and training settings, or the conv preset with latent 16.
 
     A model fine-tuned from --init weights races the run that made those; its architecture is that run's
@@ -162,15 +162,9 @@ def shipped_setup(folder: Path, max_epochs: int, data: ImageSet) -> tuple[ModelC
     return cfg, settings, f"from {folder / 'config.json'}"
 
 
-def settings_from(saved: dict) -> argparse.Namespace:
+def settings_from(saved: dict) -> TrainSettings:
     """The train command's defaults, overridden by the saved settings; what vae.train.train_epoch reads."""
-    parser = argparse.ArgumentParser()
-    add_train(parser.add_subparsers())
-    settings = vars(parser.parse_args(["train", "--out", "unused", "--quiet"]))
-    settings.update({k: v for k, v in saved.items() if v is not None and k != "quiet"})
-    if settings["lr_min"] is None:
-        settings["lr_min"] = settings["lr"]
-    return argparse.Namespace(**settings)
+    return TrainSettings.from_values({**{k: v for k, v in saved.items() if v is not None}, "quiet": True})
 
 
 def markdown_table(results: list[Result], target: float) -> str:

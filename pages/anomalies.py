@@ -14,7 +14,7 @@ from ui import atlas as atlases
 from ui import entry, maps, models, scores, show, state, uploads
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode
 from vae.ood import SHIFTS
 from vae.scores import NLL_K, available, best_fit, percentile, score_images, unavailable
@@ -49,7 +49,7 @@ def side_by_side(left: Tensor, right: Tensor) -> Tensor:
 def gallery(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, idx: Tensor, values: Tensor,
             names: list[str]) -> None:
     """Test images beside their reconstructions, each captioned with its index, class and score."""
-    y = atlas.labels[idx] if ckpt.model.cfg.conditional else None
+    y = atlas.labels[idx]
     recon = decode(ckpt.model, atlas.mu[idx], y)
     pairs = side_by_side(data.floats(idx), recon) if data is not None else recon
     captions = [f"#{int(i)}" + (f" · {names[int(atlas.labels[i])].split(' - ')[0]}" if names else "")
@@ -176,7 +176,7 @@ def roc_section(ckpt: Checkpoint, atlas: Atlas, score: str) -> None:
 
 
 ckpt = models.require_model()
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Anomalies")
 st.caption("What the model finds unusual. Every test image has a few anomaly scores, higher meaning more unusual; "

@@ -15,7 +15,7 @@ from ui import atlas as atlases
 from ui import entry, maps, metrics, models, show, state
 from vae.atlas import AtlasError
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, interpolate, sample_prior
 
 entry.through_app()
@@ -23,7 +23,6 @@ entry.through_app()
 FAMILY = ("mnist-vae", "mnist-ae", "mnist-beta4", "mnist-cvae", "mnist-wae", "mnist-2d")
 MAX_MODELS = 6
 SHOWN = 10  # test images reconstructed, samples drawn and steps on the path
-MAX_SEED = 2**31 - 1
 TILE = 44
 SIDES = ("top", "bottom")
 BEST_STYLE = "font-weight: 700; background-color: rgba(79, 70, 229, 0.14)"
@@ -136,16 +135,12 @@ def kl_bars(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None, colours
     return fig
 
 
-def labels_for(ckpt: Checkpoint, y: torch.Tensor) -> torch.Tensor | None:
-    return y if ckpt.model.cfg.conditional else None
-
-
 def reconstructions(chosen: list[tuple[str, Checkpoint]], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     rows = [x]
     for _, c in chosen:
         with torch.no_grad():
-            mu, _ = c.model.encode(x, labels_for(c, y))
-        rows.append(decode(c.model, mu, labels_for(c, y)))
+            mu, _ = c.model.encode(x, y)
+        rows.append(decode(c.model, mu, y))
     return torch.stack(rows)
 
 
@@ -155,7 +150,7 @@ def samples(chosen: list[tuple[str, Checkpoint]], seed: int, temperature: float)
     for _, c in chosen:
         cfg = c.model.cfg
         codes = sample_prior(SHOWN, cfg.latent_dim, temperature, seed)
-        rows.append(decode(c.model, codes, torch.arange(SHOWN) % cfg.num_classes if cfg.conditional else None))
+        rows.append(decode(c.model, codes, models.class_input(c, SHOWN)))
     return torch.stack(rows)
 
 
@@ -164,8 +159,8 @@ def paths(chosen: list[tuple[str, Checkpoint]], ends: torch.Tensor, labels: torc
     rows = []
     for _, c in chosen:
         with torch.no_grad():
-            mu, _ = c.model.encode(ends, labels_for(c, labels))
-        y = labels_for(c, labels[:1].repeat(SHOWN))
+            mu, _ = c.model.encode(ends, labels)
+        y = labels[:1].repeat(SHOWN)
         rows.append(decode(c.model, interpolate(mu[0], mu[1], SHOWN), y))
     return torch.stack(rows)
 
@@ -189,10 +184,6 @@ def small_maps(chosen: list[tuple[str, Checkpoint]]) -> None:
             st.plotly_chart(fig, key=f"small_map_{n}", config={"displaylogo": False})
 
 
-def shuffle(key: str, size: int) -> None:
-    st.session_state[key] = random.randrange(size)
-
-
 def random_pair(size: int) -> None:
     st.session_state.update(a=random.randrange(size), b=random.randrange(size))
 
@@ -207,7 +198,7 @@ if len(chosen) < 2:
     st.stop()
 chosen = same_shape(chosen)
 first = chosen[0][1]
-data = models.test_set(first)
+data = models.load_test_images(first)
 
 st.subheader("Measured")
 metrics_table(chosen)
@@ -231,15 +222,15 @@ if data is None:
     st.info("The test images are not available, so the side-by-side images are off.")
     state.publish({"models": st.session_state["models"]})
     st.stop()
-state.bind("inputs", 0, state.integer(0, MAX_SEED))
-state.bind("seed", 0, state.integer(0, MAX_SEED))
+state.bind("inputs", 0, state.integer(0, state.MAX_SEED))
+state.bind("seed", 0, state.integer(0, state.MAX_SEED))
 state.bind("temperature", 1.0, state.number(0.05, 3.0))
 state.bind("a", 0, state.integer(0, len(data) - 1))
 state.bind("b", 1, state.integer(0, len(data) - 1))
 names = [i for i, _ in chosen]
 
 st.subheader("Reconstructions of the same test images")
-st.button("Other images", key="other_inputs", on_click=shuffle, args=("inputs", MAX_SEED), icon=":material/casino:")
+st.button("Other images", key="other_inputs", on_click=state.new_seed, args=("inputs",), icon=":material/casino:")
 idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(st.session_state["inputs"]))[:SHOWN]
 x, y = data.floats(idx), data.labels[idx]
 show.picture(show.labelled_rows(reconstructions(chosen, x, y), ["input", *names], [f"#{i}" for i in idx.tolist()],
@@ -248,8 +239,8 @@ show.picture(show.labelled_rows(reconstructions(chosen, x, y), ["input", *names]
 st.subheader("Samples from the prior, the same codes")
 controls = st.columns([2, 1, 1], vertical_alignment="bottom")
 controls[0].slider("Temperature", 0.05, 3.0, step=0.05, key="temperature")
-controls[1].number_input("Seed", 0, MAX_SEED, key="seed")
-controls[2].button("Resample", key="resample", on_click=shuffle, args=("seed", MAX_SEED), icon=":material/casino:",
+controls[1].number_input("Seed", 0, state.MAX_SEED, key="seed")
+controls[2].button("Resample", key="resample", on_click=state.new_seed, args=("seed",), icon=":material/casino:",
                    width="stretch")
 show.picture(show.labelled_rows(samples(chosen, st.session_state["seed"], st.session_state["temperature"]), names,
                                 [str(i + 1) for i in range(SHOWN)], tile=TILE))

@@ -11,13 +11,13 @@ import streamlit as st
 import torch
 
 from ui import atlas as atlases
-from ui import drawing, entry, maps, models, show, state, uploads
+from ui import drawing, entry, maps, models, pickers, show, state, uploads
 from ui.live.pad import MAX_STROKE_TEXT, ModelInput, PadResult, PadScore, draw_pad, parse_strokes
 from ui.live.runtime import atlas_spec, decoder_of, encoder_of, values_of
-from ui.scores import score_images, score_of, test_set_scores
+from ui.scores import score_images, score_of, scores_of_test_set
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, nearest_neighbours
 from vae.scores import percentile
 
@@ -60,7 +60,7 @@ def reference_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | Non
     if data is None:
         return None
     stored = atlas if atlas is not None and atlases.describes(ckpt, atlas, data) else None
-    scores = test_set_scores(ckpt, data.subset(min(SCORED, len(data))), stored)
+    scores = scores_of_test_set(ckpt, data.subset(min(SCORED, len(data))), stored)
     return None if scores is None else scores.sort().values
 
 
@@ -132,7 +132,7 @@ def hand_on(x: torch.Tensor, z: list[float], label: int | None) -> None:
 
 ckpt = models.require_model()
 cfg = ckpt.model.cfg
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Draw")
 st.caption("Draw on the pad: the model encodes your drawing as you draw, in your browser, and shows what it "
@@ -145,12 +145,8 @@ state.bind("framing", "digit" if ckpt.meta.get("dataset") == "mnist" else "pad",
 controls = st.columns([2, 1.3, 1.3], vertical_alignment="bottom")
 controls[0].segmented_control("Framing", list(uploads.FIT_NAMES), key="framing", format_func=uploads.FIT_NAMES.get,
                               required=True, help="How the drawing is fitted into the model's frame, as for uploads.")
-label = None
-if cfg.conditional:
-    state.bind("label", 0, state.integer(0, cfg.num_classes - 1))
-    controls[1].selectbox("Class", range(cfg.num_classes), key="label", format_func=lambda c: names[c],
-                          help="A conditional model encodes and decodes the drawing as this class.")
-    label = st.session_state["label"]
+label = pickers.model_class(ckpt, "Class", "A conditional model encodes and decodes the drawing as this class.",
+                            controls[1])
 if atlas is not None:
     state.bind("projection", atlas.projections[0], state.choice(atlas.projections))
     controls[2].segmented_control("Map", atlas.projections, key="projection", format_func=maps.PROJECTION_NAMES.get,

@@ -108,12 +108,12 @@ def training_curves(ckpt: Checkpoint) -> None:
 
 def samples_and_reconstructions(ckpt: Checkpoint) -> None:
     model = ckpt.model
-    data = models.test_set(ckpt)
+    data = models.load_test_images(ckpt)
     left, right = st.columns(2, gap="large")
     if data is not None:
         first = data.subset(SHOWN)
         mu, _ = encode_dataset(model, first)
-        recon = decode(model, mu, first.labels if model.cfg.conditional else None)
+        recon = decode(model, mu, first.labels)
         with left:
             st.markdown("**Test images** (top) **and their reconstructions**")
             show.image_grid(torch.cat([first.floats(), recon]), ncol=SHOWN, tile=44)

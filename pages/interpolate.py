@@ -5,20 +5,18 @@ The scrubber decodes in the browser as it moves (the live decoder, along a finel
 on release the nearest step comes back here and the map marks it. Where the browser cannot decode,
 a server slider over the strip's steps and its image stand in."""
 
-import random
-
 import streamlit as st
 import torch
 from torch import Tensor
 
 from ui import atlas as atlases
-from ui import drawing, entry, maps, models, show, state, uploads
+from ui import drawing, entry, maps, models, pickers, show, state, uploads
 from ui.live.path import live_path
 from ui.live.runtime import decoder_of
 from vae.atlas import Atlas, AtlasError
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
 from vae.images import gif_bytes, grid, png_bytes
+from vae.imageset import ImageSet
 from vae.latent import decode, interpolate
 
 entry.through_app()
@@ -28,14 +26,6 @@ METHODS = ("linear", "spherical")
 MAX_STEPS = 24
 STRIP_WIDTH = 1150  # pixels the strip may take
 LIVE_CODES = 64  # codes along the path the browser scrubs through (a spherical path bends between steps)
-
-
-def random_of_class(side: str, data: ImageSet) -> None:
-    """Callback: a random test image of the class picked beside the button (of any, without classes)."""
-    chosen = st.session_state.get(f"{side}_class")
-    matches = torch.nonzero(data.labels == chosen).flatten().tolist() if chosen is not None else range(len(data))
-    if matches:
-        st.session_state[side] = random.choice(matches)
 
 
 def first_index(side: str, data: ImageSet, labelled: bool) -> int:
@@ -55,38 +45,31 @@ def endpoint(
     shape = ckpt.model.cfg.image_shape
     state.bind(f"{side}_drawing", None, drawing.parser(shape))
     drawn = st.session_state[f"{side}_drawing"]
-    sources = [s for s in SOURCES if (s != "Test image" or data is not None) and (s != "Drawing" or drawn)]
-    state.bind(f"{side}_source", sources[0], state.choice(sources))
-    st.segmented_control(f"Source of {side.upper()}", sources, key=f"{side}_source", required=True,
-                         label_visibility="collapsed")
-    if st.session_state[f"{side}_source"] == "Upload":
+    sources = [s for s in SOURCES if s != "Drawing" or drawn]
+    source = pickers.image_source(f"Source of {side.upper()}", sources, f"{side}_source", data,
+                                  label_visibility="collapsed")
+    if source == "Upload":
         return uploads.upload(ckpt, data, f"{side}_upload", f"Image {side.upper()}"), "your upload", None
-    if st.session_state[f"{side}_source"] == "Drawing":
+    if source == "Drawing":
         st.caption("Drawn on the Draw page, as the model sees it.")
         return drawing.image(drawn, shape), "your drawing", None
     labelled = bool(names)
-    state.bind(side, first_index(side, data, labelled), state.integer(0, len(data) - 1))
     index_col, class_col, button_col = st.columns([1.1, 1.3, 1.1], vertical_alignment="bottom")
-    index_col.number_input(f"Test image {side.upper()}", 0, len(data) - 1, key=side)
-    if labelled:
-        classes = sorted(set(data.labels.tolist()))
-        class_col.selectbox("Class", classes, key=f"{side}_class", format_func=lambda c: class_name(names, c))
-    button_col.button("Random", key=f"{side}_random", on_click=random_of_class, args=(side, data),
-                      icon=":material/casino:", width="stretch",
-                      help="A random test image of this class." if labelled else "A random test image.")
+    state.number_input(f"Test image {side.upper()}", 0, len(data) - 1, side, first_index(side, data, labelled),
+                       index_col)
+    pickers.random_class(f"{side}_class", data, names, class_col)
+    button_col.button("Random", key=f"{side}_random", on_click=pickers.random_of_class,
+                      args=(side, f"{side}_class", data), icon=":material/casino:", width="stretch",
+                      help="A random test image of the class beside." if labelled else "A random test image.")
     i = st.session_state[side]
     label = int(data.labels[i])
-    return data.floats(slice(i, i + 1))[0], f"#{i}" + (f" · {class_name(names, label)}" if labelled else ""), label
-
-
-def class_name(names: list[str], label: int) -> str:
-    return names[label] if label < len(names) else str(label)
+    caption = f"#{i}" + (f" · {pickers.class_name(names, label)}" if labelled else "")
+    return data.floats(slice(i, i + 1))[0], caption, label
 
 
 def publish() -> None:
-    keys = ("a_source", "a", "a_drawing", "b_source", "b", "b_drawing", "steps", "method", "step", "projection",
-            "invert", "fit", "label")
-    state.publish({k: st.session_state.get(k) for k in keys})
+    """The drawn widgets' values, and those bound before they are drawn (a drawing, the step, the map)."""
+    state.publish({k: st.session_state.get(k) for k in ("a_drawing", "b_drawing", "step", "projection")})
 
 
 def scrubber(ckpt: Checkpoint, ends: Tensor, frames: Tensor, method: str, y: Tensor | None) -> int:
@@ -135,7 +118,7 @@ def path_on_map(ckpt: Checkpoint, atlas: Atlas | None, path: Tensor, current: in
 
 ckpt = models.require_model()
 model = ckpt.model
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 atlas = stored_atlas(ckpt)
 st.title("Interpolate")
@@ -155,21 +138,17 @@ for column, side in zip(ends, ("a", "b"), strict=True):
         captions.append(caption)
         labels.append(label)
 
-y = None
-if model.cfg.conditional:  # the code is interpolated; the class the decoder is given stays fixed
-    state.bind("label", labels[0] or 0, state.integer(0, model.cfg.num_classes - 1))
-    st.selectbox("Class the path is decoded as", range(model.cfg.num_classes), key="label",
-                 format_func=lambda c: names[c], help="Uploads are also encoded as this class.")
-    y = torch.tensor([st.session_state["label"]])
-    labels = [st.session_state["label"] if label is None else label for label in labels]
+# the code is interpolated; the class the decoder is given stays fixed
+label = pickers.model_class(ckpt, "Class the path is decoded as", "Uploads are also encoded as this class.",
+                            default=labels[0] or 0)
+y = None if label is None else torch.tensor([label])
+labels = [label if end is None else end for end in labels]
 
 settings = st.columns([2, 1, 2])
-state.bind("steps", 10, state.integer(2, MAX_STEPS))
-settings[0].slider("Steps", 2, MAX_STEPS, key="steps", help="Images on the path, both ends included.")
-state.bind("method", "linear", state.choice(METHODS))
-settings[1].segmented_control("Path", METHODS, key="method", format_func=str.capitalize, required=True,
-                              help="Spherical (slerp) keeps the codes at a typical distance from the origin, "
-                              "where the prior puts its mass.")
+state.slider("Steps", 2, MAX_STEPS, "steps", 10, settings[0], help="Images on the path, both ends included.")
+state.segmented_control("Path", METHODS, "method", where=settings[1], format_func=str.capitalize,
+                        help="Spherical (slerp) keeps the codes at a typical distance from the origin, "
+                        "where the prior puts its mass.")
 
 codes = []  # each end's latent mean, encoded as its own class, shown beside its reconstruction
 for column, x, caption, label in zip(ends, inputs, captions, labels, strict=True):

@@ -12,7 +12,7 @@ from ui.live.map import Backdrop, MapResult, live_map
 from ui.live.runtime import atlas_spec, decoder_of
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, nearest_neighbours
 from vae.scores import percentile
 
@@ -66,7 +66,7 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     model = ckpt.model
     mu = atlas.mu[i]
     sigma = torch.exp(0.5 * atlas.logvar[i]) if model.cfg.stochastic else None
-    y = atlas.labels[i:i + 1] if model.cfg.conditional else None
+    y = atlas.labels[i:i + 1]
     recon = decode(model, mu[None], y)[0]
     st.subheader(f"Test image #{i}{class_tag(names, int(atlas.labels[i]))}")
     cols = st.columns([1, 1, 3])
@@ -147,7 +147,7 @@ def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: l
 
 
 ckpt = models.require_model()
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 st.title("Latent map")
 atlas = atlases.get(ckpt, data)
 if atlas is None:

@@ -9,13 +9,12 @@ import streamlit as st
 import torch
 from torch import Tensor
 
-from ui import box_picker, entry, models, show, state, uploads
+from ui import box_picker, entry, models, pickers, show, state, uploads
 from vae.repair import INPAINT_STEPS, KINDS, MODEL_METHODS, Corruption, mse, psnr, repairs
 
 entry.through_app()
 
 SOURCES = ("Test image", "Upload")
-MAX_SEED = 2**31 - 1
 KIND_NAMES = {"noise": "Noise", "salt_pepper": "Salt & pepper", "box": "Box", "top": "No top half",
               "bottom": "No bottom half"}
 TILE = 170  # pixels each image in the strip is drawn at (the five columns of a box fit it at 1400 px)
@@ -28,26 +27,18 @@ METHOD_NOTES = {
 }
 
 
-def new_noise() -> None:
-    st.session_state["seed"] = random.randrange(MAX_SEED)
-
-
 def random_image(count: int) -> None:
     st.session_state["index"] = random.randrange(count)
 
 
 def chosen_image(ckpt, data, names: list[str]) -> tuple[Tensor | None, int | None, str]:
     """The image to corrupt (C, H, W), its class (None for an upload) and its caption."""
-    sources = SOURCES if data is not None else SOURCES[1:]
-    state.bind("source", sources[0], state.choice(sources))
-    st.segmented_control("Image", sources, key="source", required=True)
-    if st.session_state["source"] == "Upload":
+    if pickers.image_source("Image", SOURCES, "source", data) == "Upload":
         with st.expander("Upload options", icon=":material/upload:"):
             uploads.options(ckpt, data)
         return uploads.upload(ckpt, data, "upload", "Your image"), None, "your upload"
-    state.bind("index", 0, state.integer(0, len(data) - 1))
     left, right = st.columns([1, 1], vertical_alignment="bottom")
-    left.number_input("Test image", 0, len(data) - 1, key="index")
+    state.number_input("Test image", 0, len(data) - 1, "index", 0, left)
     right.button("Random", key="random", on_click=random_image, args=(len(data),), icon=":material/casino:",
                  width="stretch", help="A random test image.")
     i = st.session_state["index"]
@@ -61,25 +52,20 @@ def default_box(height: int, width: int) -> tuple[int, int, int, int]:
 
 
 def corruption_controls(height: int, width: int) -> Corruption:
-    state.bind("kind", "box", state.choice(KINDS))
-    st.segmented_control("Corruption", KINDS, key="kind", format_func=KIND_NAMES.get, required=True,
-                         help="Gaussian noise on every pixel; salt and pepper (some pixels turned black or white); "
-                         "a box you place; or a missing half. Lost pixels are shown to the model as grey.")
-    kind = st.session_state["kind"]
+    kind = state.segmented_control("Corruption", KINDS, "kind", "box", format_func=KIND_NAMES.get,
+                                   help="Gaussian noise on every pixel; salt and pepper (some pixels turned black or "
+                                   "white); a box you place; or a missing half. Lost pixels are shown to the model as "
+                                   "grey.")
     if kind in ("noise", "salt_pepper"):
         left, right = st.columns([2, 1], vertical_alignment="bottom")
         if kind == "noise":
-            state.bind("sigma", 0.3, state.number(0.05, 1.0))
-            left.slider("Noise σ", 0.05, 1.0, step=0.05, key="sigma",
-                        help="The noise's standard deviation; intensities span 0 to 1.")
-            level = st.session_state["sigma"]
+            level = state.slider("Noise σ", 0.05, 1.0, "sigma", 0.3, left, step=0.05,
+                                 help="The noise's standard deviation; intensities span 0 to 1.")
         else:
-            state.bind("rate", 10, state.integer(1, 60))
-            left.slider("Pixels hit", 1, 60, key="rate", format="%d%%",
-                        help="The share of pixels set to black or white, half each.")
-            level = st.session_state["rate"] / 100
-        right.button("New noise", key="new_noise", on_click=new_noise, icon=":material/refresh:", width="stretch",
-                     help="The same amount of noise, drawn afresh.")
+            level = state.slider("Pixels hit", 1, 60, "rate", 10, left, format="%d%%",
+                                 help="The share of pixels set to black or white, half each.") / 100
+        right.button("New noise", key="new_noise", on_click=state.new_seed, args=("seed",), icon=":material/refresh:",
+                     width="stretch", help="The same amount of noise, drawn afresh.")
         return Corruption(kind, level)
     if kind != "box":
         return Corruption(kind)
@@ -90,12 +76,10 @@ def corruption_controls(height: int, width: int) -> Corruption:
 def box_state(height: int, width: int) -> tuple[int, int, int, int]:
     """The box's number inputs (the fallback to dragging on the picture), bound to the URL."""
     limits = ((0, height - 1), (0, width - 1), (1, height), (1, width))
-    for key, value, (lo, hi) in zip(box_picker.KEYS, default_box(height, width), limits, strict=True):
-        state.bind(key, value, state.integer(lo, hi))
-    columns = st.columns(4)
     names = ("Top row", "Left column", "Height", "Width")
-    for column, key, name, (lo, hi) in zip(columns, box_picker.KEYS, names, limits, strict=True):
-        column.number_input(name, lo, hi, key=key)
+    for column, key, name, value, (lo, hi) in zip(st.columns(4), box_picker.KEYS, names, default_box(height, width),
+                                                   limits, strict=True):
+        state.number_input(name, lo, hi, key, value, column)
     st.caption("Drag a box on the original image to place it, or type its position.")
     return tuple(st.session_state[k] for k in box_picker.KEYS)
 
@@ -136,33 +120,28 @@ def strip(x: Tensor, caption: str, shown: list[tuple[str, str, str, Tensor]], be
 
 
 def publish() -> None:
-    """The link holds what this view depends on: the image's source and its choice, the corruption and
-    its parameters."""
-    upload = st.session_state.get("source") == "Upload"
-    kind = st.session_state.get("kind")
-    keys = ["source", "kind", *(("invert", "fit", "label") if upload else ("index",))]
-    keys += {"noise": ["sigma", "seed"], "salt_pepper": ["rate", "seed"], "box": list(box_picker.KEYS)}.get(kind, [])
-    state.publish({k: st.session_state.get(k) for k in keys})
+    """The link holds what this view depends on: the drawn widgets (the image's source and its choice, the
+    corruption and its parameters), and the seed of a noise."""
+    noisy = st.session_state.get("kind") in ("noise", "salt_pepper")
+    state.publish({"seed": st.session_state.get("seed") if noisy else None})
 
 
 ckpt = models.require_model()
 model = ckpt.model
 cfg = model.cfg
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Repair")
 st.caption("Damage an image, then let the model repair it: its plain reconstruction, and an inpainting that "
            "fits the latent code to the pixels that survived. A classical filter stands beside them; PSNR is "
            "measured against the original (higher is better).")
-state.bind("seed", 0, state.integer(0, MAX_SEED))
+state.bind("seed", 0, state.integer(0, state.MAX_SEED))
 source_col, corruption_col = st.columns([1, 2], gap="medium")  # five corruption names fit at 1200 px
 with source_col:
     x, label, caption = chosen_image(ckpt, data, names)
-    if cfg.conditional and label is None:
-        state.bind("label", 0, state.integer(0, cfg.num_classes - 1))
-        st.selectbox("Class given to the model", range(cfg.num_classes), key="label", format_func=lambda c: names[c],
-                     help="A conditional model encodes and decodes with a class: say which one your image shows.")
-        label = st.session_state["label"]
+    if label is None:
+        label = pickers.model_class(ckpt, "Class given to the model", "A conditional model encodes and decodes "
+                                    "with a class: say which one your image shows.")
 with corruption_col:
     corruption = corruption_controls(cfg.height, cfg.width)
 if x is None:
@@ -170,7 +149,7 @@ if x is None:
     publish()
     st.stop()
 
-y = torch.tensor([label]) if cfg.conditional else None
+y = None if label is None else torch.tensor([label])
 broken = corruption.apply(x[None], st.session_state["seed"])
 repaired = {name: image[0] for name, image in repairs(model, broken, corruption.kind, y).items()}
 scores = {name: psnr(image[None], x[None]).item() for name, image in repaired.items()}

@@ -3,44 +3,34 @@ conditional models. The same seed and temperature always give the same grid. A c
 model also shows "same style, every class": images encoded with their own label and decoded
 with each label in turn."""
 
-import random
-
 import streamlit as st
 import torch
 
-from ui import entry, models, show, state, uploads
+from ui import entry, models, pickers, show, state, uploads
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
 from vae.generate import class_names, dataset_files, manifest, zip_bytes
 from vae.images import grid, png_bytes
+from vae.imageset import ImageSet
 from vae.latent import decode, every_class, sample_prior
 
 entry.through_app()
 
 SIZES = (16, 36, 64, 100)
-MAX_SEED = 2**31 - 1
 STYLE_ROWS = 5  # test images in "same style, every class"
 STYLE_SOURCES = ("Test images", "Upload")
 
 
-def resample(key: str = "seed") -> None:
-    st.session_state[key] = random.randrange(MAX_SEED)
-
-
 def style_inputs(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The images (and labels) "same style, every class" starts from: random test images, or an upload."""
-    sources = STYLE_SOURCES if data is not None else STYLE_SOURCES[1:]
-    state.bind("style_source", sources[0], state.choice(sources))
-    state.bind("style_seed", 0, state.integer(0, MAX_SEED))
+    state.bind("style_seed", 0, state.integer(0, state.MAX_SEED))
     state.bind("style_label", 0, state.integer(0, ckpt.model.cfg.num_classes - 1))
     cols = st.columns([2, 2, 3], vertical_alignment="bottom")
-    cols[0].segmented_control("Start from", sources, key="style_source", required=True)
-    if st.session_state["style_source"] == "Upload":
-        cols[1].selectbox("Encoded as", range(ckpt.model.cfg.num_classes), key="style_label",
-                          format_func=lambda c: names[c], help="The label the encoder is given with your image.")
+    if pickers.image_source("Start from", STYLE_SOURCES, "style_source", data, cols[0]) == "Upload":
+        label = pickers.model_class(ckpt, "Encoded as", "The label the encoder is given with your image.", cols[1],
+                                    key="style_label")
         x = uploads.upload(ckpt, data, "style_upload", "Your image")
-        return None if x is None else (x[None], torch.tensor([st.session_state["style_label"]]))
-    cols[1].button("Other images", key="style_resample", on_click=resample, args=("style_seed",),
+        return None if x is None else (x[None], torch.tensor([label]))
+    cols[1].button("Other images", key="style_resample", on_click=state.new_seed, args=("style_seed",),
                    icon=":material/casino:", width="stretch", help="Other random test images.")
     gen = torch.Generator().manual_seed(st.session_state["style_seed"])
     idx = torch.randperm(len(data), generator=gen)[:STYLE_ROWS]
@@ -80,23 +70,17 @@ st.caption(
     "Codes drawn from the prior N(0, T²·I) and decoded. Temperature T below 1 trades variety for cleaner images; "
     "above 1, the codes wander where the decoder saw little training data."
 )
-state.bind("temperature", 1.0, state.number(0.05, 3.0))
-state.bind("seed", 0, state.integer(0, MAX_SEED))
 controls = st.columns([3, 2, 1.2, 2], vertical_alignment="bottom")
-controls[0].slider("Temperature", 0.05, 3.0, step=0.05, key="temperature")
-controls[1].number_input("Seed", 0, MAX_SEED, key="seed")
-controls[2].button("Resample", key="resample", on_click=resample, icon=":material/casino:", width="stretch",
-                   help="A new random seed.")
+temperature = state.slider("Temperature", 0.05, 3.0, "temperature", 1.0, controls[0], step=0.05)
+seed = state.number_input("Seed", 0, state.MAX_SEED, "seed", 0, controls[1])
+controls[2].button("Resample", key="resample", on_click=state.new_seed, args=("seed",), icon=":material/casino:",
+                   width="stretch", help="A new random seed.")
 if cfg.conditional:
-    state.bind("per_class", 8, state.integer(1, 16))
-    controls[3].slider("Samples per class", 1, 16, key="per_class")
-    per_class = st.session_state["per_class"]
+    per_class = state.slider("Samples per class", 1, 16, "per_class", 8, controls[3])
     count, ncol = per_class * cfg.num_classes, per_class
     y = torch.arange(cfg.num_classes).repeat_interleave(per_class)
 else:
-    state.bind("n", 64, state.integer_choice(SIZES))
-    controls[3].select_slider("Grid size", SIZES, key="n")
-    count = st.session_state["n"]
+    count = state.select_slider("Grid size", SIZES, "n", 64, controls[3])
     ncol, y = round(count**0.5), None
 
 if cfg.objective == "ae":
@@ -104,7 +88,6 @@ if cfg.objective == "ae":
         "This is a plain autoencoder: nothing in its training makes its codes look like N(0, I), so codes drawn from "
         "that prior land where the decoder saw none. That is why its samples look wrong: a VAE is trained to fill "
         "the prior (the KL term), and a WAE to match its codes to it (the MMD term).", icon=":material/warning:")
-seed, temperature = st.session_state["seed"], st.session_state["temperature"]
 codes = sample_prior(count, cfg.latent_dim, temperature, seed)
 images = decode(model, codes, y)
 if cfg.conditional:
@@ -124,10 +107,5 @@ downloads[1].download_button(
     + ", with a manifest: a dataset that training reads as folder:DIR.",
 )
 if cfg.conditional:
-    same_style_every_class(ckpt, models.test_set(ckpt), names)
-state.publish({
-    "temperature": temperature, "seed": seed,
-    "per_class": st.session_state.get("per_class") if cfg.conditional else None,
-    "n": None if cfg.conditional else count,
-    **{k: st.session_state.get(k) for k in ("style_source", "style_seed", "style_label") if cfg.conditional},
-})
+    same_style_every_class(ckpt, models.load_test_images(ckpt), names)
+state.publish({k: st.session_state.get(k) for k in ("style_seed", "style_label") if cfg.conditional})

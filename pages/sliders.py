@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from ui import atlas as atlases
-from ui import entry, models, show, state
+from ui import entry, models, pickers, show, state
 from ui.live.runtime import decoder_of
 from ui.live.sliders import Direction, SlidersResult, live_sliders
 from vae.checkpoint import Checkpoint
@@ -165,7 +165,7 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
 
 ckpt = models.require_model()
 model, dim = ckpt.model, ckpt.model.cfg.latent_dim
-data = models.test_set(ckpt)
+data = models.load_test_images(ckpt)
 st.title("Latent sliders")
 stats = atlases.latent_stats(ckpt, data)
 if stats is not None:
@@ -191,19 +191,16 @@ buttons[0].button("Reset", key="reset", icon=":material/restart_alt:", on_click=
                   help="Every dimension back to 0, the prior's mean.", width="stretch")
 buttons[1].button("Randomize", key="randomize", icon=":material/casino:", width="stretch",
                   help="A fresh code from the prior N(0, I).",
-                  on_click=lambda: set_code(sample_prior(1, dim, seed=random.randrange(2**31))[0].tolist()))
+                  on_click=lambda: set_code(sample_prior(1, dim, seed=random.randrange(state.MAX_SEED))[0].tolist()))
 if data is not None:
     state.bind("image", 0, state.integer(0, len(data) - 1))
     buttons[2].number_input("Test image", 0, len(data) - 1, key="image",
                             help=f"Index of a test image, 0 to {len(data) - 1:,}, to start from.")
     buttons[3].button("Start from test image", key="from_image", icon=":material/input:", width="stretch",
                       on_click=from_test_image, args=(ckpt, data))
-y = None
-if model.cfg.conditional:
-    state.bind("label", 0, state.integer(0, model.cfg.num_classes - 1))
-    buttons[-1].selectbox("Class", range(model.cfg.num_classes), key="label", format_func=lambda c: names[c],
-                          help="The class the decoder is given.")
-    y = torch.tensor([st.session_state["label"]])
+label = pickers.model_class(ckpt, "Class", "The class the decoder is given (a test image you start from sets it "
+                            "to that image's class).", buttons[-1])
+y = None if label is None else torch.tensor([label])
 direction = direction_picker(ckpt, data, names)
 
 sliders_and_images(ckpt, order, kl, variance, active, y, direction)

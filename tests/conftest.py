@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import torch
 
 from vae.checkpoint import save_checkpoint
 from vae.config import ModelConfig
-from vae.data import DATA_ROOT_ENV, ImageSet, load_dataset
+from vae.data import DATA_ROOT_ENV, load_dataset
+from vae.imageset import ImageSet
 from vae.model import VAE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +76,19 @@ def own_models(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     from tests.own_models import make_own_models
 
     return make_own_models(tmp_path_factory.mktemp("own-models"))
+def missing_tools() -> list[str]:
+    """The tools whose tests are skipped on this machine, each with the tests that need it."""
+    from tests.browser.helpers import CHROMIUM
+
+    tools = {f"Chromium at {CHROMIUM} (the browser tests, tests/browser)": Path(CHROMIUM).exists(),
+             "node (the JavaScript runtime tests, tests/test_model_runtime_js.py)": shutil.which("node") is not None}
+    return [tool for tool, found in tools.items() if not found]
+
+
+def pytest_report_header() -> list[str]:
+    return [f"not installed, so skipped: {tool}" for tool in missing_tools()]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for tool in missing_tools():
+        terminalreporter.write_line(f"SKIPPED, not installed: {tool}", yellow=True, bold=True)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from vae.atlas import ATLAS_META, ATLAS_TENSORS, Atlas, AtlasError, AtlasMissing, build_atlas, load_atlas, save_atlas
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.latent import decode, encode_dataset
 from vae.objectives import kl_per_dim
 
@@ -100,7 +100,7 @@ def point_images(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, indices:
     (pass data=None too when the atlas does not describe them: see describes)."""
     if data is not None:
         return data.floats(indices)
-    y = atlas.labels[indices] if ckpt.model.cfg.conditional else None
+    y = atlas.labels[indices]
     return decode(ckpt.model, atlas.mu[indices], y)
 
 

@@ -42,7 +42,6 @@ METRICS = (
     Metric("confidence", "Sample confidence", 3, "higher",
            "The measuring classifier's mean top-class probability on prior samples: do they look like any class?"),
 )
-BY_KEY = {m.key: m for m in METRICS}
 
 
 def value(ckpt: Checkpoint, key: str) -> float | None:

@@ -20,8 +20,9 @@ import torch
 from ui import state
 from vae.atlas import load_test_set
 from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError, load_checkpoint
-from vae.data import DataError, ImageSet, data_root, dataset_missing
+from vae.data import data_root, dataset_missing
 from vae.folder import PREFIX, locate
+from vae.imageset import DataError, ImageSet
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -200,7 +201,7 @@ def require_model() -> Checkpoint:
 
 
 @st.cache_resource(max_entries=4, ttl=300, show_spinner="Loading the test images…")
-def _test_set(dataset: str, size: int | None, channels: int | None, root: str) -> ImageSet | str:
+def _load_test_images(dataset: str, size: int | None, channels: int | None, root: str) -> ImageSet | str:
     """The test images, or why they are missing (cached too: a failed download attempt takes seconds)."""
     try:
         return load_test_set({"dataset": dataset, "train": {"size": size, "channels": channels}}, root)
@@ -208,10 +209,10 @@ def _test_set(dataset: str, size: int | None, channels: int | None, root: str) -
         return str(err)
 
 
-def test_set(ckpt: Checkpoint) -> ImageSet | None:
+def load_test_images(ckpt: Checkpoint) -> ImageSet | None:
     """The checkpoint's test images (cached), or None with a message saying how to get them."""
     train = ckpt.meta.get("train") or {}
-    data = _test_set(dataset_of(ckpt), train.get("size"), train.get("channels"), str(data_root()))
+    data = _load_test_images(dataset_of(ckpt), train.get("size"), train.get("channels"), str(data_root()))
     if isinstance(data, str):
         st.warning(f"The test images are not available, so parts of this page are off. {data}", icon=":material/image:")
         return None

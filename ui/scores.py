@@ -24,7 +24,7 @@ from ui.models import signature
 from vae.atlas import Atlas
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.config import ModelConfig
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.model import VAE
 from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
 from vae.ood import ROC_JSON, load_curves
@@ -132,14 +132,14 @@ def _test_scores(folder: str, sig: tuple[int, ...], dataset: str, _ckpt: Checkpo
     scores = []
     for start in range(0, len(_data), BATCH):
         sl = slice(start, start + BATCH)
-        scores.append(score_images(model, _data.floats(sl), _data.labels[sl] if model.cfg.conditional else None))
+        scores.append(score_images(model, _data.floats(sl), _data.labels[sl]))
     return torch.cat(scores)
 
 
 STORED_AS = {"neg_elbo": "neg_elbo", "recon_error": "recon"}  # the pad's score under its name in an atlas
 
 
-def test_set_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None = None) -> Tensor | None:
+def scores_of_test_set(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None = None) -> Tensor | None:
     """The test images' scores (score_images), given its own label for a conditional model; None without them.
 
     An unconditional model's are read from `atlas` where it stores them for these images (vae.scores computes

@@ -3,7 +3,9 @@
 Each stateful widget has a key that is also its query parameter. `bind` gives the widget
 its first value (from the link, else what it was when the user last left the page, else
 the default) before it is drawn; a value that does not parse is dropped with a short
-notice. `publish` writes the page's values back to the URL after the widgets are drawn.
+notice. `slider`, `selectbox`, `segmented_control`, ... bind, draw and register a widget in
+one call, from one range or list of choices; `publish` writes the registered widgets' values
+(and any others it is given) back to the URL after the widgets are drawn.
 Parsers never touch the file system: a value is only ever compared against known choices
 and ranges, so `../../etc` is just an unknown name.
 """
@@ -11,14 +13,17 @@ and ranges, so `../../etc` is just an unknown name.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import streamlit as st
 
 MEMORY = "_remembered"  # values of each page's widgets when the user last left the page
+REGISTERED = "_published"  # keys of the widgets drawn by this module's calls since the page's run began
 MODEL_KEY = "model"
 MAX_SHOWN = 40  # characters of a rejected value quoted back to the user
+MAX_SEED = 2**31 - 1  # seeds in links and seed inputs: 0..MAX_SEED
 
 Parser = Callable[[str], Any]
 
@@ -43,7 +48,8 @@ def initial(key: str, default: Any, parse: Parser) -> Any:
         return parse(raw)
     except ValueError as err:
         shown = raw if len(raw) <= MAX_SHOWN else raw[:MAX_SHOWN] + "…"
-        notice(f"Ignored {key}={shown!r} from the link: {err}. Using {dump(default)!r} instead.")
+        instead = f"no {key}" if default is None else repr(dump(default))
+        notice(f"Ignored {key}={shown!r} from the link: {err}. Using {instead} instead.")
         return default
 
 
@@ -72,14 +78,92 @@ def switch_page(page: str, values: dict[str, Any] | None = None) -> NoReturn:
     st.switch_page(page, query_params=wanted)
 
 
-def publish(values: dict[str, Any]) -> None:
-    """Make the URL hold the chosen model and exactly this page's values; remember them for a later visit."""
-    present = {k: v for k, v in values.items() if v is not None}
+def new_run() -> None:
+    """app.py calls this before each run of a page: the widgets it draws register afresh (a fragment's
+    rerun keeps what the page's run registered)."""
+    st.session_state[REGISTERED] = []
+
+
+def publish(values: dict[str, Any] | None = None) -> None:
+    """Make the URL hold the chosen model and exactly this page's values: those of the widgets drawn through
+    this module, and `values` (values bound but not drawn, or one left out with None); remember them for a
+    later visit."""
+    drawn = {k: st.session_state.get(k) for k in st.session_state.get(REGISTERED, [])}
+    present = {k: v for k, v in {**drawn, **(values or {})}.items() if v is not None}
     st.session_state.setdefault(MEMORY, {}).update(present)
     wanted = {MODEL_KEY: st.session_state[MODEL_KEY]} if MODEL_KEY in st.session_state else {}
     wanted.update({k: dump(v) for k, v in present.items() if v != []})
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
+
+
+def new_seed(key: str) -> None:
+    """Callback: a fresh random seed under `key`."""
+    st.session_state[key] = random.randrange(MAX_SEED)
+
+
+def _bound(key: str, default: Any, parse: Parser) -> None:
+    bind(key, default, parse)
+    registered = st.session_state.setdefault(REGISTERED, [])
+    if key not in registered:
+        registered.append(key)
+
+
+def slider(label: str, lo: float, hi: float, key: str, default: float, where: Any = st, **kwargs: Any) -> Any:
+    """An st.slider from lo to hi bound to the URL (whole numbers when lo, hi and default are ints)."""
+    whole = all(isinstance(v, int) for v in (lo, hi, default))
+    _bound(key, default, integer(lo, hi) if whole else number(lo, hi))
+    where.slider(label, lo, hi, key=key, **kwargs)
+    return st.session_state[key]
+
+
+def number_input(label: str, lo: int, hi: int, key: str, default: int, where: Any = st, **kwargs: Any) -> int:
+    """An st.number_input of whole numbers from lo to hi, bound to the URL."""
+    _bound(key, default, integer(lo, hi))
+    where.number_input(label, lo, hi, key=key, **kwargs)
+    return st.session_state[key]
+
+
+def _choice_of(options: Sequence[Any]) -> Parser:
+    if isinstance(options, range) and options.step == 1:
+        return integer(options.start, options.stop - 1)
+    return integer_choice(options) if all(isinstance(o, int) for o in options) else choice(options)
+
+
+def selectbox(label: str, options: Sequence[Any], key: str, default: Any, where: Any = st, **kwargs: Any) -> Any:
+    """An st.selectbox of names or whole numbers, bound to the URL."""
+    _bound(key, default, _choice_of(options))
+    where.selectbox(label, options, key=key, **kwargs)
+    return st.session_state[key]
+
+
+def select_slider(label: str, options: Sequence[Any], key: str, default: Any, where: Any = st, **kwargs: Any) -> Any:
+    """An st.select_slider of names or whole numbers, bound to the URL."""
+    _bound(key, default, _choice_of(options))
+    where.select_slider(label, options, key=key, **kwargs)
+    return st.session_state[key]
+
+
+def segmented_control(label: str, options: Sequence[str], key: str, default: str | None = None, where: Any = st,
+                      **kwargs: Any) -> str:
+    """A required st.segmented_control (the first option by default), bound to the URL."""
+    _bound(key, options[0] if default is None else default, choice(options))
+    where.segmented_control(label, options, key=key, required=True, **kwargs)
+    return st.session_state[key]
+
+
+def radio(label: str, options: Sequence[str], key: str, default: str, where: Any = st, **kwargs: Any) -> str:
+    """An st.radio bound to the URL."""
+    _bound(key, default, choice(options))
+    where.radio(label, options, key=key, **kwargs)
+    return st.session_state[key]
+
+
+def toggle(label: str, key: str, default: bool = False, where: Any = st, **kwargs: Any) -> bool:
+    """An st.toggle bound to the URL."""
+    _bound(key, default, flag)
+    where.toggle(label, key=key, **kwargs)
+    return st.session_state[key]
 
 
 def dump(value: Any) -> str:
@@ -124,26 +208,26 @@ def integer_choice(options: Sequence[int]) -> Parser:
 
 
 def integer(lo: int, hi: int) -> Parser:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("not a whole number") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"outside {lo}..{hi}")
-        return value
-
-    return parse
+    return _within(int, "not a whole number", lo, hi)
 
 
 def number(lo: float, hi: float) -> Parser:
-    def parse(raw: str) -> float:
+    return _within(float, "not a number", lo, hi)
+
+
+def _within(convert: Callable[[str], float], unreadable: str, lo: float, hi: float) -> Parser:
+    """A parser of one number, `convert`ed from the link, in lo..hi; says what was wrong when it is not."""
+    shown = f"{lo:g}..{hi:g}" if isinstance(lo, float) or isinstance(hi, float) else f"{lo}..{hi}"
+
+    def parse(raw: str) -> Any:
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError("not a number") from None
+            raise ValueError(unreadable) from None
+        if math.isnan(value):
+            raise ValueError("not a number")
         if not math.isfinite(value) or not lo <= value <= hi:
-            raise ValueError(f"outside {lo:g}..{hi:g}")
+            raise ValueError(f"outside {shown}" if math.isfinite(lo) or math.isfinite(hi) else "not finite")
         return value
 
     return parse

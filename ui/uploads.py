@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ui import state
 from vae.checkpoint import Checkpoint
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.uploads import FIT_CHOICES, INVERT_CHOICES, UploadError, border_level, prepare_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp"]
@@ -28,16 +28,15 @@ def dark_background(data: ImageSet | None) -> bool:
 def options(ckpt: Checkpoint, data: ImageSet | None) -> None:
     """The upload options (invert, fit), kept in the URL like every other choice."""
     dark = dark_background(data)
-    state.bind("invert", "auto", state.choice(INVERT_CHOICES))
-    state.bind("fit", "digit" if ckpt.meta.get("dataset") == "mnist" else "pad", state.choice(FIT_CHOICES))
     left, right = st.columns(2)
-    left.radio(
-        "Invert colours", INVERT_CHOICES, key="invert", format_func=INVERT_NAMES.get, horizontal=True,
+    state.radio(
+        "Invert colours", INVERT_CHOICES, "invert", "auto", left, format_func=INVERT_NAMES.get, horizontal=True,
         help=f"The model was trained on {'light shapes on a dark' if dark else 'dark shapes on a light'} background. "
         "Auto inverts uploads whose background is the other way round (a pen drawing on white paper, "
         "for MNIST).",
     )
-    right.radio("Framing", FIT_CHOICES, key="fit", format_func=FIT_NAMES.get, horizontal=True,
+    state.radio("Framing", FIT_CHOICES, "fit", "digit" if ckpt.meta.get("dataset") == "mnist" else "pad", right,
+                format_func=FIT_NAMES.get, horizontal=True,
                 help="MNIST digits are cropped to their ink, scaled into 20×20 and centred by mass in 28×28.")
 
 

@@ -8,12 +8,14 @@ import json
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from vae.allocator import keep_freed_memory
 from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
-from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS
-from vae.data import BINARIZATIONS, DataError, ImageSet
+from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS, TrainSettings
+from vae.data import BINARIZATIONS
+from vae.imageset import DataError, ImageSet
 from vae.model_json import MODEL_JSON
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a VAE and save best and last checkpoints")
-    p.add_argument("--dataset", default="mnist", help=(
+    p.add_argument("--dataset", help=(
         "mnist, fashion-mnist or folder:PATH (images in one subfolder per class, or none; stored as an absolute "
         "path). A folder's test split is about 10%% of each class, decided per file: a file is a test image when "
         "the sha256 of its path relative to the folder, read as a fraction, is below 0.1 (a class left without "
@@ -34,7 +36,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="image size for folder: datasets, 1..1024 (default 28; conv: a multiple "
                    "of 4)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 (greyscale) or 3 (RGB) for folder: datasets")
-    p.add_argument("--arch", default="conv", choices=sorted(PRESETS), help="architecture preset")
+    p.add_argument("--arch", choices=sorted(PRESETS), help="architecture preset")
     p.add_argument("--latent-dim", type=int, help="latent size (default: the preset's)")
     p.add_argument("--hidden", type=int, help="MLP width, or the conv's base channel count")
     p.add_argument("--hidden-layers", type=int, help="hidden layers on each side (mlp)")
@@ -44,17 +46,17 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beta", type=float, help="KL weight of a vae (default 1; beta > 1 is a beta-VAE)")
     p.add_argument("--mmd-weight", type=float, help="lambda of the wae's MMD term (default 10)")
     p.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the class label")
-    p.add_argument("--binarize", default="none", choices=BINARIZATIONS, help="training-time binarization")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--binarize", choices=BINARIZATIONS, help="training-time binarization")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
     p.add_argument("--lr-min", type=float, help="final learning rate of a cosine decay (default: --lr, constant)")
-    p.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear KL warm-up from 0 to beta")
-    p.add_argument("--free-bits", type=float, default=0.0, help="minimum KL per latent dimension, in nats")
-    p.add_argument("--iwae-k", type=int, default=1, help="train on the IWAE bound with K samples (default 1: the ELBO)")
+    p.add_argument("--warmup-epochs", type=int, help="epochs of linear KL warm-up from 0 to beta")
+    p.add_argument("--free-bits", type=float, help="minimum KL per latent dimension, in nats")
+    p.add_argument("--iwae-k", type=int, help="train on the IWAE bound with K samples (default 1: the ELBO)")
     p.add_argument("--init", help="start from this checkpoint's weights (architecture included), fresh optimizer")
     p.add_argument("--subset", type=int, help="train on the first N images only (quick runs and tests)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--out", required=True, help="checkpoint folder; the last state goes to OUT/last. A folder that "
                    "holds a trained model needs --resume (to continue it) or --overwrite (to replace it)")
@@ -62,13 +64,13 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="train a new model into an OUT that holds one; its files are replaced from the first save on")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, **{f.name: f.default for f in fields(TrainSettings)})  # its defaults
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.train import train
+    from vae.train_command import run
 
-    train(args, argv)
+    run(TrainSettings.from_values(vars(args)), argv)
 
 
 MODEL_HELP = "model folder: a checkpoint, or an ONNX or code folder with model.json (docs/own-models.md)"

@@ -29,8 +29,9 @@ import torch
 from torch import Tensor
 
 from vae.checkpoint import Checkpoint, CheckpointError, read_tensors, weights_sha256, write_json, write_tensors
-from vae.data import ImageSet, load_dataset
+from vae.data import load_dataset
 from vae.folder import locate
+from vae.imageset import ImageSet
 from vae.interface import as_model
 from vae.latent import decode
 from vae.objectives import kl_per_dim
@@ -174,7 +175,7 @@ def encode_with_errors(
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
         x = data.floats(sl)
-        y = data.labels[sl] if model.conditional else None
+        y = data.labels[sl]
         mu, logvar = model.encode(x, y)
         recon = decode(model, mu, y)
         mus.append(mu.cpu())

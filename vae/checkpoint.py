@@ -6,6 +6,7 @@ mid-save leaves either the previous checkpoint or the new one, never a mix of th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from vae.model_json import DECODER, ENCODER, MODEL_JSON, NOTES_JSON
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+OPTIMIZER = "optimizer.safetensors"  # Adam's state, in a training run's last/ folder, for --resume
 FORMAT = "latent-explorer/1"
 
 
@@ -225,9 +227,16 @@ def weight_files(folder: Path) -> list[Path]:
 
 def weights_sha256(folder: str | os.PathLike) -> str:
     """The sha256 of a checkpoint's weights file (of an ONNX folder's two networks, one after the other): what
-    files computed from the weights record, to detect staleness."""
+    files computed from the weights record, to detect staleness. Remembered while the files are unchanged (same
+    paths, inodes, modification times and sizes: a save replaces the file)."""
+    stats = [(p, p.stat()) for p in (f.resolve() for f in weight_files(Path(folder)))]
+    return _files_sha256(tuple((str(p), s.st_ino, s.st_mtime_ns, s.st_size) for p, s in stats))
+
+
+@functools.lru_cache(maxsize=32)
+def _files_sha256(files: tuple[tuple[str, int, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in weight_files(Path(folder)):
+    for path, _, _, _ in files:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
@@ -241,3 +250,29 @@ def find_checkpoints(root: str | os.PathLike) -> list[Path]:
         return []
     return sorted(p for p in root.iterdir() if (p / CONFIG).is_file())
 
+
+def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, Tensor]:
+    """Adam's per-parameter state flattened into named tensors, for safetensors (saved as OPTIMIZER)."""
+    out = {}
+    for idx, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            out[f"{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return out
+
+
+def load_optimizer(opt: torch.optim.Optimizer, folder: Path, step: int) -> None:
+    """Load Adam's state from folder/OPTIMIZER, checking it was saved at the same step as the weights."""
+    path = folder / OPTIMIZER
+    tensors = read_tensors(path)
+    saved_steps = {int(v.item()) for k, v in tensors.items() if k.endswith(".step")}
+    if saved_steps != {step}:
+        raise CheckpointError(
+            f"{path}: optimizer state is from step {sorted(saved_steps)}, the weights in {folder} from step {step}; "
+            "the files are not from one save (copied by hand, or a save interrupted in an older version), so the "
+            "run cannot be resumed exactly. Train again into a new --out."
+        )
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vae.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_json_object, read_tensors, write_json, write_tensors
-from vae.data import ImageSet, batches
+from vae.data import batches
+from vae.imageset import ImageSet
 
 FEATURES = 128
 KIND = "classifier"

@@ -1,8 +1,10 @@
-"""The model's shape and objective weight, saved as JSON beside the weights."""
+"""The model's shape and objective weight (`ModelConfig`), and how it is trained (`TrainSettings`), both saved
+as JSON beside the weights."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 ARCHITECTURES = ("mlp", "conv")
@@ -107,3 +109,118 @@ PRESETS: dict[str, ModelConfig] = {
     # The shipped convolutional model.
     "conv": ModelConfig(arch="conv", latent_dim=16, hidden=32),
 }
+
+
+MAX_SIZE = 1024  # --size: larger images are beyond what these models and the browser decoder are for
+RUN_ONLY = {"recorded": False}  # how this run goes (resume or replace), not how the model was trained
+ON_RESUME = {"on_resume": "current"}  # taken from the new command line when a run is resumed
+RESUME_MAY_CHANGE = ("epochs",)  # given anew on --resume, it extends the run; all else is the saved run's
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a model is trained: the train command's flags (`--lr-min` is `lr_min`), built once by the command
+    line and checked here. Recorded in config.json under "train" (`recorded`), less the RUN_ONLY fields;
+    `vae.meta` derives its schema for that record from these fields.
+
+    A new flag is a field here and an argument of the train command (its default comes from here).
+    """
+
+    dataset: str = "mnist"
+    data_root: str | None = field(default=None, metadata=ON_RESUME)
+    size: int | None = None
+    channels: int | None = None
+    arch: str = "conv"
+    latent_dim: int | None = None
+    hidden: int | None = None
+    hidden_layers: int | None = None
+    activation: str | None = None
+    objective: str | None = None
+    beta: float | None = None
+    mmd_weight: float | None = None
+    conditional: bool = False
+    binarize: str = "none"
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_min: float | None = None  # None: --lr, a constant rate
+    warmup_epochs: int = 0
+    free_bits: float = 0.0
+    iwae_k: int = 1
+    init: str | None = None
+    subset: int | None = None
+    seed: int = 1
+    device: str | None = field(default=None, metadata=ON_RESUME)
+    out: str = field(default="", metadata=ON_RESUME)
+    resume: bool = field(default=False, metadata={**RUN_ONLY, **ON_RESUME})
+    overwrite: bool = field(default=False, metadata=RUN_ONLY)
+    quiet: bool = field(default=False, metadata={**RUN_ONLY, **ON_RESUME})
+
+    def __post_init__(self) -> None:
+        if self.lr_min is None:
+            object.__setattr__(self, "lr_min", self.lr)
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> TrainSettings:
+        """Settings from a dict holding (at least) these fields: parsed flags, or a saved record."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+    def recorded(self) -> dict[str, Any]:
+        """What config.json keeps under "train"."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("recorded", True)}
+
+    def resumed(self, saved: dict[str, Any], given: set[str]) -> TrainSettings:
+        """The settings of the run being resumed (`saved`), where the command line may only give anew the
+        ON_RESUME fields and RESUME_MAY_CHANGE; another flag in `given` that contradicts a saved setting is an
+        error, rather than silently ignored or silently applied."""
+        kept = {}
+        for f in fields(self):
+            key, flag = f.name, "--" + f.name.replace("_", "-")
+            if key not in saved or f.metadata.get("on_resume") or (key in RESUME_MAY_CHANGE and flag in given):
+                continue
+            if flag in given and getattr(self, key) != saved[key]:
+                raise ValueError(
+                    f"{flag} {getattr(self, key)} differs from the run being resumed ({saved[key]}); "
+                    "resume with the same settings, or train into a new --out"
+                )
+            kept[key] = saved[key]
+        return replace(self, **kept)
+
+    def check(self) -> None:
+        """Refuse settings that cannot train, with one message naming each bad flag."""
+        problems = []
+        if self.size is not None and not 1 <= self.size <= MAX_SIZE:
+            problems.append(f"--size must be in 1..{MAX_SIZE}, got {self.size}")
+        elif self.size is not None and self.size % 4 and self.arch == "conv" and not self.init:
+            problems.append(f"--size {self.size}: the conv architecture needs a multiple of 4 (or --arch mlp)")
+        if self.epochs < 1:
+            problems.append(f"--epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            problems.append(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not 0 < self.lr < math.inf:
+            problems.append(f"--lr must be a positive number, got {self.lr}")
+        if not 0 <= self.lr_min < math.inf:
+            problems.append(f"--lr-min must be a number >= 0, got {self.lr_min}")
+        if self.warmup_epochs < 0:
+            problems.append(f"--warmup-epochs must be >= 0, got {self.warmup_epochs}")
+        if not 0 <= self.free_bits < math.inf:
+            problems.append(f"--free-bits must be a number >= 0, got {self.free_bits}")
+        if self.subset is not None and self.subset < 1:
+            problems.append(f"--subset must be >= 1, got {self.subset}")
+        if self.iwae_k < 1:
+            problems.append(f"--iwae-k must be >= 1, got {self.iwae_k}")
+        elif self.iwae_k > 1 and (self.warmup_epochs or self.free_bits or self.beta not in (None, 1.0)):
+            problems.append("--iwae-k > 1 trains the plain IWAE bound: no --beta, --warmup-epochs or --free-bits")
+        objective = self.objective or "vae"
+        if objective != "vae":
+            vae_only = [flag for flag, used in (
+                ("--beta", self.beta is not None), ("--iwae-k", self.iwae_k > 1),
+                ("--warmup-epochs", self.warmup_epochs > 0), ("--free-bits", self.free_bits > 0),
+            ) if used]
+            if vae_only:
+                problems.append(f"--objective {objective} has no KL term: {', '.join(vae_only)} apply to a vae only")
+        if self.mmd_weight is not None and (objective != "wae" or not 0 < self.mmd_weight < math.inf):
+            problems.append(f"--mmd-weight is the WAE's lambda: a positive number with --objective wae, "
+                            f"got {self.mmd_weight} with --objective {objective}")
+        if problems:
+            raise ValueError("; ".join(problems))

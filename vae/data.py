@@ -11,15 +11,15 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
 
+from vae import folder
+from vae.imageset import DataError, ImageSet, MissingDataError
+
 DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 BINARIZATIONS = ("none", "dynamic")
 DOWNLOAD_TIMEOUT_S = 10  # per network operation, so a blocked network fails in seconds, not minutes
 
@@ -31,45 +31,6 @@ RAW_FILES = [
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
 ]
-
-
-class DataError(RuntimeError):
-    """A dataset cannot be read: missing, empty, or holding unreadable files."""
-
-
-class MissingDataError(DataError):
-    """A dataset is not on disk and could not be downloaded."""
-
-
-@dataclass
-class ImageSet:
-    """Images as uint8 (N, C, H, W), integer labels (N,), and the names of the classes.
-
-    `split` records how the train/test split was made (stored in config.json by training);
-    `notes` say what was found and skipped on the way, for people.
-    """
-
-    name: str
-    images: Tensor
-    labels: Tensor
-    class_names: list[str]
-    split: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
-
-    def floats(self, index: Tensor | slice | None = None) -> Tensor:
-        """Images as float32 in [0, 1]."""
-        images = self.images if index is None else self.images[index]
-        return images.float().div_(255)
-
-    def subset(self, n: int) -> ImageSet:
-        return replace(self, images=self.images[:n], labels=self.labels[:n])
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -86,10 +47,8 @@ def load_dataset(
     """Load a dataset split ("train" or "test") by name; see the module docstring."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if name.startswith("folder:"):
-        from vae.folder import load_folder
-
-        return load_folder(Path(name[len("folder:"):]), split, 28 if size is None else size, channels or 1)
+    if name.startswith(folder.PREFIX):
+        return folder.load_folder(Path(name[len(folder.PREFIX):]), split, 28 if size is None else size, channels or 1)
     if name not in TORCHVISION_SETS:
         raise ValueError(f"unknown dataset {name!r}: use mnist, fashion-mnist or folder:PATH")
     if size not in (None, 28) or channels not in (None, 1):
@@ -100,8 +59,8 @@ def load_dataset(
 def _load_torchvision(name: str, split: str, root: Path) -> ImageSet:
     import torchvision
 
-    cls_name, folder = TORCHVISION_SETS[name]
-    make, train, raw = getattr(torchvision.datasets, cls_name), split == "train", root / folder / "raw"
+    cls_name, subdir = TORCHVISION_SETS[name]
+    make, train, raw = getattr(torchvision.datasets, cls_name), split == "train", root / subdir / "raw"
     if all((raw / f).is_file() for f in RAW_FILES):  # never touch the network when the files are there
         try:
             ds = make(root=str(root), train=train)
@@ -125,10 +84,8 @@ def _load_torchvision(name: str, split: str, root: Path) -> ImageSet:
 
 def dataset_missing(name: str, root: str | os.PathLike | None = None) -> str | None:
     """Why a dataset's images are not on disk, or None when they are; cheap (no image is read)."""
-    if name.startswith("folder:"):
-        from vae.folder import missing
-
-        return missing(name)
+    if name.startswith(folder.PREFIX):
+        return folder.missing(name)
     if name not in TORCHVISION_SETS:
         return f"unknown dataset {name!r}"
     raw = data_root(root).resolve() / TORCHVISION_SETS[name][1] / "raw"

@@ -26,8 +26,9 @@ from torch import Tensor
 
 from vae.checkpoint import Checkpoint, update_meta
 from vae.classifier import Instrument, sample_quality
-from vae.data import ImageSet, batches, binarize
+from vae.data import batches, binarize
 from vae.images import save_grid
+from vae.imageset import ImageSet
 from vae.interface import Model, as_model
 from vae.latent import decode, sample_prior
 from vae.model import VAE
@@ -42,10 +43,6 @@ NO_POSTERIOR = {
     "ae": "a plain autoencoder encodes each image to one point, with no distribution q(z|x)",
     "wae": "a WAE's encoder is deterministic: it matches the prior with the codes of many images, not with a q(z|x)",
 }
-
-
-def _labels(model: Model, y: Tensor) -> Tensor | None:
-    return y if model.conditional else None
 
 
 def _objective(model: Model) -> str | None:
@@ -79,10 +76,10 @@ def continuous_test_loss(model: Model | VAE, data: ImageSet, batch_size: int = 1
     recon = kl = mmd = 0.0
     with _seeded(seed, model.device):
         for x, y in batches(data, batch_size):
-            x, labels = x.to(model.device), _labels(model, y)
-            mu, logvar = model.encode(x, labels)
+            x = x.to(model.device)
+            mu, logvar = model.encode(x, y)
             z = mu if logvar is None else mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            recon += reconstruction_nll(model.logits(z, labels), x).sum().item()
+            recon += reconstruction_nll(model.logits(z, y), x).sum().item()
             if logvar is not None:
                 kl += kl_per_dim(mu, logvar).sum().item()
             elif wae:
@@ -103,7 +100,7 @@ def continuous_iwae_loss(model: Model | VAE, data: ImageSet, k: int, batch_size:
     total = 0.0
     with _seeded(seed, model.device):
         for x, y in batches(data, batch_size):
-            total -= iwae_bound(model, x.to(model.device), k, _labels(model, y)).sum().item()
+            total -= iwae_bound(model, x.to(model.device), k, y).sum().item()
     return total / len(data)
 
 
@@ -125,7 +122,7 @@ def binarized_nll(
     with _seeded(seed, model.device):
         for x, y in batches(data, batch_size):
             xb = binarize(x, "dynamic", gen).to(model.device)
-            total += nll_importance_sampling(model, xb, k, _labels(model, y)).sum().item()
+            total += nll_importance_sampling(model, xb, k, y).sum().item()
     return total / len(data)
 
 
@@ -136,7 +133,7 @@ def latent_statistics(model: Model | VAE, data: ImageSet, batch_size: int = 1000
     model = as_model(model)
     mus, kls, sq_err = [], [], 0.0
     for x, y in batches(data, batch_size):
-        x, labels = x.to(model.device), _labels(model, y)
+        x, labels = x.to(model.device), y
         mu, logvar = model.encode(x, labels)
         mus.append(mu.cpu())
         if logvar is not None:
@@ -190,7 +187,7 @@ def prior_samples(model: Model | VAE, n: int, labels: Tensor | None = None, seed
     model = as_model(model)
     if model.conditional and labels is None:
         labels = torch.arange(n) % model.num_classes
-    return decode(model, sample_prior(n, model.latent_dim, seed=seed), labels if model.conditional else None)
+    return decode(model, sample_prior(n, model.latent_dim, seed=seed), labels)
 
 
 def evaluate(
@@ -269,7 +266,7 @@ def save_samples_png(model: Model | VAE, data: ImageSet, path: Path, n: int = 8)
     model = as_model(model)
     x, y = data.floats(slice(0, n)), data.labels[:n]
     with torch.no_grad():
-        mu, _ = model.encode(x, _labels(model, y))
-    recon = decode(model, mu, _labels(model, y))
+        mu, _ = model.encode(x, y)
+    recon = decode(model, mu, y)
     samples = prior_samples(model, n, y)
     save_grid(torch.cat([x, recon, samples]), path, ncol=n)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae.data import IMAGE_SUFFIXES, DataError, ImageSet, MissingDataError
+from vae.imageset import IMAGE_SUFFIXES, DataError, ImageSet, MissingDataError
 
 PREFIX = "folder:"
 TEST_FRACTION = 0.1
@@ -107,7 +107,7 @@ def file_hash(relative: str) -> int:
     return int.from_bytes(hashlib.sha256(Path(relative).as_posix().encode()).digest()[:8], "big")
 
 
-def test_files(files: list[tuple[str, int]]) -> set[str]:
+def in_test_split(files: list[tuple[str, int]]) -> set[str]:
     """The relative paths in the test split, by SPLIT_RULE."""
     hashes = {rel: file_hash(rel) for rel, _ in files}
     test = {rel for rel, h in hashes.items() if h < TEST_FRACTION * HASH_RANGE}
@@ -137,7 +137,7 @@ def load_folder(path: Path, split: str, size: int, channels: int) -> ImageSet:
     if size < 1 or channels not in (1, 3):
         raise ValueError(f"folder datasets need size >= 1 and 1 or 3 channels, got size {size}, channels {channels}")
     found = scan(path)
-    test = test_files(found.files)
+    test = in_test_split(found.files)
     chosen = sorted((f for f in found.files if (f[0] in test) == (split == "test")), key=lambda f: file_hash(f[0]))
     if len(found.files) < 2 or not chosen:
         raise MissingDataError(_too_few(found))

@@ -9,8 +9,6 @@ they were made.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import io
 import json
 import math
@@ -25,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vae.checkpoint import Checkpoint, weight_files
+from vae.checkpoint import Checkpoint, weights_sha256
 from vae.images import png_bytes, to_pil
 from vae.interface import as_model
 from vae.latent import decode, sample_prior
@@ -67,7 +65,7 @@ def generate(ckpt: Checkpoint, counts: list[int], temperature: float = 1.0, seed
     labels = torch.arange(len(counts)).repeat_interleave(torch.tensor(counts))
     codes = sample_prior(len(labels), model.latent_dim, check_temperature(temperature), seed)
     parts = [
-        decode(model, codes[i:i + BATCH], labels[i:i + BATCH] if model.conditional else None)
+        decode(model, codes[i:i + BATCH], labels[i:i + BATCH])
         for i in range(0, len(labels), BATCH)
     ]
     return torch.cat(parts), labels
@@ -83,23 +81,6 @@ def class_folders(names: list[str]) -> list[str]:
     return folders
 
 
-def weights_sha256(ckpt: Checkpoint) -> str:
-    """The hex SHA-256 of the checkpoint's weights (remembered while the files are unchanged), as
-    `vae.checkpoint.weights_sha256` computes it for any model folder."""
-    stats = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in weight_files(ckpt.folder))
-    return _files_sha256(stats)
-
-
-@functools.lru_cache(maxsize=32)
-def _files_sha256(files: tuple[tuple[str, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for path, _, _ in files:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def manifest(
     ckpt: Checkpoint, names: list[str], counts: list[int], temperature: float, seed: int, command: str
 ) -> dict[str, Any]:
@@ -108,7 +89,7 @@ def manifest(
     return {
         "kind": KIND, "command": command, "seed": seed, "temperature": temperature,
         "counts": dict(zip(class_folders(names), counts, strict=True)) if names else {"images": counts[0]},
-        "total": sum(counts), "checkpoint": str(ckpt.folder), "weights_sha256": weights_sha256(ckpt),
+        "total": sum(counts), "checkpoint": str(ckpt.folder), "weights_sha256": weights_sha256(ckpt.folder),
         "dataset": ckpt.meta.get("dataset"),
     }
 

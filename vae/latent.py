@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.interface import Model, as_model
 from vae.model import VAE
 
@@ -18,7 +18,7 @@ def encode_dataset(model: Model | VAE, data: ImageSet, batch_size: int = 1000) -
     mus, logvars = [], []
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
-        mu, logvar = model.encode(data.floats(sl), data.labels[sl] if model.conditional else None)
+        mu, logvar = model.encode(data.floats(sl), data.labels[sl])
         mus.append(mu.cpu())
         logvars.append(torch.zeros_like(mus[-1]) if logvar is None else logvar.cpu())
     dim = model.latent_dim

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from vae.config import ModelConfig
+from vae.config import ModelConfig, TrainSettings
 
 
 class MetaError(ValueError):
@@ -63,17 +63,13 @@ NUMBER = Leaf("a number", _is_number)
 BOOLEAN = Leaf("true/false", lambda v: isinstance(v, bool))
 STRINGS = ListOf(STRING)
 
-# The training settings (argparse's names), as `train --resume` and the pages read them back.
-TRAIN = Record(
-    {
-        **dict.fromkeys(("dataset", "data_root", "arch", "activation", "objective", "binarize", "init", "device",
-                         "out"), _or_null(STRING)),
-        **dict.fromkeys(("size", "channels", "latent_dim", "hidden", "hidden_layers", "epochs", "batch_size",
-                         "warmup_epochs", "iwae_k", "subset", "seed"), _or_null(INTEGER)),
-        **dict.fromkeys(("beta", "mmd_weight", "lr", "lr_min", "free_bits"), _or_null(NUMBER)),
-        "conditional": BOOLEAN,
-    }
-)
+# The training settings (vae.config.TrainSettings' recorded fields), as `train --resume` and the pages read them
+# back: each of its type, or null (older checkpoints recorded unset flags as null), a flag true/false.
+SETTING_TYPES = {"str": STRING, "int": INTEGER, "float": NUMBER}
+TRAIN = Record({
+    f.name: BOOLEAN if f.type == "bool" else _or_null(SETTING_TYPES[f.type.split(" | ")[0]])
+    for f in fields(TrainSettings) if f.metadata.get("recorded", True)
+})
 METRICS = Record(
     {
         **dict.fromkeys(("continuous_test_loss", "nll_binarized", "nll_k", "active_units", "recon_mse",

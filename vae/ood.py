@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 
 from vae.checkpoint import Checkpoint, atomic_write, read_meta, update_meta, weights_sha256
-from vae.data import ImageSet, load_dataset
+from vae.data import load_dataset
+from vae.imageset import ImageSet
 from vae.roc_plot import save_roc_plot
 from vae.scores import NLL_K, Progress, Reference, score_set
 

@@ -37,8 +37,8 @@ from torch import Tensor
 
 from vae.checkpoint import CheckpointError, read_tensors, weights_sha256, write_json, write_tensors
 from vae.config import ModelConfig
-from vae.data import ImageSet
 from vae.images import png_bits
+from vae.imageset import ImageSet
 from vae.interface import Model, as_model
 from vae.model import VAE
 from vae.objectives import kl_per_dim, nll_importance_sampling, reconstruction_nll

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from app_helpers import APP, ATLAS_SUBSET, digit_folder, make_checkpoint, train_folder_model
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
+from tests.app.app_helpers import APP, ATLAS_SUBSET, digit_folder, make_checkpoint, train_folder_model
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint
 from vae.config import ModelConfig

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_helpers import ATLAS_SUBSET, assert_clean, image_urls, make_checkpoint
-from test_interpolate import drawing
 
+from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, image_urls, make_checkpoint
+from tests.app.test_interpolate import drawing
 from ui.maps import PALETTE
 from ui.scores import title
 from vae.__main__ import main
@@ -119,6 +119,13 @@ def test_a_link_restores_score_threshold_and_gallery_size(open_app, scored_root:
     notices = " ".join(t.value for t in at.toast)
     assert "score" in notices and "shown" in notices
     assert at.segmented_control(key="score").value == "stats"
+
+
+def test_a_threshold_that_is_not_a_number_says_so(open_app, scored_root: Path) -> None:
+    at = open_app(ANOMALIES, root=scored_root, model="tiny", score="recon", threshold="NaN")
+    assert_clean(at)
+    notice = next(t.value for t in at.toast if "threshold" in t.value)
+    assert "not a number" in notice and "inf" not in notice
 
 
 @pytest.mark.parametrize("model", list(MODELS))

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from app_helpers import assert_clean, image_urls
 
+from tests.app.app_helpers import assert_clean, image_urls
 from tests.damaged import UNREADABLE_REASON, denied_paths, make_damaged
 from vae.atlas import ATLAS_META, ATLAS_TENSORS
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from app_helpers import ROOT, assert_clean, image_urls, live_data
-from test_interpolate import drawing as pen_drawing
 
-from tests.test_live_views_ui import stroke_text
+from tests.app.app_helpers import ROOT, assert_clean, image_urls, live_data
+from tests.app.test_interpolate import drawing as pen_drawing
+from tests.ui.test_live_views import stroke_text
 from ui import drawing
 from ui import scores as pad_scores
 from ui.live.pad import PadResult
@@ -125,5 +125,5 @@ def test_the_pads_reference_scores_come_from_the_atlas_where_it_stores_them() ->
         folder = ROOT / "checkpoints" / name
         ckpt, atlas = load_checkpoint(folder), load_atlas(folder)
         data, expected = load_test_set(ckpt.meta).subset(50), atlas.scores[stored][:50]
-        assert torch.equal(pad_scores.test_set_scores(ckpt, data, atlas), expected)  # read, not recomputed
-        torch.testing.assert_close(pad_scores.test_set_scores(ckpt, data), expected, atol=2e-4, rtol=1e-5)
+        assert torch.equal(pad_scores.scores_of_test_set(ckpt, data, atlas), expected)  # read, not recomputed
+        torch.testing.assert_close(pad_scores.scores_of_test_set(ckpt, data), expected, atol=2e-4, rtol=1e-5)

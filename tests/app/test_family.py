@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
+from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
 from ui import metrics
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint

@@ -6,11 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from app_helpers import assert_clean, make_checkpoint
-
+from tests.app.app_helpers import assert_clean, make_checkpoint
 from vae.checkpoint import update_meta
 from vae.config import ModelConfig
-from vae.data import MissingDataError
+from vae.imageset import MissingDataError
 
 
 def model_options(at) -> list[str]:

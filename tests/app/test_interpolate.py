@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from app_helpers import assert_clean, image_urls, live_data
 from PIL import Image, ImageDraw
 
+from tests.app.app_helpers import assert_clean, image_urls, live_data
 from vae.data import load_dataset
 
 INTERPOLATE = "pages/interpolate.py"
@@ -68,6 +68,19 @@ def test_a_random_image_of_a_chosen_class(open_app) -> None:
     at.button(key="b_random").click().run()
     assert_clean(at)
     assert labels[at.number_input(key="b").value] == 6
+
+
+def test_the_class_beside_a_test_image_reads_as_the_random_buttons(open_app) -> None:
+    """Image A is a 7 while the box beside it says 6: the box must say it is the Random button's class."""
+    labels = load_dataset("mnist", "test").labels
+    at = open_app(INTERPOLATE, a="0")
+    at.selectbox(key="a_class").set_value(6).run()
+    assert_clean(at)
+    assert int(labels[0]) != 6
+    for side in ("a", "b"):
+        box = at.selectbox(key=f"{side}_class")
+        assert box.label != "Class" and "Random" in box.label
+        assert "Random" in box.help and "caption" in box.help
 
 
 def test_a_path_between_two_uploads(open_app) -> None:

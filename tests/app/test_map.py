@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from app_helpers import APP, ROOT, assert_clean, image_urls, live_data
 
+from tests.app.app_helpers import APP, ROOT, assert_clean, image_urls, live_data
 from vae.atlas import ATLAS_META, ATLAS_TENSORS, load_atlas
 from vae.checkpoint import load_checkpoint, save_checkpoint
 from vae.data import load_dataset
@@ -135,6 +135,14 @@ def test_hover_tab_mounts_the_live_map_and_a_pin_reaches_the_sliders(open_app) -
     assert_clean(at)
     assert at.title[0].value == "Latent sliders" and live_data(at, "live_sliders")["z"] == [1, 2, 3, 0.5]
     assert at.query_params["z"] == "1,2,3,0.5"
+
+
+def test_a_pin_that_is_not_a_place_says_no_pin_is_used(open_app) -> None:
+    at = open_app(MAP, pin="NaN")
+    assert_clean(at)
+    notice = next(t.value for t in at.toast if "pin" in t.value)
+    assert "Using no pin instead" in notice and "None" not in notice
+    assert "pin" not in at.query_params
 
 
 def test_forced_fallback_keeps_the_selectable_map_with_a_notice(open_app) -> None:

@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from app_helpers import assert_clean, image_urls
+from tests.app.app_helpers import assert_clean, image_urls
 
 SAMPLE = "pages/sample.py"
 

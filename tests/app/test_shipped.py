@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_helpers import ROOT, assert_clean, image_urls
 
+from tests.app.app_helpers import ROOT, assert_clean, image_urls
 from vae.atlas import ATLAS_META
 from vae.checkpoint import CheckpointError, load_checkpoint, weights_sha256
 from vae.scores import available, unavailable

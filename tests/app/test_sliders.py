@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_helpers import assert_clean, image_urls, live_data
 
+from tests.app.app_helpers import assert_clean, image_urls, live_data
 from vae.atlas import load_atlas
 from vae.checkpoint import load_checkpoint
 from vae.data import load_dataset

@@ -1,5 +1,5 @@
 // The JavaScript decoder against PyTorch's logits. The fixtures are written by
-// tests/test_model_runtime_js.py, which sets LATENT_EXPLORER_JS_FIXTURES and runs `node --test tests/js`.
+// tests/js/test_model_runtime.py, which sets LATENT_EXPLORER_JS_FIXTURES and runs `node --test tests/js`.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -37,7 +37,7 @@ for (const [name, fixture] of decoders) {
   });
 }
 
-test("fixtures are present", { skip: root ? false : "run through pytest tests/test_model_runtime_js.py" }, () => {
+test("fixtures are present", { skip: root ? false : "run through pytest tests/js/test_model_runtime.py" }, () => {
   assert.ok(decoders.length > 0, `no decoder fixtures in ${root}`);
 });
 

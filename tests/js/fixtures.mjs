@@ -1,4 +1,4 @@
-// The fixtures tests/test_model_runtime_js.py writes: LATENT_EXPLORER_JS_FIXTURES/<kind>/<name>.json.
+// The fixtures tests/js/test_model_runtime.py writes: LATENT_EXPLORER_JS_FIXTURES/<kind>/<name>.json.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 

@@ -12,7 +12,7 @@ from vae.checkpoint import load_checkpoint
 from vae.classifier import instrument_for, logits_of
 from vae.evaluate import prior_samples
 
-CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 FAMILY_KINDS = {
     "mnist-vae": "VAE", "mnist-ae": "AE", "mnist-beta4": "β-VAE (β = 4)", "mnist-cvae": "CVAE",
     "mnist-wae": "WAE (λ = 10)", "mnist-2d": "VAE",

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import vae.train
-from tests.kills import Killed, kill_at
+from tests.vae.kills import Killed, kill_at
 from vae.__main__ import main
 from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta, update_meta
 from vae.objectives import Loss

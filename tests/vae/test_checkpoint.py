@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 import vae.checkpoint as checkpoint
-from tests.kills import Killed, kill_at
+from tests.vae.kills import Killed, kill_at
 from vae.checkpoint import (
     CONFIG,
     WEIGHTS,

@@ -197,7 +197,7 @@ def test_negative_elbo_at_the_mean_is_deterministic_and_refused_without_a_poster
 def test_reconstruction_error_at_the_mean_is_the_atlas_recon_error(tiny_model, mnist_test) -> None:
     from vae.atlas import encode_with_errors
     from vae.checkpoint import Checkpoint
-    from vae.data import ImageSet
+    from vae.imageset import ImageSet
 
     model, data = tiny_model("conv", objective="ae"), mnist_test.subset(16)
     images = ImageSet(data.name, data.images, data.labels, [])

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vae.data import ImageSet
 from vae.images import gif_bytes, grid, png_bytes, to_pil
+from vae.imageset import ImageSet
 from vae.latent import (
     attribute_vector,
     class_means,

@@ -13,7 +13,7 @@ import pytest
 
 import vae.train
 from tests.damaged import CASES
-from tests.test_train import TINY_RUN, train
+from tests.vae.test_train import TINY_RUN, train
 from vae.__main__ import main
 from vae.checkpoint import CONFIG, read_meta
 

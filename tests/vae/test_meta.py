@@ -110,3 +110,36 @@ def test_read_meta_and_load_refuse_a_wrong_type_naming_the_file(tiny_checkpoint)
         with pytest.raises(CheckpointError) as info:
             read(folder)
         assert str(folder / CONFIG) in str(info.value) and "field 'metrics': expected an object" in str(info.value)
+
+
+def test_the_train_record_is_derived_from_train_settings() -> None:
+    """A training flag is a TrainSettings field and a train argument; config.json's schema and the
+    command line's defaults follow from the field."""
+    import argparse
+    from dataclasses import fields
+
+    from vae.__main__ import add_train
+    from vae.config import TrainSettings
+    from vae.meta import TRAIN
+
+    recorded = {f.name for f in fields(TrainSettings) if f.metadata.get("recorded", True)}
+    assert set(TRAIN.fields) == recorded
+    parser = argparse.ArgumentParser()
+    add_train(parser.add_subparsers())
+    parsed = vars(parser.parse_args(["train", "--out", "run"]))
+    assert {f.name for f in fields(TrainSettings)} <= parsed.keys()
+    assert TrainSettings.from_values(parsed) == TrainSettings(out="run")
+
+
+def test_every_shipped_checkpoints_settings_load_back_unchanged() -> None:
+    from vae.checkpoint import find_checkpoints, read_meta
+    from vae.config import TrainSettings
+
+    folders = find_checkpoints(Path(__file__).resolve().parents[2] / "checkpoints")
+    assert folders
+    for folder in folders:
+        saved = read_meta(folder)["train"]
+        settings = TrainSettings.from_values(saved)
+        settings.check()
+        recorded = settings.recorded()  # older runs recorded fewer flags: those get their defaults
+        assert {k: recorded[k] for k in saved} == saved, folder

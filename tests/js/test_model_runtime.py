@@ -37,7 +37,7 @@ from vae.model import VAE
 from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
 from vae.uploads import prepare_upload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = 100
 
 

@@ -48,6 +48,19 @@ def test_labels_change_a_conditional_decoding(tiny_model) -> None:
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_an_unconditional_model_ignores_labels(tiny_model, arch: str) -> None:
+    """Callers pass a dataset's labels to any model (no `if cfg.conditional` at each call): an
+    unconditional one must give the same codes, decodings and losses with them as without."""
+    model = tiny_model(arch)
+    x, y, z, eps = torch.rand(3, 1, 28, 28), torch.tensor([0, 5, 9]), torch.randn(3, 4), torch.randn(2, 3, 4)
+    for with_labels, without in zip(model.encode(x, y), model.encode(x), strict=True):
+        assert torch.equal(with_labels, without)
+    assert torch.equal(model.decode(z, y), model.decode(z))
+    for with_labels, without in zip(model(x, y, eps), model(x, None, eps), strict=True):
+        assert torch.equal(with_labels, without)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
 def test_decoder_uses_only_exportable_layers(tiny_model, arch: str) -> None:
     allowed = (nn.Linear, nn.ReLU, nn.SiLU, nn.Unflatten, nn.ConvTranspose2d, nn.Conv2d)
     for layer in tiny_model(arch).decoder:

@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vae.data import RAW_FILES, DataError, ImageSet, MissingDataError, batches, binarize, load_dataset
+from vae.data import RAW_FILES, batches, binarize, load_dataset
+from vae.imageset import DataError, ImageSet, MissingDataError
 
 
 @pytest.mark.parametrize(("name", "first_class"), [("mnist", "0 - zero"), ("fashion-mnist", "T-shirt/top")])
@@ -81,7 +82,7 @@ def test_folder_without_classes_greyscale(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not an image")
     train = load_dataset(f"folder:{tmp_path}", "train", size=8)
     test = load_dataset(f"folder:{tmp_path}", "test", size=8)
-    assert len(train) + len(test) == 20 and len(test) >= 1  # the split itself: tests/test_folder.py
+    assert len(train) + len(test) == 20 and len(test) >= 1  # the split itself: tests/vae/test_folder.py
     assert train.images.shape == (len(train), 1, 8, 8) and train.images.dtype == torch.uint8
     assert train.class_names == [] and set(train.labels.tolist()) == {0}
     assert int(train.images[:, :, 4, 4].min()) == 255  # white stays white

@@ -12,7 +12,6 @@ from PIL import Image
 from vae.__main__ import main
 from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta
 from vae.classifier import Classifier, Instrument
-from vae.data import ImageSet
 from vae.evaluate import (
     SAMPLES_PNG,
     binarized_nll,
@@ -21,6 +20,7 @@ from vae.evaluate import (
     format_metrics,
     latent_statistics,
 )
+from vae.imageset import ImageSet
 from vae.objectives import kl_per_dim, reconstruction_nll
 
 

@@ -13,8 +13,9 @@ from PIL import Image
 from vae.__main__ import main
 from vae.atlas import load_test_set
 from vae.checkpoint import read_meta
-from vae.data import MissingDataError, dataset_missing, load_dataset
+from vae.data import dataset_missing, load_dataset
 from vae.folder import TEST_FRACTION, absolute_name
+from vae.imageset import MissingDataError
 
 RUN = ["--arch", "mlp", "--latent-dim", "2", "--hidden", "8", "--size", "8", "--epochs", "1", "--quiet"]
 
@@ -130,7 +131,7 @@ def test_train_help_says_how_the_split_is_made(capsys) -> None:
     assert "sha256" in help_text and "10%" in help_text
 
 
-def test_the_split_rule_is_in_the_readme(repo_root: Path) -> None:
-    readme = " ".join((repo_root / "README.md").read_text().split())
-    assert "sha256 of its path relative to the folder" in readme
+def test_the_split_rule_is_in_the_docs(repo_root: Path) -> None:
+    training = " ".join((repo_root / "docs" / "training.md").read_text().split())
+    assert "sha256 of its path relative to the folder" in training
 

@@ -12,7 +12,7 @@ import torch
 
 from vae.checkpoint import update_meta
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench(name: str) -> ModuleType:

@@ -7,9 +7,9 @@ import io
 from pathlib import Path
 
 import pytest
-from app_helpers import assert_clean, image_urls, make_checkpoint
 from PIL import Image, ImageDraw
 
+from tests.app.app_helpers import assert_clean, image_urls, make_checkpoint
 from ui.box_picker import box_from_selection
 from vae.config import ModelConfig
 from vae.data import load_dataset

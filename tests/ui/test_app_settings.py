@@ -1,11 +1,11 @@
-"""Settings that keep the app quick to answer (measured by bench/page_speed.py; see the README)."""
+"""Settings that keep the app quick to answer (measured by bench/page_speed.py; see docs/benchmarks.md)."""
 
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_ui_leaves_torch_one_thread_and_its_own_kernels() -> None:

@@ -27,7 +27,7 @@ from vae.config import ModelConfig
 from vae.export import decoder_spec, encoder_spec
 from vae.model import VAE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ("sliders", "map", "path", "pad")
 
 
@@ -38,7 +38,7 @@ def spec() -> dict[str, Any]:
 def page(without_spec: bool = False) -> None:
     import streamlit as st
 
-    from tests.test_live_views_ui import spec
+    from tests.ui.test_live_views import spec
     from ui.live.sliders import live_sliders
 
     result = live_sliders(None if without_spec else spec(), key="live")

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vae.data import ImageSet
+from vae.imageset import ImageSet
 from vae.model import VAE
 from vae.objectives import training_loss
 from vae.repair import (
