@@ -65,7 +65,7 @@ def code_chart(mu: torch.Tensor, sigma: torch.Tensor | None) -> go.Figure:
 def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, names: list[str]) -> None:
     model = ckpt.model
     mu = atlas.mu[i]
-    sigma = torch.exp(0.5 * atlas.logvar[i]) if model.cfg.stochastic else None
+    sigma = torch.exp(0.5 * atlas.logvar[i]) if model.posterior else None
     y = atlas.labels[i:i + 1]
     recon = decode(model, mu[None], y)[0]
     st.subheader(f"Test image #{i}{class_tag(names, int(atlas.labels[i]))}")
@@ -116,7 +116,7 @@ def manifold_backdrop(ckpt: Checkpoint, atlas: Atlas) -> Backdrop:
 def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list[str]) -> None:
     hint = st.empty()  # above the map, though what it says depends on whether the map could be drawn
     plane = projection == "latent"  # a 2-D latent shown as it is: a place is a code, no inverse map needed
-    backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.cfg.conditional else None
+    backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.conditional else None
     live = live_map(decoder_of(ckpt), key="live_map", points=atlas_spec(atlas, projection, names),
                     pinned=st.session_state["pin"], backdrop=backdrop, on_commit=pin)
     if not live.available:
@@ -174,7 +174,7 @@ projections = atlas.projections
 state.bind("projection", projections[0], state.choice(projections))
 state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
 state.bind("pin", None, state.numbers(2, -1e6, 1e6))
-if state.bind_code("z", ckpt.model.cfg.latent_dim, 1e3):
+if state.bind_code("z", ckpt.model.latent_dim, 1e3):
     st.session_state["pin"] = None  # the pin's code was another model's
 colourings = ["class", *atlas.scores]
 state.bind("colour", "class", state.choice(colourings))
@@ -200,7 +200,7 @@ with select_tab:
     )
     fig = maps.figure(maps.cache_key(ckpt, atlas), atlas, st.session_state["projection"], tuple(names),
                       score=None if colour == "class" else colour, score_title=scores.title(colour))
-    if st.session_state["projection"] == "latent" and not ckpt.model.cfg.conditional:
+    if st.session_state["projection"] == "latent" and not ckpt.model.conditional:
         fig = maps.with_manifold(fig, maps.manifold(maps.cache_key(ckpt, atlas), ckpt, atlas))
         st.caption("This model's latent space is a plane, shown as it is (no projection), over the images its "
                    "decoder makes at each place: the learned manifold.")

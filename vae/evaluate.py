@@ -33,7 +33,7 @@ from vae.interface import Model, as_model
 from vae.latent import decode, sample_prior
 from vae.model import VAE
 from vae.objectives import imq_mmd, iwae_bound, kl_per_dim, nll_importance_sampling, reconstruction_nll
-from vae.ours import Ours
+from vae.ours import objective_of
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 BINARIZE_SEED = 0
@@ -43,11 +43,6 @@ NO_POSTERIOR = {
     "ae": "a plain autoencoder encodes each image to one point, with no distribution q(z|x)",
     "wae": "a WAE's encoder is deterministic: it matches the prior with the codes of many images, not with a q(z|x)",
 }
-
-
-def _objective(model: Model) -> str | None:
-    """Our training objective (vae, ae, wae) for one of our checkpoints; None for a model made elsewhere."""
-    return model.config.objective if isinstance(model, Ours) else None
 
 
 def _check_not_empty(data: ImageSet) -> None:
@@ -72,7 +67,7 @@ def continuous_test_loss(model: Model | VAE, data: ImageSet, batch_size: int = 1
     """
     _check_not_empty(data)
     model = as_model(model)
-    wae = _objective(model) == "wae"
+    wae = objective_of(model) == "wae"
     recon = kl = mmd = 0.0
     with _seeded(seed, model.device):
         for x, y in batches(data, batch_size):
@@ -155,7 +150,7 @@ def no_posterior(model: Model) -> str | None:
     """Why the model has no posterior q(z|x), or None when it has one."""
     if model.posterior:
         return None
-    return NO_POSTERIOR.get(_objective(model) or "", "its encoder gives each image one code, with no "
+    return NO_POSTERIOR.get(objective_of(model) or "", "its encoder gives each image one code, with no "
                             "distribution q(z|x)")
 
 
@@ -202,7 +197,7 @@ def evaluate(
     started = time.perf_counter()
     model = as_model(ckpt.model, ckpt.class_names)
     metrics: dict[str, Any] = {"test_images": len(data), "dataset": data.name,
-                               "objective": _objective(model) or model.source}
+                               "objective": objective_of(model) or model.source}
     missing = not_defined(model)
     if "distortion" not in missing:
         loss = continuous_test_loss(model, data)

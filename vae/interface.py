@@ -68,6 +68,16 @@ class Model(ABC):
         return self.image_shape[0]
 
     @property
+    def parameter_count(self) -> int | None:
+        """The number of weights, where they can be counted."""
+        return None if self.module is None else sum(p.numel() for p in self.module.parameters())
+
+    @property
+    def architecture(self) -> str:
+        """What computes it, in a few words, for the model card."""
+        return {"onnx": "ONNX (onnxruntime)", "code": "own PyTorch code"}.get(self.source, self.source)
+
+    @property
     def likelihood(self) -> str | None:
         """Why the decoder has no Bernoulli likelihood (a `mean` image has no stated noise), or None."""
         if self.output == "mean":

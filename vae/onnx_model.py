@@ -37,8 +37,9 @@ def _first_line(err: BaseException) -> str:
     return (text.splitlines()[0] if text else type(err).__name__)[:300]
 
 
-def read_network(path: Path) -> bytes:
-    """The bytes of one ONNX file, refused when missing, too large, not ONNX, or with external data."""
+def read_network(path: Path) -> tuple[bytes, int]:
+    """The bytes of one ONNX file and its number of weights; refused when missing, too large, not ONNX, or with
+    external data."""
     try:
         if not path.is_file():
             raise CheckpointError(f"{path}: missing (an ONNX model folder holds {ENCODER}, {DECODER} and model.json)")
@@ -56,7 +57,7 @@ def read_network(path: Path) -> bytes:
     if not proto.graph.node:
         raise CheckpointError(f"{path}: not an ONNX model, or truncated (its graph has no operations)")
     _refuse_external_data(path, proto)
-    return data
+    return data, sum(int(np.prod(t.dims)) for t in proto.graph.initializer)
 
 
 def _refuse_external_data(path: Path, proto: onnx.ModelProto) -> None:
@@ -107,8 +108,9 @@ class OnnxModel(Model):
         self.signed = spec["input_range"] == [-1, 1]
         labels = ["y"] if self.conditional else []
         enc_path, dec_path = folder / ENCODER, folder / DECODER
-        self.encoder = session(enc_path, read_network(enc_path))
-        self.decoder = session(dec_path, read_network(dec_path))
+        (enc_bytes, enc_weights), (dec_bytes, dec_weights) = read_network(enc_path), read_network(dec_path)
+        self.encoder, self.decoder = session(enc_path, enc_bytes), session(dec_path, dec_bytes)
+        self.weights = enc_weights + dec_weights
         if _names(self.encoder.get_inputs()) != ["x", *labels]:
             raise CheckpointError(f"{enc_path}: inputs {_names(self.encoder.get_inputs())}, the contract needs "
                                   f"{['x', *labels]} (model.json says conditional: {self.conditional})")
@@ -130,6 +132,10 @@ class OnnxModel(Model):
                                   "image (N, C, H, W)")
         _check_dims(dec_path, "its output", self.decoder.get_outputs()[0].shape, self.image_shape)
         self.kind = spec.get("kind") or ("VAE" if self.posterior else "autoencoder") + " (ONNX)"
+
+    @property
+    def parameter_count(self) -> int:
+        return self.weights
 
     @staticmethod
     def _run(sess: ort.InferenceSession, first: str, value: Tensor, y: Tensor | None) -> list[Tensor]:

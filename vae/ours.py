@@ -32,9 +32,18 @@ class Ours(Model):
     def config(self) -> ModelConfig:
         return self.vae.cfg
 
+    @property
+    def architecture(self) -> str:
+        return f"{self.config.arch} · {self.config.activation}"
+
     def _encode(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
         mu, logvar = self.vae.encode(x, y)
         return mu, logvar if self.posterior else None
 
     def _decode(self, z: Tensor, y: Tensor | None) -> Tensor:
         return self.vae.decode(z, y)
+
+
+def objective_of(model: Model) -> str | None:
+    """Our training objective (vae, ae, wae) for one of our checkpoints; None for a model made elsewhere."""
+    return model.config.objective if isinstance(model, Ours) else None

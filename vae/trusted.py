@@ -98,6 +98,11 @@ class CodeModel(Model):
         self.signed = spec["input_range"] == [-1, 1]
         self.posterior = spec.get("posterior", True)
         self.kind = spec.get("kind") or ("VAE" if self.posterior else "autoencoder") + " (code)"
+        self.code = spec["code"]
+
+    @property
+    def architecture(self) -> str:
+        return f"own code: {self.code}"
 
     def _args(self, y: Tensor | None) -> tuple[Tensor, ...]:
         return () if y is None else (y,)

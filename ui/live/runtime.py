@@ -87,7 +87,9 @@ def _identity(ckpt: Checkpoint) -> tuple[Any, ...]:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _network_spec(_model: VAE, network: str, identity: tuple[Any, ...]) -> Spec | None:
+def _network_spec(_model: VAE | None, network: str, identity: tuple[Any, ...]) -> Spec | None:
+    if _model is None:  # a model from elsewhere (ONNX, code): the hand-written runtime has no layers for it
+        return None
     try:
         return (decoder_spec if network == "decoder" else encoder_spec)(_model)
     except UnsupportedNetwork:
@@ -96,12 +98,12 @@ def _network_spec(_model: VAE, network: str, identity: tuple[Any, ...]) -> Spec 
 
 def decoder_of(ckpt: Checkpoint) -> Spec | None:
     """vae.export.decoder_spec of the checkpoint's model, made once per loaded model; None if unsupported."""
-    return _network_spec(ckpt.model, "decoder", _identity(ckpt))
+    return _network_spec(getattr(ckpt.model, "vae", None), "decoder", _identity(ckpt))
 
 
 def encoder_of(ckpt: Checkpoint) -> Spec | None:
     """vae.export.encoder_spec of the checkpoint's model, made once per loaded model; None if unsupported."""
-    return _network_spec(ckpt.model, "encoder", _identity(ckpt))
+    return _network_spec(getattr(ckpt.model, "vae", None), "encoder", _identity(ckpt))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
