@@ -28,6 +28,7 @@ from torch import Tensor
 from vae.atlas import Atlas
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.export import UnsupportedNetwork, atlas_map_spec, decoder_spec, encoder_spec, values_spec
+from vae.interface import as_model
 from vae.model import VAE
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
@@ -98,12 +99,12 @@ def _network_spec(_model: VAE | None, network: str, identity: tuple[Any, ...]) -
 
 def decoder_of(ckpt: Checkpoint) -> Spec | None:
     """vae.export.decoder_spec of the checkpoint's model, made once per loaded model; None if unsupported."""
-    return _network_spec(getattr(ckpt.model, "vae", None), "decoder", _identity(ckpt))
+    return _network_spec(getattr(as_model(ckpt.model), "vae", None), "decoder", _identity(ckpt))
 
 
 def encoder_of(ckpt: Checkpoint) -> Spec | None:
     """vae.export.encoder_spec of the checkpoint's model, made once per loaded model; None if unsupported."""
-    return _network_spec(getattr(ckpt.model, "vae", None), "encoder", _identity(ckpt))
+    return _network_spec(getattr(as_model(ckpt.model), "vae", None), "encoder", _identity(ckpt))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
