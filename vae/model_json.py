@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from vae.interface import OUTPUTS
+from vae.interface import OUTPUTS, Model
 from vae.meta import BOOLEAN, METRICS, STRING, STRINGS, Leaf, MetaError, Record, check, refuse
 
 MODEL_JSON = "model.json"
@@ -81,3 +81,19 @@ def validate(data: Any) -> dict[str, Any]:
 def validate_notes(data: Any) -> dict[str, Any]:
     check(data, NOTES)
     return data
+
+
+class Declared(Model):
+    """A model whose facts model.json declares (ONNX and trusted code); `signed` inputs are in [-1, 1]."""
+
+    def declare(self, spec: dict[str, Any]) -> None:
+        self.latent_shape = tuple(spec["latent_shape"])
+        self.image_shape = tuple(spec["image_shape"])  # type: ignore[assignment]
+        self.output = spec["output"]
+        self.conditional = spec["conditional"]
+        self.class_names = list(spec["class_names"])
+        self.signed = spec["input_range"] == [-1, 1]
+
+    def named(self, spec: dict[str, Any], source: str) -> str:
+        """model.json's kind, else what the model is and where it comes from: "VAE (ONNX)"."""
+        return spec.get("kind") or f"{'VAE' if self.posterior else 'autoencoder'} ({source})"

@@ -23,8 +23,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as _ort
 from torch import Tensor
 
 from vae.checkpoint import CheckpointError
-from vae.interface import Model
-from vae.model_json import DECODER, ENCODER
+from vae.model_json import DECODER, ENCODER, Declared
 
 MAX_BYTES = 1 << 30  # 1 GiB a network: far beyond a VAE one explores, and what a browser tab could hold
 CODE_OUTPUTS = (["mu", "logvar"], ["z"])
@@ -96,16 +95,11 @@ def _check_dims(path: Path, what: str, shape: list[Any], expected: tuple[int, ..
                               f"{', '.join(map(str, expected))})")
 
 
-class OnnxModel(Model):
+class OnnxModel(Declared):
     source = "onnx"
 
     def __init__(self, folder: Path, spec: dict[str, Any]) -> None:
-        self.latent_shape = tuple(spec["latent_shape"])
-        self.image_shape = tuple(spec["image_shape"])  # type: ignore[assignment]
-        self.output = spec["output"]
-        self.conditional = spec["conditional"]
-        self.class_names = list(spec["class_names"])
-        self.signed = spec["input_range"] == [-1, 1]
+        self.declare(spec)
         labels = ["y"] if self.conditional else []
         enc_path, dec_path = folder / ENCODER, folder / DECODER
         (enc_bytes, enc_weights), (dec_bytes, dec_weights) = read_network(enc_path), read_network(dec_path)
@@ -131,7 +125,7 @@ class OnnxModel(Model):
             raise CheckpointError(f"{dec_path}: {len(self.decoder.get_outputs())} outputs; the contract needs one "
                                   "image (N, C, H, W)")
         _check_dims(dec_path, "its output", self.decoder.get_outputs()[0].shape, self.image_shape)
-        self.kind = spec.get("kind") or ("VAE" if self.posterior else "autoencoder") + " (ONNX)"
+        self.kind = self.named(spec, "ONNX")
 
     @property
     def parameter_count(self) -> int:

@@ -24,8 +24,7 @@ from torch import Tensor, nn
 
 from vae import model_json
 from vae.checkpoint import CheckpointError, check_finite, read_tensors, write_json, write_tensors
-from vae.interface import Model
-from vae.model_json import CODE_WEIGHTS, MODEL_JSON
+from vae.model_json import CODE_WEIGHTS, MODEL_JSON, Declared
 
 TRUST_FLAG = "--trust-code"
 
@@ -80,7 +79,7 @@ def load_weights(folder: Path, net: nn.Module) -> None:
         raise CheckpointError(f"{path}: does not fit the module ({' '.join(first[:3])[:300]})") from err
 
 
-class CodeModel(Model):
+class CodeModel(Declared):
     source = "code"
 
     def __init__(self, folder: Path, spec: dict[str, Any], trust_code: bool) -> None:
@@ -90,14 +89,9 @@ class CodeModel(Model):
                                   "you trust")
         self.net = self.module = build_module(folder, spec["code"]).eval()
         load_weights(folder, self.net)
-        self.latent_shape = tuple(spec["latent_shape"])
-        self.image_shape = tuple(spec["image_shape"])  # type: ignore[assignment]
-        self.output = spec["output"]
-        self.conditional = spec["conditional"]
-        self.class_names = list(spec["class_names"])
-        self.signed = spec["input_range"] == [-1, 1]
+        self.declare(spec)
         self.posterior = spec.get("posterior", True)
-        self.kind = spec.get("kind") or ("VAE" if self.posterior else "autoencoder") + " (code)"
+        self.kind = self.named(spec, "code")
         self.code = spec["code"]
 
     @property
