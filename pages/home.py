@@ -33,7 +33,9 @@ def model_card(ckpt: Checkpoint) -> None:
     cols[0].metric("Dataset", models.dataset_label(dataset),
                    help=dataset + (f". Test split: {split}." if split else ""),
                    delta="images missing" if missing else None, delta_color="red", delta_arrow="off")
-    cols[1].metric("Architecture", model.architecture)
+    cols[1].metric("Architecture", model.architecture,
+                   help=f"{model.code}, imported because the app was started with --trust-code"
+                   if model.source == "code" else None)
     cols[2].metric("Latent size", models.latent_words(model),
                    help="A spatial latent: the pages see its codes flattened." if len(model.latent_shape) > 1 else None)
     cols[3].metric("Kind", model.kind, help=KIND_HELP.get(objective_of(model) or model.source))

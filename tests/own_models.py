@@ -92,7 +92,7 @@ def make_own_models(root: Path, names: list[str] | None = None) -> dict[str, tup
         meta = {**spec.meta, "code": f"examples.own_models.{spec.module}:build", "class_names": DIGITS,
                 "dataset": "mnist"}
         if spec.meta["image_shape"][0] == 3:
-            rgb_data = rgb_data or coloured_digits(root / "coloured-digits", mnist)
+            rgb_data = rgb_data or coloured_digits(root / "colours", mnist)  # a short name: the model card shows it
             meta["dataset"] = f"folder:{rgb_data}"
             x = load_dataset(meta["dataset"], "train", size=64, channels=3).floats()
         else:

@@ -35,7 +35,7 @@ ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_MODEL = "mnist"  # the flagship shipped model opens first when present
 SHOWN = "_model_shown"  # the model the session's page state belongs to
-SOURCE_WORDS = {"onnx": "ONNX", "code": "own code"}
+SOURCE_WORDS = {"onnx": "ONNX", "code": "code"}
 
 
 @dataclass(frozen=True)

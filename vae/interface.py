@@ -75,7 +75,7 @@ class Model(ABC):
     @property
     def architecture(self) -> str:
         """What computes it, in a few words, for the model card."""
-        return {"onnx": "ONNX (onnxruntime)", "code": "own PyTorch code"}.get(self.source, self.source)
+        return {"onnx": "ONNX", "code": "own code"}.get(self.source, self.source)
 
     @property
     def likelihood(self) -> str | None:

@@ -94,6 +94,6 @@ class Declared(Model):
         self.class_names = list(spec["class_names"])
         self.signed = spec["input_range"] == [-1, 1]
 
-    def named(self, spec: dict[str, Any], source: str) -> str:
-        """model.json's kind, else what the model is and where it comes from: "VAE (ONNX)"."""
-        return spec.get("kind") or f"{'VAE' if self.posterior else 'autoencoder'} ({source})"
+    def named(self, spec: dict[str, Any]) -> str:
+        """model.json's kind, else VAE or AE (the model card says where it comes from)."""
+        return spec.get("kind") or ("VAE" if self.posterior else "AE")

@@ -125,7 +125,7 @@ class OnnxModel(Declared):
             raise CheckpointError(f"{dec_path}: {len(self.decoder.get_outputs())} outputs; the contract needs one "
                                   "image (N, C, H, W)")
         _check_dims(dec_path, "its output", self.decoder.get_outputs()[0].shape, self.image_shape)
-        self.kind = self.named(spec, "ONNX")
+        self.kind = self.named(spec)
 
     @property
     def parameter_count(self) -> int:

@@ -91,12 +91,8 @@ class CodeModel(Declared):
         load_weights(folder, self.net)
         self.declare(spec)
         self.posterior = spec.get("posterior", True)
-        self.kind = self.named(spec, "code")
+        self.kind = self.named(spec)
         self.code = spec["code"]
-
-    @property
-    def architecture(self) -> str:
-        return f"own code: {self.code}"
 
     def _args(self, y: Tensor | None) -> tuple[Tensor, ...]:
         return () if y is None else (y,)

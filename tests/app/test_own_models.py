@@ -68,14 +68,16 @@ def test_broken_folders_are_listed_with_their_reason_and_the_rest_work(open_app,
         assert any(f"**{name}** is broken" in e and reason in e for e in errors), name
     assert not any("Traceback" in r.getMessage() or r.exc_info for r in caplog.records)
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Architecture"] == "ONNX (onnxruntime)" and shown["Latent size"] == "20"
+    assert shown["Architecture"] == "ONNX" and shown["Latent size"] == "20" and shown["Kind"] == "VAE"
 
 
 def test_trusted_code_opens_with_the_flag(open_app, own_root: Path, trusted) -> None:
     at = open_app("pages/home.py", root=own_root, model="spatial-code")
     assert_clean(at)
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Architecture"] == "own code: examples.own_models.spatial:build" and shown["Latent size"] == "4×7×7"
+    assert shown["Architecture"] == "own code" and shown["Latent size"] == "4×7×7"
+    architecture = next(m for m in at.metric if m.label == "Architecture")
+    assert "examples.own_models.spatial:build" in architecture.proto.help
     errors = [e.value for e in at.error]
     assert not any("**spatial-code** is broken" in e for e in errors)
     assert any("**raises-on-import** is broken" in e and "importing 'broken_vae' raised RuntimeError: no GPU here" in e

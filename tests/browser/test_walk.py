@@ -78,8 +78,9 @@ KINDS = (
     Kind("latent8", "mnist", ("--latent-dim", "8")),
     Kind("tiny-mnist", "mnist"),
     Kind("data-gone", "gone", data_gone=True),
-    *(Kind(f"{name}-{source}", "own", own=f"{name}-{source}", live=False)
-      for name in ("classic", "conv-bn", "rgb-resnet", "spatial") for source in ("onnx", "code")),
+    *(Kind(f"{short}-{source}", "own", own=f"{name}-{source}", live=False)  # short names: the picker shows them
+      for name, short in (("classic", "mlp"), ("conv-bn", "bn"), ("rgb-resnet", "res"), ("spatial", "sp"))
+      for source in ("onnx", "code")),
 )
 FOLDERS = {  # digit_folder's arguments: a folder without class subfolders, and RGB tiles sorted by class
     "digits": {"n": 300},
