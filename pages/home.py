@@ -146,7 +146,8 @@ def table_row(entry: models.Entry) -> dict[str, object]:
         row |= {
             "Kind": model.kind, "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": model.architecture,
             "Latent size": model.latent_dim,
-            "Epochs": len(ckpt.meta.get("history") or []), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
+            "Epochs": len(ckpt.meta.get("history") or []) if model.source == "checkpoint" else None,
+            "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
         }
     else:
         row |= dict.fromkeys(("Kind", "Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"))
