@@ -41,6 +41,22 @@ def flat(table: dict, prefix: str = "") -> dict[str, str]:
     return options
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the app's config binds to the first (.streamlit/config.toml)
+
+
+def shared_warning(cmd: list[str]) -> str | None:
+    """One line when the `streamlit run` command serves beyond this machine (`make run ADDRESS=...` says the
+    same), else None."""
+    def option(name: str, default: str) -> str:
+        return cmd[cmd.index(name) + 1] if name in cmd else default
+
+    address = option("--server.address", "0.0.0.0")  # Streamlit's own default: every interface
+    if address in LOOPBACK:
+        return None
+    return (f"warning: the explorer is shared on {address}:{option('--server.port', '8501')}: anyone who can "
+            "reach this machine can open it and upload files and start work on it")
+
+
 def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="latent-explorer", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -91,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] == "run" or argv[0].startswith("-"):
         args = run_parser().parse_args(argv[1:] if argv and argv[0] == "run" else argv)
         cmd, env = streamlit_command(args)
+        warning = shared_warning(cmd)
+        if warning:
+            print(warning, file=sys.stderr)
         os.execve(cmd[0], cmd, env)  # streamlit takes this process's place: Ctrl+C and kill reach it directly
     from vae.__main__ import main as vae_main
 

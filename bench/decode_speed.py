@@ -10,7 +10,6 @@ for calls made each in a new thread, as Streamlit runs every script run.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import threading
@@ -22,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import percentile  # noqa: E402
+from bench.stats import calls_args, percentile  # noqa: E402
 from vae.checkpoint import load_checkpoint  # noqa: E402
 from vae.latent import decode  # noqa: E402
 from vae.model import VAE, count_parameters  # noqa: E402
@@ -55,13 +54,7 @@ def time_decode(model: VAE, calls: int, warmup: int, fresh_threads: bool = False
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", nargs="?", default=str(ROOT / "checkpoints" / "mnist"), help="checkpoint folder")
-    parser.add_argument("--calls", type=int, default=1000, help="timed calls per row (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=50, help="untimed calls first (default %(default)s)")
-    args = parser.parse_args(argv)
-    if args.calls < 2 or args.warmup < 0:
-        parser.error("--calls must be >= 2 and --warmup >= 0")
+    args = calls_args(__doc__, argv)
     model = load_checkpoint(args.checkpoint).model
     default_threads, default_onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
     rows = []

@@ -1,13 +1,14 @@
 """The page bench/live_decode.py drives: the shipped decoder live in the browser, and through a plain st.slider.
 
 URL parameter `mode`: `sliders`, `map` and `pad` mount ui.live's views; `server` is the plain path (st.slider,
-decode on the server, st.image). The checkpoint comes from $LATENT_EXPLORER_BENCH_CHECKPOINT
-(default checkpoints/mnist); without a stored atlas, a PCA one is built in memory from the test set.
+decode on the server, st.image). The checkpoint comes from $LATENT_EXPLORER_BENCH_CHECKPOINT (default
+checkpoints/mnist); without a stored atlas, a PCA one is built in memory from the test set.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ import torch
 
 from ui.live.map import live_map
 from ui.live.pad import ModelInput, PadScore, draw_pad
+from ui.live.runtime import checkpoint_specs
 from ui.live.sliders import live_sliders
 from ui.scores import score_of
 from vae.atlas import AtlasError, build_atlas, load_atlas, load_test_set
 from vae.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from vae.export import atlas_map_spec, decoder_spec, encoder_spec
+from vae.export import atlas_map_spec
 from vae.images import to_pil
 from vae.imageset import DataError
 from vae.latent import decode
@@ -30,7 +32,7 @@ CHECKPOINT = os.environ.get("LATENT_EXPLORER_BENCH_CHECKPOINT", str(SHIPPED))
 
 
 @st.cache_resource
-def load(folder: str) -> tuple[Checkpoint, dict[str, Any], dict[str, Any], dict[str, Any], str]:
+def load(folder: str) -> tuple[Checkpoint, dict[str, dict[str, Any]] | None, dict[str, Any], str, float]:
     ckpt = load_checkpoint(folder)
     try:
         atlas = load_atlas(folder)
@@ -38,16 +40,20 @@ def load(folder: str) -> tuple[Checkpoint, dict[str, Any], dict[str, Any], dict[
         atlas = build_atlas(ckpt, load_test_set(ckpt.meta), use_umap=False)
     projection = "umap" if "umap" in atlas.coords else "pca"
     points = atlas_map_spec(atlas, projection, ckpt.class_names)
-    return ckpt, decoder_spec(ckpt.model), encoder_spec(ckpt.model), points, projection
+    started = time.perf_counter()
+    networks = checkpoint_specs(ckpt)  # exported to ONNX, or read back from the disk cache: a first visit's cost
+    return ckpt, networks, points, projection, time.perf_counter() - started
 
 
 try:
-    ckpt, decoder, encoder, points, projection = load(CHECKPOINT)
+    ckpt, networks, points, projection, export_s = load(CHECKPOINT)
 except (CheckpointError, DataError, AtlasError) as err:
     st.error(f"Cannot bench {CHECKPOINT}: {err}")
     st.stop()
-st.caption(f"{ckpt.name}: {ckpt.model.cfg.arch}, latent {ckpt.model.cfg.latent_dim}; map: {projection}")
+st.caption(f"{ckpt.name}: {ckpt.model.cfg.arch}, latent {ckpt.model.cfg.latent_dim}; map: {projection}; "
+           f"ONNX networks ready in {export_s:.2f} s")
 mode = st.query_params.get("mode", "sliders")
+decoder, encoder = (networks[role] if networks else None for role in ("decoder", "encoder"))
 if mode == "server":
     z = torch.zeros(1, ckpt.model.cfg.latent_dim)
     z[0, 0] = st.slider("z0", -3.0, 3.0, 0.0, 0.01)

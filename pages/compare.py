@@ -4,6 +4,7 @@ reconstructions of the same test images, prior samples from the same codes, one 
 each model's map."""
 
 import random
+from itertools import islice
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -28,12 +29,33 @@ SIDES = ("top", "bottom")
 BEST_STYLE = "font-weight: 700; background-color: rgba(79, 70, 229, 0.14)"
 
 
+def starting_models(working: list[models.Entry]) -> list[str]:
+    """The model picked in the sidebar, then the family members whose images have its shape: five at most,
+    so that a slot is left for a model of one's own. Without the family at hand, two other models that fit."""
+    by_id = {e.id: e for e in working}
+    first = st.session_state.get(state.MODEL_KEY)
+    first = first if first in by_id else next(iter(by_id), None)
+    if first is None:
+        return []
+    chosen = models.load(by_id[first])
+    if isinstance(chosen, str):
+        return [first]
+    shape = chosen.model.cfg.image_shape
+
+    def fits(i: str) -> bool:
+        ckpt = models.load(by_id[i])
+        return i != first and not isinstance(ckpt, str) and ckpt.model.cfg.image_shape == shape
+
+    family = [i for i in FAMILY if i in by_id and fits(i)]
+    others = family or list(islice((i for i in by_id if fits(i)), 2))
+    return [first, *others][:MAX_MODELS - 1]
+
+
 def pick_models() -> list[tuple[str, Checkpoint]]:
-    """The models chosen in the multiselect (the family by default), loaded."""
+    """The models chosen in the multiselect (see starting_models for the first choice), loaded."""
     working = [e for e in st.session_state.get("_entries", []) if e.error is None]
     ids = [e.id for e in working]
-    default = [i for i in FAMILY if i in ids] or ids[:3]
-    state.bind("models", default, state.choices(ids, MAX_MODELS))
+    state.bind("models", starting_models(working), state.choices(ids, MAX_MODELS))
     st.multiselect("Models", ids, key="models", max_selections=MAX_MODELS,
                    help="Two to six models, compared on the same inputs. The first one's test set supplies the "
                    "images; models whose images have another shape are left out.")
@@ -176,11 +198,8 @@ def small_maps(chosen: list[tuple[str, Checkpoint]]) -> None:
                 st.caption(f"**{i}**: no latent map yet (open it on the Latent map page once).")
                 continue
             projection = atlas.projections[0]
-            fig = go.Figure(maps.figure(maps.cache_key(c, atlas), atlas, projection, tuple(models.class_names(c))))
-            fig.update_layout(height=300, showlegend=False, title={"text": f"{i} · {maps.PROJECTION_NAMES[projection]}",
-                                                                   "font": {"size": 14}},
-                              margin={"l": 0, "r": 0, "t": 30, "b": 0}, dragmode="pan")
-            st.plotly_chart(fig, key=f"small_map_{n}", config={"displaylogo": False})
+            st.image(maps.snapshot(maps.cache_key(c, atlas), atlas, projection),
+                     caption=f"{i} · {maps.PROJECTION_NAMES[projection]}", width="stretch")
 
 
 def random_pair(size: int) -> None:

@@ -30,8 +30,11 @@ def model_card(ckpt: Checkpoint) -> None:
     cols = st.columns([1, 1.1, 0.8, 0.8, 1.1, 1.5])  # room for a multi-stage "30 + 22 + 10 + 25"
     dataset, missing = models.dataset_of(ckpt), models.data_missing(ckpt)
     split = (meta.get("split") or {}).get("rule")
+    levels = meta.get("levels") or {}
+    stretched = (f" Images deeper than 8 bits are stretched from the folder's own range {levels['low']:g}.."
+                 f"{levels['high']:g} (--normalise range), uploads too." if "high" in levels else "")
     cols[0].metric("Dataset", models.dataset_label(dataset),
-                   help=dataset + (f". Test split: {split}." if split else ""),
+                   help=dataset + (f". Test split: {split}." if split else "") + stretched,
                    delta="images missing" if missing else None, delta_color="red", delta_arrow="off")
     cols[1].metric("Architecture", model.architecture,
                    help=f"{model.code}, imported because the app was started with --trust-code"
@@ -52,6 +55,9 @@ def model_card(ckpt: Checkpoint) -> None:
         cols[5].metric("Epochs", "–", help="Trained elsewhere: the explorer has no record of its training.")
     if model.conditional:
         st.caption(f"Conditional on the class label ({model.num_classes} classes).")
+    if ckpt.class_names:
+        st.caption(class_order(ckpt.class_names), help="A folder's classes are its subfolders in natural order "
+                   "(numbers by value), as recorded in config.json when the model was trained.")
     if meta.get("metrics"):
         for start in range(0, len(metrics.METRICS), 4):
             for col, metric in zip(st.columns(4), metrics.METRICS[start:start + 4], strict=False):
@@ -67,6 +73,12 @@ def model_card(ckpt: Checkpoint) -> None:
     if commands:
         with st.expander("How it was trained"):
             st.code("\n".join(commands), language="bash", wrap_lines=True)
+
+
+def class_order(names: list[str], shown: int = 30) -> str:
+    """The classes in label order, as config.json records them (a long list cut short)."""
+    listed = ", ".join(names[:shown]) + (f", … ({len(names)} in all)" if len(names) > shown else "")
+    return f"Classes in label order (0 to {len(names) - 1}): {listed}."
 
 
 def _number(value: float | None, form: str) -> str:

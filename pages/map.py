@@ -1,6 +1,7 @@
-"""Latent map: every test image's latent mean projected to 2-D. Two tabs: select points to look closer
-(a plotly scatter), or hover to decode any place in the browser and click to pin its code, which the
-Latent sliders page then starts from (st.session_state["z"], and the link)."""
+"""Latent map: every test image's latent mean projected to 2-D, on one map that runs in the browser. Pan and
+zoom; hover a point to see its image beside its reconstruction, or between points to decode the place; click
+to pin its code, which the Latent sliders page then starts from (st.session_state["z"], and the link); Box and
+Lasso fill the selection panel below. Zoomed in, thumbnails replace the dots."""
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -8,8 +9,9 @@ import torch
 
 from ui import atlas as atlases
 from ui import entry, maps, models, scores, show, state
-from ui.live.map import Backdrop, MapResult, live_map
+from ui.live.map import Backdrop, Colouring, MapResult, Sprite, by_value, live_map, sprite_sheet
 from ui.live.runtime import atlas_spec, decoder_of
+from vae import quality
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.imageset import ImageSet
@@ -20,18 +22,19 @@ entry.through_app()
 
 MAX_IN_URL = 200  # selections larger than this are not written into the link
 MAX_SHOWN = 64  # images shown for a large selection
+MAX_RINGED = 5000  # a larger selection is not sent back to the map, which rings the one it made itself
 NEIGHBOURS = 8
+KEPT = "kept"  # the colouring by latent neighbours kept on the map
 
 
-def remember_selection() -> None:
-    """Chart callback: the points the user picked become the page's selection."""
-    st.session_state["selected"] = maps.selected_indices(st.session_state["map_chart"].get("selection"))
-
-
-def pin(done: MapResult) -> None:
-    """Live map callback: the clicked place and its code become the page's pin and the explorer's code."""
-    st.session_state["pin"] = [round(v, 3) for v in done.xy]
-    st.session_state["z"] = [round(v, 2) for v in done.z]
+def on_map(done: MapResult) -> None:
+    """Map callback: a clicked place and its code become the page's pin and the explorer's code; selected
+    points become the page's selection."""
+    if done.z is not None:
+        st.session_state["pin"] = [round(v, 3) for v in done.xy]
+        st.session_state["z"] = [round(v, 2) for v in done.z]
+    if done.selected is not None:
+        st.session_state["selected"] = done.selected
 
 
 def label_name(names: list[str], label: int, short: bool = False) -> str:
@@ -113,25 +116,63 @@ def manifold_backdrop(ckpt: Checkpoint, atlas: Atlas) -> Backdrop:
     return Backdrop(image["source"], (x0, x0 + image["sizex"], y1 - image["sizey"], y1))
 
 
-def hover_to_decode(ckpt: Checkpoint, atlas: Atlas, projection: str, names: list[str]) -> None:
-    hint = st.empty()  # above the map, though what it says depends on whether the map could be drawn
+@st.cache_resource(max_entries=4, show_spinner="Cutting the thumbnails…")
+def thumbnails(key: str, _data: ImageSet, n: int) -> Sprite | None:
+    """The first n test images as one sprite sheet, made once per atlas (key) and test set."""
+    return sprite_sheet(_data.images[:n])
+
+
+def colouring_of(atlas: Atlas, projection: str, colour: str) -> Colouring | None:
+    """The map's colouring: None for the classes, a score on the shared scale, or the neighbours kept."""
+    if colour == "class":
+        return None
+    if colour == KEPT:
+        title = f"Latent neighbours kept on the {maps.PROJECTION_NAMES[projection]} map (of {quality.K})"
+        return by_value(atlas.kept[projection].float(), atlas, title, maps.SCORE_SCALE, (0, quality.K))
+    return by_value(atlas.scores[colour], atlas, scores.title(colour), maps.SCORE_SCALE)
+
+
+def the_map(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, projection: str, names: list[str]) -> None:
     plane = projection == "latent"  # a 2-D latent shown as it is: a place is a code, no inverse map needed
     backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.conditional else None
+    sprite = thumbnails(maps.cache_key(ckpt, atlas), data, len(atlas)) if data is not None else None
+    chosen = st.session_state["selected"]
     live = live_map(decoder_of(ckpt), key="live_map", points=atlas_spec(atlas, projection, names),
-                    pinned=st.session_state["pin"], backdrop=backdrop, on_commit=pin)
+                    colouring=colouring_of(atlas, projection, st.session_state["colour"]),
+                    pinned=st.session_state["pin"], backdrop=backdrop, sprite=sprite,
+                    selected=chosen if len(chosen) <= MAX_RINGED else None, on_commit=on_map)
     if not live.available:
-        hint.caption(f"{live.error} Hovering needs it; select points on the other tab instead.")
-        return
-    where = ("the code is the place itself (this latent space is a plane, drawn over its decoded manifold)"
-             if plane else "the image is decoded from the code at that place, between points too")
-    hint.caption(f"Move the pointer over the map: {where}, with how far the nearest test image is. Click to pin the "
-                 "place; its code goes to the Latent sliders page and into the link.")
+        st.caption(f"{live.error} Pick an image by its number to look at it:")
+        st.number_input("Image #", 0, len(atlas) - 1, value=None, key="find_index", on_change=find_by_number)
+    elif live.error:
+        st.caption(live.error)
+    if plane:
+        st.caption("This model's latent space is a plane, shown as it is (no projection), over the images its "
+                   "decoder makes at each place: the learned manifold.")
     if st.session_state["pin"] is not None:
         x, y = st.session_state["pin"]
         cols = st.columns([3, 1], vertical_alignment="center")
         cols[0].caption(f"Pinned at ({x:.2f}, {y:.2f}): z = {', '.join(f'{v:+.2f}' for v in st.session_state['z'])}")
         cols[1].button("Open the pin in the sliders", key="pin_to_sliders", icon=":material/tune:",
                        on_click=open_in_sliders, args=(st.session_state["z"],))
+
+
+def find_by_number() -> None:
+    found = st.session_state["find_index"]
+    st.session_state["selected"] = [] if found is None else [found]
+
+
+def trust_caption(atlas: Atlas, projection: str) -> str:
+    """How far to trust this projection, from the atlas's stored trustworthiness (vae.quality)."""
+    trust = (atlas.meta.get("trustworthiness") or {}).get(projection)
+    if trust is None:
+        return ("How far to trust this map is not measured for this atlas yet: `python -m vae atlas CHECKPOINT "
+                "--quality-only` adds it.")
+    others = " · ".join(f"{maps.PROJECTION_NAMES[p]} {t:.3f}" for p, t in atlas.meta["trustworthiness"].items()
+                        if p != projection)
+    return (f"Trustworthiness {trust:.3f} (1 = every map neighbour is a latent neighbour too; scikit-learn's, "
+            f"k = {quality.K}, on {min(len(atlas), quality.SAMPLE):,} images){f'; {others}' if others else ''}. "
+            f"Colour by *neighbours kept* to see where the map tears the latent space.")
 
 
 def many_points(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, chosen: list[int], names: list[str]) -> None:
@@ -176,48 +217,36 @@ state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
 state.bind("pin", None, state.numbers(2, -1e6, 1e6))
 if state.bind_code("z", ckpt.model.latent_dim, 1e3):
     st.session_state["pin"] = None  # the pin's code was another model's
-colourings = ["class", *atlas.scores]
+colourings = ["class", *atlas.scores, *([KEPT] if atlas.kept else [])]
 state.bind("colour", "class", state.choice(colourings))
-st.segmented_control(
+controls = st.columns([2, 2], vertical_alignment="bottom")
+controls[0].segmented_control(
     "Projection", projections, key="projection", format_func=maps.PROJECTION_NAMES.get, required=True,
     on_change=lambda: st.session_state.update(pin=None),  # a pin is a place in one projection
     help="UMAP keeps neighbourhoods; PCA is linear, so distances along its axes mean the same everywhere.",
 )
-select_tab, hover_tab = st.tabs(["Select points", "Hover to decode"])
-with select_tab:
-    caption, control = st.columns([3, 1], vertical_alignment="bottom")
-    control.selectbox(
-        "Colour by", colourings, key="colour", format_func=lambda c: "Class" if c == "class" else scores.title(c),
-        help="The class, or an anomaly score stored with the map (brighter is more unusual; see the Anomalies page)."
-        + ("" if atlas.scores else " This map has no scores yet: " + scores.add_scores_hint(ckpt)),
-    )
-    colour = st.session_state["colour"]
-    caption.caption(
-        f"{len(atlas):,} test images, each placed by its latent mean. Click a point, or pick the box or lasso tool "
-        "in the chart's toolbar to select many."
-        + (" Click a class in the legend to hide it (double-click to isolate it)." * bool(names) if colour == "class"
-           else f" Coloured by {scores.title(colour)}; the scale spans the middle 98 % of the scores.")
-    )
-    fig = maps.figure(maps.cache_key(ckpt, atlas), atlas, st.session_state["projection"], tuple(names),
-                      score=None if colour == "class" else colour, score_title=scores.title(colour))
-    if st.session_state["projection"] == "latent" and not ckpt.model.conditional:
-        fig = maps.with_manifold(fig, maps.manifold(maps.cache_key(ckpt, atlas), ckpt, atlas))
-        st.caption("This model's latent space is a plane, shown as it is (no projection), over the images its "
-                   "decoder makes at each place: the learned manifold.")
-    st.plotly_chart(fig, key="map_chart", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
-                    config={"scrollZoom": True, "displaylogo": False})
-    chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]
-    if len(chosen) == 1:
-        one_point(ckpt, atlas, data, chosen[0], names)
-    elif chosen:
-        many_points(ckpt, atlas, data, chosen, names)
-    else:
-        st.caption("Nothing selected yet.")
-with hover_tab:
-    hover_to_decode(ckpt, atlas, st.session_state["projection"], names)
+projection = st.session_state["projection"]
+if st.session_state["colour"] == KEPT and projection not in atlas.kept:
+    st.session_state["colour"] = "class"
+controls[1].selectbox(
+    "Colour by", colourings, key="colour",
+    format_func=lambda c: "Class" if c == "class" else "Neighbours kept" if c == KEPT else scores.title(c),
+    help="The class, an anomaly score stored with the map (brighter is more unusual; see the Anomalies page), "
+    "or how many of each image's 10 nearest latent neighbours stay its neighbours on the map (dark: torn apart)."
+    + ("" if atlas.scores else " This map has no scores yet: " + scores.add_scores_hint(ckpt)),
+)
+st.caption(f"{len(atlas):,} test images, each placed by its latent mean. " + trust_caption(atlas, projection))
+the_map(ckpt, atlas, data, projection, names)
+chosen = [i for i in st.session_state["selected"] if 0 <= i < len(atlas)]
+if len(chosen) == 1:
+    one_point(ckpt, atlas, data, chosen[0], names)
+elif chosen:
+    many_points(ckpt, atlas, data, chosen, names)
+else:
+    st.caption("Nothing selected yet: click a point, or pick Box or Lasso above the map and drag.")
 pinned = st.session_state["pin"]
 state.publish({
-    "projection": st.session_state["projection"],
+    "projection": projection,
     "colour": st.session_state["colour"],
     "selected": chosen if len(chosen) <= MAX_IN_URL else None,
     "pin": pinned,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from PIL import Image
 from torch import Tensor
 
 from ui import show
@@ -22,7 +24,7 @@ AXIS_TITLES = {"latent": ("z0", "z1"), "umap": ("UMAP 1", "UMAP 2"), "pca": ("PC
 PROJECTION_NAMES = {"latent": "Latent plane", "umap": "UMAP", "pca": "PCA"}
 MANIFOLD_TILES = 20  # images across the decoded manifold behind a 2-D latent plane
 # The class colours of every map, the single source: Streamlit's categorical chart colours, which the
-# in-browser map ("Hover to decode", components/views/map.mjs) draws its classes with too.
+# in-browser map (components/views/map.mjs) draws its classes with too.
 PALETTE = ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0",
            "#d5dae5"]
 SCORE_SCALE = "Viridis"  # low scores dark, unusual ones bright
@@ -93,6 +95,27 @@ def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...
     return fig
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def snapshot(key: str, _atlas: Atlas, projection: str, size: int = 360) -> str:
+    """The map as a still picture (a PNG data URL): every point a 2x2 dot in its class's colour, on white.
+
+    For pages that show several maps at once (Compare): a picture costs the browser nothing to draw, where a
+    WebGL chart of 10,000 points per model took most of the page's time.
+    """
+    xy = _atlas.coords[projection].numpy()
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    scale = (size - 8) / max(float((hi - lo).max()), 1e-9)
+    offset = (size - (hi - lo) * scale) / 2
+    px = ((xy[:, 0] - lo[0]) * scale + offset[0]).astype(np.int64).clip(0, size - 2)
+    py = (size - 1 - ((xy[:, 1] - lo[1]) * scale + offset[1])).astype(np.int64).clip(0, size - 2)
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in PALETTE], dtype=np.uint8)
+    colours = rgb[_atlas.labels.numpy() % len(PALETTE)]
+    picture = np.full((size, size, 3), 255, dtype=np.uint8)
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        picture[py + dy, px + dx] = colours
+    return show.inline_png(Image.fromarray(picture))
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def backdrop(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...]) -> dict[str, Any]:
     """The muted map as a plain dict, cheap to extend with a path on every rerun."""
@@ -146,34 +169,10 @@ def plane_extent(atlas: Atlas) -> tuple[tuple[float, float], tuple[float, float]
 
 @st.cache_resource(max_entries=8, show_spinner="Decoding the latent plane…")
 def manifold(key: str, _ckpt: Checkpoint, _atlas: Atlas) -> dict[str, Any]:
-    """The decoded manifold of a 2-D latent as a plotly layout image (a PNG data URL) spanning the plane."""
+    """The decoded manifold of a 2-D latent as a PNG data URL (`source`) and the square of the plane it spans
+    (plotly layout image keys)."""
     (x0, x1), (y0, y1) = extent = plane_extent(_atlas)
     images = decode(_ckpt.model, plane_grid(*extent, MANIFOLD_TILES))
     picture = grid(images, ncol=MANIFOLD_TILES, pad=0)
     return {"source": show.inline_png(picture), "xref": "x", "yref": "y", "x": x0, "y": y1, "sizex": x1 - x0,
             "sizey": y1 - y0, "sizing": "stretch", "layer": "below", "opacity": 0.55}
-
-
-def with_manifold(fig: go.Figure, backdrop_image: dict[str, Any]) -> go.Figure:
-    """A copy of the map with the decoded manifold under its points, the axes fitted to it."""
-    out = go.Figure(fig)
-    x0, y1 = backdrop_image["x"], backdrop_image["y"]
-    out.update_layout(
-        images=[backdrop_image], plot_bgcolor="black",
-        xaxis={"range": [x0, x0 + backdrop_image["sizex"]], "showticklabels": True, "showgrid": False},
-        yaxis={"range": [y1 - backdrop_image["sizey"], y1], "showticklabels": True, "showgrid": False},
-    )
-    return out
-
-
-def selected_indices(selection: dict[str, Any] | None) -> list[int]:
-    """Dataset indices of the points in a plotly selection (they travel in customdata)."""
-    points = (selection or {}).get("points", [])
-    indices = []
-    for point in points:
-        data = point.get("customdata")
-        if isinstance(data, list):
-            data = data[0] if data else None
-        if data is not None:
-            indices.append(int(data))
-    return sorted(set(indices))

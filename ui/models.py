@@ -15,6 +15,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 import torch
@@ -26,6 +27,7 @@ from vae.data import data_root, dataset_missing
 from vae.folder import PREFIX, locate
 from vae.imageset import DataError, ImageSet
 from vae.interface import Model
+from vae.levels import Levels
 from vae.model_json import DECODER, ENCODER, MODEL_JSON, NOTES_JSON
 from vae.ours import Ours
 from vae.sources import open_model
@@ -228,10 +230,10 @@ def require_model() -> Checkpoint:
 
 
 @st.cache_resource(max_entries=4, ttl=300, show_spinner="Loading the test images…")
-def _load_test_images(dataset: str, size: int | None, channels: int | None, image_shape: tuple[int, ...] | None,
-                      root: str) -> ImageSet | str:
+def _load_test_images(dataset: str, train: tuple[tuple[str, Any], ...], levels: tuple[tuple[str, Any], ...],
+                       class_names: tuple[str, ...], image_shape: tuple[int, ...] | None, root: str) -> ImageSet | str:
     """The test images, or why they are missing (cached too: a failed download attempt takes seconds)."""
-    meta = {"dataset": dataset, "train": {"size": size, "channels": channels}}
+    meta = {"dataset": dataset, "train": dict(train), "levels": dict(levels), "class_names": list(class_names)}
     try:
         return load_test_set(meta | ({"image_shape": list(image_shape)} if image_shape else {}), root)
     except (DataError, ValueError, OSError) as err:
@@ -239,9 +241,11 @@ def _load_test_images(dataset: str, size: int | None, channels: int | None, imag
 
 
 def load_test_images(ckpt: Checkpoint) -> ImageSet | None:
-    """The checkpoint's test images (cached), or None with a message saying how to get them."""
+    """The checkpoint's test images (cached), read with its recorded levels and class order, or None with a
+    message saying how to get them."""
     train, shape = ckpt.meta.get("train") or {}, ckpt.meta.get("image_shape")
-    data = _load_test_images(dataset_of(ckpt), train.get("size"), train.get("channels"),
+    data = _load_test_images(dataset_of(ckpt), (("size", train.get("size")), ("channels", train.get("channels"))),
+                             tuple(Levels.of(ckpt.meta).record().items()), tuple(ckpt.class_names),
                              tuple(shape) if shape else None, str(data_root()))
     if isinstance(data, str):
         st.warning(f"The test images are not available, so parts of this page are off. {data}", icon=":material/image:")

@@ -10,6 +10,7 @@ from torch import Tensor
 from ui import state
 from vae.checkpoint import Checkpoint
 from vae.imageset import ImageSet
+from vae.levels import Levels
 from vae.uploads import FIT_CHOICES, INVERT_CHOICES, UploadError, border_level, prepare_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp"]
@@ -50,6 +51,7 @@ def upload(ckpt: Checkpoint, data: ImageSet | None, key: str, label: str) -> Ten
         prepared = prepare_upload(
             file.getvalue(), channels, height, width, dark_background=dark_background(data),
             invert=st.session_state.get("invert", "auto"), fit=st.session_state.get("fit", "pad"),
+            levels=Levels.of(ckpt.meta),
         )
     except UploadError as err:
         st.error(f"{file.name}: {err}", icon=":material/image_not_supported:")

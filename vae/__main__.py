@@ -9,6 +9,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vae.allocator import keep_freed_memory
@@ -16,6 +17,7 @@ from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
 from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS, TrainSettings
 from vae.data import BINARIZATIONS
 from vae.imageset import DataError, ImageSet
+from vae.levels import NORMALISATIONS, Levels
 from vae.model_json import MODEL_JSON
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
@@ -36,6 +38,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="image size for folder: datasets, 1..1024 (default 28; conv: a multiple "
                    "of 4)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 (greyscale) or 3 (RGB) for folder: datasets")
+    add_normalise(p)
     p.add_argument("--arch", choices=sorted(PRESETS), help="architecture preset")
     p.add_argument("--latent-dim", type=int, help="latent size (default: the preset's)")
     p.add_argument("--hidden", type=int, help="MLP width, or the conv's base channel count")
@@ -65,6 +68,13 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                    help="train a new model into an OUT that holds one; its files are replaced from the first save on")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train, **{f.name: f.default for f in fields(TrainSettings)})  # its defaults
+
+
+def add_normalise(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--normalise", default="full", choices=NORMALISATIONS, help=(
+        "how a folder's images deeper than 8 bits (16-bit, 32-bit, floating-point) become 8-bit: full (their "
+        "type's range: integers 0..65535, floats 0..1) or range (the folder's own lowest..highest value, for "
+        "12-bit sensor data in 16-bit files); recorded, and applied to uploads alike"))
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
@@ -114,7 +124,14 @@ def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, Image
         described = CONFIG if ckpt.model.source == "checkpoint" else MODEL_JSON
         raise CheckpointError(f"{ckpt.folder / described}: names no dataset, so its test images are unknown")
     data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
+    say_notes(data)
     return ckpt, data.subset(args.subset) if args.subset else data
+
+
+def say_notes(data: ImageSet) -> None:
+    """What reading a folder dataset found and skipped (unreadable files above all), on stderr."""
+    for note in data.notes:
+        print(f"{data.name}: {note}", file=sys.stderr)
 
 
 def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
@@ -140,16 +157,19 @@ def add_atlas(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="UMAP random state")
     p.add_argument("--no-scores", action="store_true", help="no anomaly scores (they fit on training images first)")
     p.add_argument("--k", type=int, default=NLL_K, help="importance samples of the nll and complexity scores")
+    p.add_argument("--quality-only", action="store_true", help="keep the stored atlas; only measure again how well "
+                   "each projection keeps latent neighbours (trustworthiness, neighbours kept)")
     p.set_defaults(func=run_atlas)
 
 
 def printed_progress() -> Callable[[float, str], None]:
-    """A progress callback that prints a line to stderr every tenth of the way."""
-    last = [-1.0]
+    """A progress callback that prints a line to stderr every tenth of the way, and as each step begins."""
+    last = [-1.0, ""]
 
     def progress(fraction: float, message: str) -> None:
-        if abs(fraction - last[0]) >= 0.1 or fraction >= 1.0:
-            last[0] = fraction
+        step = message.split(":")[0]
+        if abs(fraction - last[0]) >= 0.1 or fraction >= 1.0 or step != last[1]:
+            last[:] = [fraction, step]
             print(f"{fraction:4.0%}  {message}", file=sys.stderr)
 
     return progress
@@ -177,8 +197,14 @@ def check_k(k: int) -> None:
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import AtlasError, build_atlas, save_atlas
+    from vae.atlas import AtlasError, add_quality, build_atlas, load_atlas, save_atlas, summary
 
+    if args.quality_only:
+        atlas = load_atlas(args.checkpoint)
+        add_quality(atlas, printed_progress())
+        save_atlas(args.checkpoint, atlas)
+        print(summary(atlas, Path(args.checkpoint)))
+        return
     check_k(args.k)
     ckpt, data = checkpoint_and_test_set(args)
     reference = None if args.no_scores else score_reference(ckpt, args.data_root, refit=True, save=True)
@@ -189,7 +215,7 @@ def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
     except AtlasError as err:
         raise ValueError(str(err)) from err
     save_atlas(ckpt.folder, atlas)
-    print(json.dumps(atlas.meta, indent=2))
+    print(summary(atlas, ckpt.folder))
 
 
 def add_ood(sub: argparse._SubParsersAction) -> None:
@@ -212,6 +238,8 @@ def run_ood(args: argparse.Namespace, argv: list[str]) -> None:
     check_k(args.k)
     ckpt, test = checkpoint_and_test_set(args)
     against = {name: against_set(name, test, ckpt.meta, args.data_root) for name in dict.fromkeys(args.against)}
+    for data in against.values():
+        say_notes(data)
     if args.subset:
         against = {name: data.subset(args.subset) for name, data in against.items()}
     reference = score_reference(ckpt, args.data_root, refit=False, save=not args.no_save)
@@ -227,6 +255,7 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classifier", help="train the classifier that measures samples (Fréchet distance, confidence)")
     p.add_argument("--dataset", default="mnist", help="a labelled dataset: mnist, fashion-mnist or folder:PATH")
     p.add_argument("--data-root", help="where datasets live")
+    add_normalise(p)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for model.safetensors and config.json")
@@ -239,11 +268,12 @@ def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
 
     if args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
-    train = load_dataset(args.dataset, "train", args.data_root)
-    test = load_dataset(args.dataset, "test", args.data_root)
+    train = load_dataset(args.dataset, "train", args.data_root, levels=Levels(args.normalise))
+    test = load_dataset(args.dataset, "test", args.data_root, levels=train.levels)
     model, history = train_classifier(train, test, epochs=args.epochs, seed=args.seed)
-    meta = {"dataset": args.dataset, "class_names": train.class_names, "history": history,
-            "test_accuracy": history[-1]["test_accuracy"], "command": f"python -m vae classifier {' '.join(argv)}"}
+    meta = {"dataset": args.dataset, "class_names": train.class_names, "levels": train.levels.record(),
+            "history": history, "test_accuracy": history[-1]["test_accuracy"],
+            "command": f"python -m vae classifier {' '.join(argv)}"}
     save_instrument(args.out, model, meta)
     print(f"test accuracy {meta['test_accuracy']:.4f}; saved to {args.out}")
 

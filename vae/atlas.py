@@ -5,7 +5,9 @@ with a 2-D latent has `latent`, its own plane, instead of UMAP),
 the posterior mean and log-variance (`mu`, `logvar`), the per-pixel mean squared error of the
 mean code's reconstruction (`recon_error`) and the label (`labels`), plus the PCA basis
 (`pca_mean`, `pca_basis`) so that any latent code can be projected exactly. Atlases built with scores
-also hold each image's anomaly scores (`score.<name>`, see vae.scores); older atlases have none.
+also hold each image's anomaly scores (`score.<name>`, see vae.scores); older atlases have none. Each
+projection's `kept.<projection>` counts, per image, how many of its 10 nearest latent neighbours stay
+neighbours on the map, and atlas.json its `trustworthiness` (vae.quality); older atlases have neither.
 `FOLDER/atlas.json` records the dataset, split, size, projections, the sha256 of the weights
 it was built from (so a stale atlas is detected), the sha256 of the test images (so a map of a
 folder that changed since is detected) and the seconds it took.
@@ -34,6 +36,7 @@ from vae.folder import locate
 from vae.imageset import ImageSet
 from vae.interface import as_model
 from vae.latent import decode
+from vae.levels import Levels
 from vae.objectives import kl_per_dim
 from vae.scores import NLL_K, SCORES, Reference, score_set, unavailable
 
@@ -42,6 +45,8 @@ ATLAS_META = "atlas.json"
 PROJECTIONS = ("latent", "umap", "pca")
 NEIGHBOURS_FOR_PLACEMENT = 8
 SCORE_PREFIX = "score."
+KEPT_PREFIX = "kept."
+STEP_WEIGHTS = {"encode": 1, "scores": 1, "umap": 6, "quality": 1}  # rough shares of the time, for progress
 
 Progress = Callable[[float, str], None]
 
@@ -72,6 +77,7 @@ class Atlas:
     meta: dict[str, Any] = field(default_factory=dict)
     stale: bool = False
     scores: dict[str, Tensor] = field(default_factory=dict)  # name -> (N,), higher is more unusual
+    kept: dict[str, Tensor] = field(default_factory=dict)  # projection -> (N,) latent neighbours kept on the map
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -120,6 +126,24 @@ class Atlas:
         return (weights.unsqueeze(2) * self.coords[projection][idx]).sum(dim=1)
 
 
+def add_quality(atlas: Atlas, progress: Progress | None = None) -> None:
+    """Measure how far each projection keeps the latent neighbourhoods (vae.quality): the per-image
+    neighbours kept, and the trustworthiness in the metadata."""
+    from vae import quality
+
+    trust = {}
+    for i, projection in enumerate(atlas.projections):
+        if progress:
+            progress(i / len(atlas.projections), f"measuring how well the {projection} map keeps latent neighbours")
+        xy = atlas.coords[projection]
+        atlas.kept[projection] = quality.neighbours_kept(atlas.mu, xy)
+        trust[projection] = round(quality.trustworthiness(atlas.mu, xy), 4)
+    atlas.meta["trustworthiness"] = trust
+    atlas.meta["quality"] = (f"trustworthiness: scikit-learn's, k = {quality.K}, against the latent means, on "
+                             f"{quality.SAMPLE:,} images at most; kept.<projection>: how many of each image's "
+                             f"{quality.K} nearest latent neighbours are among its {quality.K} nearest on the map")
+
+
 def images_sha256(data: ImageSet) -> str:
     return hashlib.sha256(data.images.contiguous().numpy().tobytes()).hexdigest()
 
@@ -128,14 +152,16 @@ def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, n
                   split: str = "test") -> ImageSet:
     """The test split (or another) of the dataset a checkpoint was trained on, at its size and channels.
 
-    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there. A model
-    described by model.json takes a folder's images at its declared image shape.
+    `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there. A folder's
+    images are read with the checkpoint's recorded levels and class order; a model described by model.json
+    takes them at its declared image shape.
     """
     train = meta.get("train") or {}
     size, channels = train.get("size"), train.get("channels")
     if "image_shape" in meta and meta["dataset"].startswith("folder:"):
         channels, _, size = meta["image_shape"]
-    return load_dataset(locate(meta["dataset"], near), split, root, size, channels)
+    return load_dataset(locate(meta["dataset"], near), split, root, size, channels, Levels.of(meta),
+                        meta.get("class_names"))
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
@@ -183,8 +209,47 @@ def encode_with_errors(
         errors.append((recon - x).pow(2).flatten(1).mean(dim=1))
         if progress:
             done = min(len(data), start + batch_size)
-            progress(0.3 * done / len(data), f"Encoding test images: {done:,} of {len(data):,}")
+            progress(done / len(data), f"encoding test images, {done:,} of {len(data):,}")
     return torch.cat(mus), torch.cat(logvars), torch.cat(errors)
+
+
+def steps(names: list[str], progress: Progress | None) -> Callable[[str], Progress | None]:
+    """Each step's own progress (0..1 of that step), reported as a share of the whole, its message
+    prefixed "Step i of n", so that the fraction and the step's count agree."""
+    total = sum(STEP_WEIGHTS[n] for n in names)
+
+    def step(name: str) -> Progress | None:
+        if progress is None:
+            return None
+        index = names.index(name)
+        start = sum(STEP_WEIGHTS[n] for n in names[:index]) / total
+        share = STEP_WEIGHTS[name] / total
+
+        def report(fraction: float, message: str) -> None:
+            progress(start + share * fraction, f"Step {index + 1} of {len(names)}: {message[:1].lower()}{message[1:]}")
+
+        return report
+
+    return step
+
+
+def summary(atlas: Atlas, folder: Path) -> str:
+    """A few lines for people: what the atlas holds, where it was written and how long it took."""
+    meta = atlas.meta
+    names = {"latent": "the latent plane itself", "umap": "UMAP", "pca": "PCA"}
+    lines = [f"Atlas of {len(atlas):,} {meta['split']} images of {meta['dataset']} ({meta['latent_dim']}-D latent), "
+             f"built in {meta['seconds']:g} s",
+             "  projections: " + ", ".join(names[p] for p in atlas.projections)]
+    if atlas.scores:
+        k = f" (k = {meta['nll_k']})" if "nll_k" in meta else ""
+        lines.append(f"  anomaly scores: {', '.join(SCORES[name].title for name in atlas.scores)}{k}")
+    else:
+        lines.append("  anomaly scores: none (--no-scores)")
+    if "trustworthiness" in meta:
+        lines.append("  trustworthiness (k = 10): " + ", ".join(f"{names[p]} {t:.3f}" for p, t in
+                                                             meta["trustworthiness"].items()))
+    lines.append(f"  written to {folder / ATLAS_TENSORS} and {ATLAS_META}")
+    return "\n".join(lines)
 
 
 def build_atlas(
@@ -206,29 +271,30 @@ def build_atlas(
         raise AtlasError(f"an atlas needs at least 3 images, the test set has {len(data)}")
     started = time.perf_counter()
     sha = weights_sha256(ckpt.folder)
-    mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=progress)
+    use_umap = use_umap and ckpt.model.cfg.latent_dim != 2  # a 2-D latent space is a plane already: no UMAP
+    step = steps(["encode", *["scores"] * scores, *["umap"] * use_umap, "quality"], progress)
+    mu, logvar, recon_error = encode_with_errors(ckpt, data, progress=step("encode"))
     scored: dict[str, Tensor] = {}
     if scores:
-        part = (lambda fraction, message: progress(0.3 + 0.05 * fraction, message)) if progress else None
-        scored = score_set(ckpt.model, data, reference, k=nll_k, progress=part)
+        scored = score_set(ckpt.model, data, reference, k=nll_k, progress=step("scores"))
     pca_mean, pca_basis = pca_2d(mu)
     coords = {"pca": (mu - pca_mean) @ pca_basis.T}
-    if mu.shape[1] == 2:  # the latent space is a plane already: show it as it is, no UMAP
+    if mu.shape[1] == 2:
         coords["latent"] = mu.clone()
-        use_umap = False
     if use_umap:
-        if progress:
-            progress(0.35, f"Fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")
+        report = step("umap")
+        if report:
+            report(0.0, f"fitting UMAP to {len(mu):,} latent means (the slow part: about a minute for 10,000)")
+        fitting = time.perf_counter()
         coords["umap"] = fit_umap(mu, seed, **(umap_params or {}))
-    if progress:
-        progress(1.0, "Atlas ready")
+        umap_seconds = round(time.perf_counter() - fitting, 1)
     meta = {
         "dataset": data.name,
         "split": "test",
         "n": len(mu),
         "latent_dim": mu.shape[1],
         "projections": [p for p in PROJECTIONS if p in coords],
-        "umap": {"seed": seed, **(umap_params or {})} if use_umap else None,
+        "umap": {"seed": seed, **(umap_params or {}), "seconds": umap_seconds} if use_umap else None,
         "recon_error": "per-pixel mean squared error of the mean code's reconstruction",
         "weights_sha256": sha,
         "images_sha256": images_sha256(data),
@@ -243,7 +309,12 @@ def build_atlas(
         if as_model(ckpt.model).conditional:
             meta["score_labels"] = "inferred: each image is scored as the class it fits best (see vae.scores)"
     labels = data.labels.clone().long()
-    return Atlas(coords, mu, logvar, recon_error, labels, pca_mean, pca_basis, meta, scores=scored)
+    atlas = Atlas(coords, mu, logvar, recon_error, labels, pca_mean, pca_basis, meta, scores=scored)
+    add_quality(atlas, step("quality"))
+    if progress:
+        progress(1.0, "Atlas ready")
+    atlas.meta["seconds"] = round(time.perf_counter() - started, 1)
+    return atlas
 
 
 def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
@@ -254,6 +325,7 @@ def save_atlas(folder: str | os.PathLike, atlas: Atlas) -> None:
         "mu": atlas.mu, "logvar": atlas.logvar, "recon_error": atlas.recon_error,
         "labels": atlas.labels, "pca_mean": atlas.pca_mean, "pca_basis": atlas.pca_basis,
         **{f"{SCORE_PREFIX}{name}": values for name, values in atlas.scores.items()},
+        **{f"{KEPT_PREFIX}{projection}": kept for projection, kept in atlas.kept.items()},
     }
     write_tensors(folder / ATLAS_TENSORS, {k: v.contiguous() for k, v in tensors.items()})
     write_json(folder / ATLAS_META, atlas.meta)
@@ -279,6 +351,7 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
     n, d = t["mu"].shape
     coords = {p: t[p].float() for p in PROJECTIONS if p in t}
     scores = {name: t[SCORE_PREFIX + name].float() for name in SCORES if SCORE_PREFIX + name in t}
+    kept = {p: t[KEPT_PREFIX + p] for p in coords if KEPT_PREFIX + p in t}
     shapes_ok = (
         all(c.shape == (n, 2) for c in coords.values())
         and t["logvar"].shape == (n, d)
@@ -286,7 +359,7 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         and t["labels"].shape == (n,)
         and t["pca_mean"].shape == (d,)
         and t["pca_basis"].shape == (2, d)
-        and all(v.shape == (n,) for v in scores.values())
+        and all(v.shape == (n,) for v in [*scores.values(), *kept.values()])
     )
     if not shapes_ok:
         raise AtlasError(f"{tensors_path}: tensors disagree in shape; rebuild it")
@@ -296,5 +369,5 @@ def load_atlas(folder: str | os.PathLike) -> Atlas:
         stale = True
     return Atlas(
         coords, t["mu"].float(), t["logvar"].float(), t["recon_error"].float(), t["labels"].long(),
-        t["pca_mean"].float(), t["pca_basis"].float(), meta, stale, scores,
+        t["pca_mean"].float(), t["pca_basis"].float(), meta, stale, scores, kept,
     )

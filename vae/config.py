@@ -130,6 +130,7 @@ class TrainSettings:
     data_root: str | None = field(default=None, metadata=ON_RESUME)
     size: int | None = None
     channels: int | None = None
+    normalise: str = "full"  # how a folder's images deeper than 8 bits become 8-bit (vae.levels.NORMALISATIONS)
     arch: str = "conv"
     latent_dim: int | None = None
     hidden: int | None = None

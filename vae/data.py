@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from torch import Tensor
 
 from vae import folder
 from vae.imageset import DataError, ImageSet, MissingDataError
+from vae.levels import Levels
 
 DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"
 BINARIZATIONS = ("none", "dynamic")
@@ -43,12 +44,16 @@ def load_dataset(
     root: str | os.PathLike | None = None,
     size: int | None = None,
     channels: int | None = None,
+    levels: Levels | None = None,
+    classes: Sequence[str] | None = None,
 ) -> ImageSet:
-    """Load a dataset split ("train" or "test") by name; see the module docstring."""
+    """Load a dataset split ("train" or "test") by name; see the module docstring. `levels` and `classes`
+    (a checkpoint's recorded class order) apply to folder: datasets (see vae.folder.load_folder)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if name.startswith(folder.PREFIX):
-        return folder.load_folder(Path(name[len(folder.PREFIX):]), split, 28 if size is None else size, channels or 1)
+        return folder.load_folder(Path(name[len(folder.PREFIX):]), split, 28 if size is None else size, channels or 1,
+                                  levels, classes)
     if name not in TORCHVISION_SETS:
         raise ValueError(f"unknown dataset {name!r}: use mnist, fashion-mnist or folder:PATH")
     if size not in (None, 28) or channels not in (None, 1):

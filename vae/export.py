@@ -1,8 +1,8 @@
 """The networks and the latent map as plain data, for re-running them outside PyTorch (the browser's model runtime).
 
-`decoder_spec(model)` and `encoder_spec(model)` list the layers in order, each with its float32
-weights as base64 of little-endian bytes in PyTorch's own layout (Linear (out, in), Conv2d (out, in,
-k, k), ConvTranspose2d (in, out, k, k)). `map_spec(xy, mu, labels)` holds what a map between 2-D
+`network_specs(encoder, decoder, model)` wraps ONNX networks (ours from vae.onnx_export, or a user's
+files as they are) with what the runtime needs to feed and read them (components/model_runtime runs
+them with onnxruntime-web). `map_spec(xy, mu, labels)` holds what a map between 2-D
 map coordinates and latent codes needs, both ways: the inverse map (a place to a code) and the
 placement of a code on the map (vae.atlas.Atlas.project's rule); `latent_plane_spec` is the map of a
 2-D latent space, whose coordinates are the code itself. All are JSON-able and carry an `id`, a hash
@@ -18,19 +18,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from vae.atlas import NEIGHBOURS_FOR_PLACEMENT, Atlas
-from vae.model import VAE
 
-DECODER_FORMAT = "latent-explorer-decoder/1"
-ENCODER_FORMAT = "latent-explorer-encoder/1"
+ONNX_DECODER_FORMAT = "latent-explorer-onnx-decoder/1"
+ONNX_ENCODER_FORMAT = "latent-explorer-onnx-encoder/1"
+OUTPUT_KINDS = ("logits", "probs", "mean")
 MAP_FORMAT = "latent-explorer-map/1"
 VALUES_FORMAT = "latent-explorer-values/1"
-
-
-class UnsupportedNetwork(ValueError):
-    """The encoder or decoder holds a layer the exported format cannot describe."""
 
 
 def float32_base64(t: Tensor) -> str:
@@ -39,59 +35,9 @@ def float32_base64(t: Tensor) -> str:
     return base64.b64encode(arr.tobytes()).decode("ascii")
 
 
-def _conv(kind: str, layer: nn.Conv2d | nn.ConvTranspose2d, kernel: int, stride: int, padding: int) -> dict[str, Any]:
-    shape = (layer.kernel_size, layer.stride, layer.padding)
-    expected = ((kernel, kernel), (stride, stride), (padding, padding))
-    plain = layer.dilation == (1, 1) and layer.groups == 1 and layer.bias is not None
-    if kind == "conv_transpose2d":
-        plain = plain and layer.output_padding == (0, 0)
-    if shape != expected or not plain:
-        raise UnsupportedNetwork(
-            f"{type(layer).__name__} must be kernel {kernel}, stride {stride}, padding {padding}, "
-            f"no dilation or groups, with bias; got kernel {layer.kernel_size}, stride {layer.stride}, "
-            f"padding {layer.padding}"
-        )
-    return {
-        "type": kind, "in": layer.in_channels, "out": layer.out_channels,
-        "kernel": kernel, "stride": stride, "padding": padding,
-        "weight": float32_base64(layer.weight), "bias": float32_base64(layer.bias),
-    }
-
-
-def _layer(layer: nn.Module) -> dict[str, Any]:
-    if isinstance(layer, nn.Linear):
-        if layer.bias is None:
-            raise UnsupportedNetwork("Linear layers need a bias")
-        return {"type": "linear", "in": layer.in_features, "out": layer.out_features,
-                "weight": float32_base64(layer.weight), "bias": float32_base64(layer.bias)}
-    if isinstance(layer, nn.ReLU):
-        return {"type": "relu"}
-    if isinstance(layer, nn.SiLU):
-        return {"type": "silu"}
-    if isinstance(layer, nn.Unflatten):
-        if layer.dim != 1 or len(layer.unflattened_size) != 3:
-            raise UnsupportedNetwork("Unflatten must turn dimension 1 into (C, H, W)")
-        return {"type": "unflatten", "shape": [int(s) for s in layer.unflattened_size]}
-    if isinstance(layer, nn.ConvTranspose2d):
-        return _conv("conv_transpose2d", layer, kernel=4, stride=2, padding=1)
-    if isinstance(layer, nn.Conv2d):  # the encoder's downsampling (k4 s2 p1) or the decoder's last layer (k3 s1 p1)
-        if layer.kernel_size == (4, 4):
-            return _conv("conv2d", layer, kernel=4, stride=2, padding=1)
-        return _conv("conv2d", layer, kernel=3, stride=1, padding=1)
-    if isinstance(layer, nn.Flatten):
-        if layer.start_dim != 1 or layer.end_dim != -1:
-            raise UnsupportedNetwork("Flatten must flatten every dimension after the batch")
-        return {"type": "flatten"}
-    raise UnsupportedNetwork(f"the browser runtime has no {type(layer).__name__} layer")
-
-
 def content_id(spec: dict[str, Any]) -> str:
     """A short hash of a JSON-able dict's content: specs carry it as their `id`."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _layers(block: nn.Module) -> list[dict[str, Any]]:
-    return [_layer(layer) for layer in (block if isinstance(block, nn.Sequential) else [block])]
 
 
 def _with_id(spec: dict[str, Any]) -> dict[str, Any]:
@@ -99,31 +45,28 @@ def _with_id(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def _network(model: VAE, fmt: str, output: str, **layers: list[dict[str, Any]]) -> dict[str, Any]:
-    cfg = model.cfg
-    return _with_id({"format": fmt, "latent_dim": cfg.latent_dim, "num_classes": cfg.num_classes,
-                     "image_shape": list(cfg.image_shape), "output": output, **layers})
+def network_specs(encoder: bytes | None, decoder: bytes, model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ONNX networks of a model as the browser's runtime loads them: {"encoder": spec, "decoder": spec}.
 
-
-def decoder_spec(model: VAE) -> dict[str, Any]:
-    """The decoder of `model` as data: input sizes, output image shape and the layer list.
-
-    The input is the latent code, followed for conditional models by the one-hot class label;
-    the output is Bernoulli logits shaped (C, H, W), which a reader turns into pixels with a sigmoid.
-    Raises UnsupportedNetwork for a layer the format has no word for.
+    `encoder` and `decoder` are ONNX files' bytes, sent as they are (base64); `model` is the model.json
+    of vae.onnx_export (latent_shape, image_shape, output, input_range, conditional, class_names).
+    Without an encoder, only the decoder's spec is made. Each spec's `id` hashes its content.
     """
-    return _network(model, DECODER_FORMAT, "bernoulli_logits", layers=_layers(model.decoder))
-
-
-def encoder_spec(model: VAE) -> dict[str, Any]:
-    """The encoder of `model` as data: the image shape, the trunk and the head.
-
-    The trunk turns the image (C, H, W) into a flat feature vector; for conditional models the
-    one-hot class label is appended to it; the head gives 2 x latent_dim numbers, the mean of
-    q(z|x) and then its log-variance (VAE.encode). Raises UnsupportedNetwork as decoder_spec does.
-    """
-    return _network(model, ENCODER_FORMAT, "gaussian_mean_logvar", trunk=_layers(model.trunk),
-                    head=_layers(model.head))
+    output = model.get("output", "logits")
+    if output not in OUTPUT_KINDS:
+        raise ValueError(f"the decoder's output kind must be one of {', '.join(OUTPUT_KINDS)}, not {output!r}")
+    latent = [int(n) for n in model["latent_shape"]]
+    shared = {"latent_shape": latent, "latent_dim": int(np.prod(latent)),  # pages use the code flattened
+              "image_shape": [int(n) for n in model["image_shape"]],
+              "input_range": [float(v) for v in model.get("input_range", [0, 1])],
+              "conditional": bool(model.get("conditional", False)),
+              "num_classes": len(model.get("class_names") or []) if model.get("conditional") else 0}
+    if shared["conditional"] and not shared["num_classes"]:
+        raise ValueError("a conditional model needs its class names (the label's range)")
+    nets = {"decoder": (ONNX_DECODER_FORMAT, decoder), "encoder": (ONNX_ENCODER_FORMAT, encoder)}
+    return {role: _with_id({"format": fmt, **shared, "output": output,
+                            "onnx": base64.b64encode(data).decode("ascii")})
+            for role, (fmt, data) in nets.items() if data is not None}
 
 
 def _check_points(xy: Tensor, mu: Tensor, labels: Tensor) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from torch import Tensor
 
+from vae.levels import Levels
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -26,8 +28,8 @@ class MissingDataError(DataError):
 class ImageSet:
     """Images as uint8 (N, C, H, W), integer labels (N,), and the names of the classes.
 
-    `split` records how the train/test split was made (stored in config.json by training);
-    `notes` say what was found and skipped on the way, for people.
+    `split` records how the train/test split was made and `levels` how images deeper than 8 bits were
+    read (both stored in config.json by training); `notes` say what was found and skipped on the way, for people.
     """
 
     name: str
@@ -36,6 +38,7 @@ class ImageSet:
     class_names: list[str]
     split: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    levels: Levels = field(default_factory=Levels)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vae.config import ModelConfig, TrainSettings
+from vae.levels import NORMALISATIONS
 
 
 class MetaError(ValueError):
@@ -62,6 +63,9 @@ INTEGER = Leaf("an integer", _is_int)
 NUMBER = Leaf("a number", _is_number)
 BOOLEAN = Leaf("true/false", lambda v: isinstance(v, bool))
 STRINGS = ListOf(STRING)
+NORMALISATION = Leaf(" or ".join(map(repr, NORMALISATIONS)), lambda v: v in NORMALISATIONS)
+# How a folder's images deeper than 8 bits were read (vae.levels); absent in checkpoints made before: full.
+LEVELS = Record({"normalise": NORMALISATION, "low": NUMBER, "high": NUMBER}, required=("normalise",))
 
 # The training settings (vae.config.TrainSettings' recorded fields), as `train --resume` and the pages read them
 # back: each of its type, or null (older checkpoints recorded unset flags as null), a flag true/false.
@@ -92,6 +96,7 @@ META = Record(
         **PROVENANCE,
         "dataset": STRING,
         "class_names": STRINGS,
+        "levels": LEVELS,
         "binarize": STRING,
         "metrics": METRICS,
         "best_epoch": INTEGER,

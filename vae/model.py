@@ -1,8 +1,8 @@
 """The VAE: a Gaussian encoder q(z|x), the reparameterization trick, and a Bernoulli decoder p(x|z).
 
 Both networks are plain `nn.Sequential` stacks of a few layer kinds (Linear, Conv2d,
-ConvTranspose2d, an activation, Flatten/Unflatten), so that the decoder can be exported
-layer by layer and re-run anywhere, the browser included (see `vae.export`).
+ConvTranspose2d, an activation, Flatten/Unflatten); the browser runs them as ONNX (see
+`vae.onnx_export` and `vae.export.network_specs`).
 """
 
 from __future__ import annotations

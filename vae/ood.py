@@ -27,6 +27,7 @@ from torch import Tensor
 from vae.checkpoint import Checkpoint, atomic_write, read_meta, update_meta, weights_sha256
 from vae.data import load_dataset
 from vae.imageset import ImageSet
+from vae.levels import Levels
 from vae.roc_plot import save_roc_plot
 from vae.scores import NLL_K, Progress, Reference, score_set
 
@@ -73,8 +74,9 @@ def against_set(name: str, test: ImageSet, meta: dict[str, Any], root: str | os.
         raise ValueError(f"{name} is the model's own dataset; pick another set, or a shift: {', '.join(SHIFTS)}")
     if name.startswith("folder:"):
         channels, size, _ = test.image_shape  # folder images are made square, at the model's size
-        parts = [load_dataset(name, split, root, size, channels) for split in ("train", "test")]
-        data = ImageSet(name, torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]), [])
+        parts = [load_dataset(name, split, root, size, channels, Levels.of(meta)) for split in ("train", "test")]
+        data = ImageSet(name, torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]), [],
+                        notes=list(dict.fromkeys(parts[0].notes + parts[1].notes)))
     elif name in ("mnist", "fashion-mnist"):
         data = load_dataset(name, "test", root)
     else:

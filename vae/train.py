@@ -40,6 +40,7 @@ from vae.data import batches, binarize, load_dataset
 from vae.evaluate import continuous_iwae_loss, continuous_test_loss
 from vae.folder import absolute_name
 from vae.imageset import ImageSet
+from vae.levels import Levels
 from vae.model import VAE, build
 from vae.objectives import kl_warmup, training_loss
 from vae.widen import widen
@@ -249,10 +250,15 @@ class Run:
 def start(settings: TrainSettings, out: Path, command: str, last: Checkpoint | None, device: torch.device,
           ddp: Distributed) -> Run:
     """Read the data and make the model (resumed from `last`, started from --init, or new) and its optimizer."""
-    train_set = load_dataset(settings.dataset, "train", settings.data_root, settings.size, settings.channels)
-    test_set = load_dataset(settings.dataset, "test", settings.data_root, settings.size, settings.channels)
+    # A resumed run reads its folder as it was first read: the recorded levels and class order.
+    levels, classes = ((Levels.of(last.meta), last.meta.get("class_names")) if last
+                       else (Levels(settings.normalise), None))
+    train_set = load_dataset(settings.dataset, "train", settings.data_root, settings.size, settings.channels, levels,
+                             tuple(classes) if classes else None)
+    test_set = load_dataset(settings.dataset, "test", settings.data_root, settings.size, settings.channels,
+                            train_set.levels, tuple(train_set.class_names))
     if ddp.main:
-        for note in train_set.notes:
+        for note in dict.fromkeys(train_set.notes + test_set.notes):  # both splits' skipped files, once each
             print(f"{settings.dataset}: {note}", file=sys.stderr)
     if settings.subset:
         train_set, test_set = train_set.subset(settings.subset), test_set.subset(max(1, settings.subset // 6))
@@ -294,6 +300,7 @@ def start(settings: TrainSettings, out: Path, command: str, last: Checkpoint | N
         "dataset": settings.dataset,
         "class_names": train_set.class_names,
         "split": train_set.split,
+        "levels": train_set.levels.record(),
         "binarize": settings.binarize,
         "train": settings.recorded(),
         "command": last.meta.get("command", command) if last else command,

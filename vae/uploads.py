@@ -3,7 +3,8 @@
 The size is read from the header and refused above MAX_PIXELS before any pixel is
 decoded (Pillow's decompression-bomb guard is turned into a refusal too). Animated files
 give their first frame, transparent pixels are filled with white or black (whichever the
-content stands out against), palette, 16-bit and CMYK images are converted, and the EXIF
+content stands out against), palette and CMYK images are converted, 16-bit ones scaled as the model's
+training images were (vae.levels), and the EXIF
 orientation is applied. Images whose background is the opposite of the training data's
 (MNIST: light digits on black) are inverted, and the picture is letterboxed (or, for
 digits, cropped and centred the way MNIST was made) to the model's size.
@@ -19,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
+
+from vae.levels import Levels, to_8bit
 
 MAX_PIXELS = 20_000_000
 MAX_BYTES = 50 * 1024 * 1024
@@ -89,27 +92,6 @@ def decode_checked(image: Image.Image, target: tuple[int, int], notes: list[str]
         image = ImageOps.exif_transpose(image)
         notes.append("Turned upright using the photo's orientation tag.")
     return image
-
-
-def to_8bit(image: Image.Image, notes: list[str]) -> Image.Image:
-    """Any mode as L, LA, RGB or RGBA (8 bits per channel), keeping transparency."""
-    mode = image.mode
-    if mode in ("L", "LA", "RGB", "RGBA"):
-        return image
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        top = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
-        notes.append("16-bit image reduced to 8 bits.")
-        return Image.fromarray(np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8), "L")
-    if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in image.info
-        notes.append("Palette image converted to full colour.")
-        return image.convert("RGBA" if has_alpha else "RGB")
-    if mode in ("La", "RGBa"):
-        return image.convert(mode.upper())
-    if mode == "1":
-        return image.convert("L")
-    return image.convert("RGB")  # CMYK, YCbCr and friends
 
 
 def composite(values: np.ndarray, alpha: np.ndarray | None, notes: list[str]) -> np.ndarray:
@@ -188,11 +170,13 @@ def prepare_upload(
     dark_background: bool = True,
     invert: str = "auto",
     fit: str = "pad",
+    levels: Levels | None = None,
 ) -> PreparedImage:
     """Bytes of an uploaded image as a (channels, height, width) tensor in [0, 1].
 
     `dark_background` says how the training images look (MNIST: True, light strokes on black);
-    with invert="auto" an upload with the other kind of background is inverted.
+    with invert="auto" an upload with the other kind of background is inverted. `levels` reads an image deeper
+    than 8 bits as the model's training images were read (vae.levels).
     Raises UploadError with a message for the user when the upload cannot be used.
     """
     if invert not in INVERT_CHOICES or fit not in FIT_CHOICES:
@@ -200,7 +184,7 @@ def prepare_upload(
     notes: list[str] = []
     image = open_checked(data)
     source_size, source_format = image.size, image.format or "unknown"
-    image = to_8bit(decode_checked(image, (width, height), notes), notes)
+    image = to_8bit(decode_checked(image, (width, height), notes), levels or Levels(), notes)
     image.thumbnail((width * WORKING_SCALE, height * WORKING_SCALE), Image.Resampling.LANCZOS)
     pixels = np.asarray(image, dtype=np.float32) / 255.0
     if pixels.ndim == 2:

@@ -1,29 +1,56 @@
-// The VAE decoder in the browser: the layer list of vae.export.decoder_spec, run by layers.mjs.
-import { buildLayers, oneHot, runLayers } from "./layers.mjs";
+// The decoder in the browser: an ONNX network (vae.export.network_specs) run by onnxruntime-web.
+import { labelTensor, loadSession } from "./onnx.mjs";
+
+const clampUnit = (v) => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+/** The pixel value in [0, 1] of one output value, by the output's declared kind and the model's range. */
+function toUnit(kind, [lo, hi]) {
+  if (kind === "logits") return (v) => 1 / (1 + Math.exp(-v));
+  if (kind === "probs") return clampUnit;
+  if (kind === "mean") return (v) => clampUnit((v - lo) / (hi - lo));
+  throw new Error(`unknown decoder output kind ${kind}`);
+}
+
+/** The number of values in a shape. */
+export function count(shape) {
+  return shape.reduce((a, b) => a * b, 1);
+}
 
 /**
- * Build a decoder from a spec. Returns { id, latentDim, numClasses, shape: [C, H, W], decode(z, label) },
- * where decode returns the Bernoulli logits channels-last (H, W, C) in a buffer reused by the next call.
- * Throws on a layer or shape it cannot run, so the caller can fall back to the server.
+ * Build a decoder from a spec. Resolves to { id, latentDim, numClasses, shape: [C, H, W], output,
+ * decode(z, label) }: decode resolves to { image, logits }, both channels-last (H, W, C), the image in
+ * [0, 1] (a sigmoid of logits, probabilities or a mean clamped), the logits null unless the network
+ * gives logits. z is flat (a spatial latent (C, h, w) flattened). Rejects a network it cannot run.
  */
-export function loadDecoder(spec) {
-  if (spec.format !== "latent-explorer-decoder/1") throw new Error(`unknown decoder format ${spec.format}`);
-  const latentDim = spec.latent_dim, numClasses = spec.num_classes || 0;
-  const input = new Float64Array(latentDim + numClasses);
-  const { ops, size } = buildLayers(spec.layers, { flat: input.length });
-  const [c, h, w] = spec.image_shape;
-  if (size.c !== c || size.h !== h || size.w !== w) {
-    throw new Error(`decoder ends in ${JSON.stringify(size)}, not the image shape ${spec.image_shape}`);
+export async function loadDecoder(spec) {
+  const session = await loadSession(spec), ort = session.ort;
+  const [c, h, w] = spec.image_shape, latentShape = spec.latent_shape, latentDim = count(latentShape);
+  const numClasses = spec.num_classes || 0, zName = session.inputNames.find((n) => n !== "y");
+  if (spec.conditional !== session.inputNames.includes("y")) {
+    throw new Error(`the decoder's inputs are ${session.inputNames.join(", ")}; conditional is ${spec.conditional}`);
   }
+  const unit = toUnit(spec.output, spec.input_range ?? [0, 1]), pixels = c * h * w;
   return {
     id: spec.id,
     latentDim,
     numClasses,
     shape: [c, h, w],
-    decode(z, label = 0) {
-      for (let i = 0; i < latentDim; i++) input[i] = z[i];
-      if (numClasses > 0) oneHot(input, latentDim, numClasses, label);
-      return runLayers(ops, input);
+    output: spec.output,
+    async decode(z, label = 0) {
+      if (z.length !== latentDim) throw new Error(`the decoder takes ${latentDim} values, got ${z.length}`);
+      const feeds = { [zName]: new ort.Tensor("float32", Float32Array.from(z), [1, ...latentShape]) };
+      if (spec.conditional) feeds.y = labelTensor(ort, numClasses, label);
+      const out = (await session.run(feeds))[session.outputNames[0]].data;
+      if (out.length !== pixels) throw new Error(`the decoder gave ${out.length} values, not an image of ${pixels}`);
+      const image = new Float32Array(pixels), logits = spec.output === "logits" ? new Float32Array(pixels) : null;
+      for (let ch = 0; ch < c; ch++) {
+        for (let p = 0; p < h * w; p++) {
+          const v = out[ch * h * w + p];
+          image[p * c + ch] = unit(v);
+          if (logits) logits[p * c + ch] = v;
+        }
+      }
+      return { image, logits };
     },
   };
 }

@@ -11,7 +11,7 @@
 // other map places a code at the inverse-squared-distance weighted mean of the map positions of its
 // nearest atlas means in latent space. On a latent plane (a 2-D latent space, spec kind
 // "latent_plane") the map coordinates are the code itself, both ways.
-import { base64ToFloat32 } from "./layers.mjs";
+import { base64ToFloat32 } from "./base64.mjs";
 
 const K = 8;
 const POINTS_PER_CELL = 4;
@@ -47,9 +47,10 @@ function buildGrid(xy, n) {
 }
 
 /**
- * Load a map spec. Returns { n, latentDim, kind, xy, labels, classNames, bounds, spacing, nearest, locate,
- * project }: `spacing` is the median distance from an atlas point to its nearest neighbour (the map's
- * typical gap between real encodings), `nearest(x, y, k)` the k nearest atlas points, `locate(x, y, z)`
+ * Load a map spec. Returns { n, latentDim, kind, xy, mu, labels, classNames, bounds, grid, spacing, nearest,
+ * locate, project }: `grid` is the uniform grid over the points (`items` holds the point indices cell by
+ * cell, cell j * gx + i's from start[j * gx + i]), `spacing` is the median distance from an atlas point to
+ * its nearest neighbour (the map's typical gap between real encodings), `nearest(x, y, k)` the k nearest atlas points, `locate(x, y, z)`
  * writes the code for (x, y) into z and says how far that place is from the data, and `project(z)` is
  * the place [x, y] of code z.
  */
@@ -139,9 +140,9 @@ export function loadMap(spec) {
       else for (let j = 0; j < d; j++) z[j] = mu[idx[0] * d + j];
     }
     let best = Infinity;
-    for (let p = 0, m = 0; p < n; p++) {
+    for (let p = 0; p < n; p++) {
       let s = 0;
-      for (let j = 0; j < d; j++, m++) {
+      for (let j = 0, m = p * d; j < d && s < best; j++, m++) {  // a partial sum past the best can stop
         const t = mu[m] - z[j];
         s += t * t;
       }
@@ -151,8 +152,8 @@ export function loadMap(spec) {
   }
 
   return {
-    id: spec.id, n, latentDim: d, kind: spec.kind, xy, labels, classNames: spec.class_names || [],
-    bounds: { minX, minY, maxX: grid.maxX, maxY: grid.maxY }, spacing, nearest, locate,
+    id: spec.id, n, latentDim: d, kind: spec.kind, xy, mu, labels, classNames: spec.class_names || [],
+    bounds: { minX, minY, maxX: grid.maxX, maxY: grid.maxY }, grid, spacing, nearest, locate,
     project: placement(spec.placement, xy, mu, n, d),
   };
 }

@@ -1,10 +1,10 @@
 // The model runtime component (ui/live/runtime.py mounts it beside every view): it turns the specs it
-// is given into a decoder, an encoder, a map, a list of values or a picture, and registers each by
+// is given into a decoder (onnxruntime-web), an encoder, an encoder, a map, a list of values or a picture, and registers each by
 // its id for the views. Its data never changes for a model, so Streamlit sends it once per page.
 import { loadDecoder } from "./decoder.mjs";
 import { loadEncoder } from "./encoder.mjs";
 import { loadMap } from "./latent_map.mjs";
-import { base64ToFloat32 } from "./layers.mjs";
+import { base64ToFloat32 } from "./base64.mjs";
 import { provide } from "./registry.mjs";
 
 function loadValues(spec) {
@@ -20,8 +20,8 @@ function loadPicture(spec) {
 }
 
 const LOADERS = {
-  "latent-explorer-decoder/1": loadDecoder,
-  "latent-explorer-encoder/1": loadEncoder,
+  "latent-explorer-onnx-decoder/1": loadDecoder,
+  "latent-explorer-onnx-encoder/1": loadEncoder,
   "latent-explorer-map/1": loadMap,
   "latent-explorer-values/1": loadValues,
   "latent-explorer-picture/1": loadPicture,

@@ -1,13 +1,21 @@
 // How well the model explains an image, from the encoder's and decoder's outputs: the same sums as
 // vae.objectives.negative_elbo_at_mean (nats) and vae.atlas's reconstruction error (per-pixel MSE).
-// Images and logits are channels-last, element for element.
+// `decoded` is what decoder.mjs gives ({ image, logits }); images and logits are channels-last.
 
-/** -log p(x | z): binary cross-entropy of the logits against x, summed (PyTorch's stable form). */
-export function reconstructionNll(logits, x) {
+const EPS = 1e-7;  // probabilities are kept this far from 0 and 1, so a log never reaches -infinity
+
+/** -log p(x | z): binary cross-entropy against x, summed: from the logits in PyTorch's stable form when
+ * the decoder gives logits, else from its probabilities. */
+export function reconstructionNll({ image, logits }, x) {
   let total = 0;
   for (let i = 0; i < x.length; i++) {
-    const l = logits[i];
-    total += Math.max(l, 0) - l * x[i] + Math.log1p(Math.exp(-Math.abs(l)));
+    if (logits) {
+      const l = logits[i];
+      total += Math.max(l, 0) - l * x[i] + Math.log1p(Math.exp(-Math.abs(l)));
+    } else {
+      const p = Math.min(1 - EPS, Math.max(EPS, image[i]));
+      total -= x[i] * Math.log(p) + (1 - x[i]) * Math.log1p(-p);
+    }
   }
   return total;
 }
@@ -19,16 +27,16 @@ export function klToPrior(mu, logvar) {
   return total;
 }
 
-/** -ELBO at the posterior mean: -log p(x | mu) + KL(q(z|x) || p(z)), with logits decoded from mu. */
-export function negativeElboAtMean(logits, x, mu, logvar) {
-  return reconstructionNll(logits, x) + klToPrior(mu, logvar);
+/** -ELBO at the posterior mean: -log p(x | mu) + KL(q(z|x) || p(z)), with `decoded` decoded from mu. */
+export function negativeElboAtMean(decoded, x, mu, logvar) {
+  return reconstructionNll(decoded, x) + klToPrior(mu, logvar);
 }
 
-/** Mean squared error between the decoded means sigmoid(logits) and x. */
-export function reconstructionError(logits, x) {
+/** Mean squared error between the decoded image and x. */
+export function reconstructionError({ image }, x) {
   let total = 0;
   for (let i = 0; i < x.length; i++) {
-    const d = 1 / (1 + Math.exp(-logits[i])) - x[i];
+    const d = image[i] - x[i];
     total += d * d;
   }
   return total / x.length;

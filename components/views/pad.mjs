@@ -33,6 +33,8 @@ class PadView extends LiveView {
     this.strokes = [];
     this.pointer = null;  // the pointer drawing the current stroke
     this.result = null;  // what the current drawing encodes to, once computed
+    this.computed = Promise.resolve();  // the latest computation of it
+    this.computing = 0;
     this.dirty = true;
   }
 
@@ -194,35 +196,45 @@ class PadView extends LiveView {
     this.request(null);
   }
 
-  // The drawing -> the model's input -> its code, reconstruction, score and place on the map.
+  // The drawing -> the model's input -> its code, reconstruction, score and place on the map. Resolves
+  // when this.result holds them; a computation that a newer one overtook leaves the result alone.
   compute() {
     this.dirty = false;
-    if (!this.strokes.length) {
-      this.result = null;
-      return;
-    }
-    const { encoder, decoder, map, scores } = this.models, data = this.data, side = this.side;
-    const x = prepareInput(this.ctx.getImageData(0, 0, side, side).data, side, side, data.input);
-    const { mu, logvar } = encoder.encode(x, data.label ?? 0);
-    const logits = decoder.decode(mu, data.label ?? 0);
-    const score = data.score.kind === "neg_elbo" ? negativeElboAtMean(logits, x, mu, logvar) : reconstructionError(logits, x);
-    this.result = { x, mu, logits, score, percentile: scores ? percentileOf(scores, score) : null,
-      place: map ? map.project(mu) : null };
+    const ticket = ++this.computing;
+    this.computed = this.strokes.length ? this.encodeDrawing() : Promise.resolve(null);
+    return (this.computed = this.computed.then((result) => {
+      if (ticket === this.computing) this.result = result;
+    }));
   }
 
-  commitDrawing() {
+  async encodeDrawing() {
+    const { encoder, decoder, map, scores } = this.models, data = this.data, side = this.side;
+    const x = prepareInput(this.ctx.getImageData(0, 0, side, side).data, side, side, data.input);
+    const { mu, logvar } = await encoder.encode(x, data.label ?? 0);
+    const decoded = await decoder.decode(mu, data.label ?? 0);
+    const score = data.score.kind === "neg_elbo" ? negativeElboAtMean(decoded, x, mu, logvar) : reconstructionError(decoded, x);
+    return { x, mu, decoded, score, percentile: scores ? percentileOf(scores, score) : null, place: map ? map.project(mu) : null };
+  }
+
+  async commitDrawing() {
     if (this.failed || !this.models.encoder) return;
-    if (this.dirty) this.compute();
-    const strokes = encodeStrokes(this.strokes), r = this.result, data = this.data;
+    const strokes = encodeStrokes(this.strokes), data = this.data;
     this.lastCommitted = strokes;
+    try {
+      await (this.dirty ? this.compute() : this.computed);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const r = this.result;
     this.commit({
       strokes, label: data.label, fit: data.input.fit,
       z: r ? Array.from(r.mu) : null, x: r ? channelsFirst(r.x, data.input.channels) : null, score: r ? r.score : null,
     });
   }
 
-  draw() {
-    if (this.dirty) this.compute();
+  async draw() {
+    if (this.dirty) await this.compute();
     const r = this.result, data = this.data, shape = this.models.decoder.shape, empty = !this.strokes.length;
     if (this.undoButton.disabled !== empty) this.undoButton.disabled = this.clearButton.disabled = empty;
     if (!r) {
@@ -236,7 +248,7 @@ class PadView extends LiveView {
       return;
     }
     this.seen.showImage(r.x, shape);
-    this.recon.showLogits(r.logits, shape);
+    this.recon.showImage(r.decoded.image, shape);
     this.pad.dataset.score = String(r.score);
     this.scoreValue.textContent = r.score.toFixed(data.score.digits);
     this.scoreUnit.textContent = ` ${data.score.unit}`;

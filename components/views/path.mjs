@@ -44,13 +44,13 @@ class PathView extends LiveView {
       this.input.value = String(data.t);
     }
     const label = data.label ?? 0, ends = [data.path[0], data.path[data.path.length - 1]];
-    this.thumbs.forEach((thumb, i) => thumb.draw(decoder, ends[i], label));
+    Promise.all(this.thumbs.map((thumb, i) => thumb.draw(decoder, ends[i], label))).catch((err) => this.fail(err));
     this.endCaptions.forEach((caption, i) => (caption.textContent = data.endLabels[i]));
   }
 
   draw() {
-    this.image.draw(this.models.decoder, alongPath(this.data.path, this.t, this.z), this.data.label ?? 0);
     this.caption.textContent = `t = ${format(this.t)}`;
+    return this.image.draw(this.models.decoder, alongPath(this.data.path, this.t, this.z), this.data.label ?? 0);
   }
 }
 

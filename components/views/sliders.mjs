@@ -101,7 +101,7 @@ class SlidersView extends LiveView {
 
   draw() {
     const code = withDirections(this.z, this.directions, this.values, this.code);
-    this.image.draw(this.models.decoder, code, this.data.label ?? 0);
+    return this.image.draw(this.models.decoder, code, this.data.label ?? 0);
   }
 }
 

@@ -42,7 +42,10 @@ export class LiveView {
     this.data = null;
     this.raf = 0;
     this.pendingInput = null;
+    this.drawing = false;  // a frame is awaiting its decode
+    this.redraw = false;  // a frame was asked for meanwhile
     this.failed = false;
+    this.ready = false;  // every resource named has loaded
   }
 
   update(data) {
@@ -59,6 +62,7 @@ export class LiveView {
       const models = Object.fromEntries(names.map((name, i) => [name, values[i]]));
       const newModel = names.length !== Object.keys(this.models).length || names.some((n) => models[n] !== this.models[n]);
       this.models = models;
+      this.ready = true;
       this.status.textContent = "";
       this.sync(data, newModel);
       this.request(null);
@@ -68,19 +72,30 @@ export class LiveView {
   // Draw on the next animation frame; `event` is the input that asked for it (null for other reasons).
   request(event) {
     if (event && this.pendingInput === null) this.pendingInput = { created: event.timeStamp, handled: performance.now() };
-    if (!this.raf) this.raf = requestAnimationFrame(() => this.frame());
+    if (this.drawing) this.redraw = true;
+    else if (!this.raf) this.raf = requestAnimationFrame(() => this.frame());
   }
 
-  frame() {
+  // One frame's draw at a time: decoding is asynchronous (onnxruntime-web), and input that arrives while
+  // a draw awaits its decode asks for one more frame when it ends, drawn from the latest state; the
+  // codes in between are never decoded.
+  async frame() {
     this.raf = 0;
-    if (this.failed || !this.models.decoder) return;
+    if (this.failed || !this.ready) return;
+    const input = this.pendingInput;
+    this.pendingInput = null;
+    this.drawing = true;
     try {
-      this.draw();
-      if (this.pendingInput !== null) recordTiming(this.name, this.pendingInput, performance.now());
+      await this.draw();
+      if (input !== null) recordTiming(this.name, input, performance.now());
     } catch (err) {
       this.fail(err);
     }
-    this.pendingInput = null;
+    this.drawing = false;
+    if (this.redraw) {
+      this.redraw = false;
+      this.request(null);
+    }
   }
 
   commit(value) {

@@ -65,10 +65,12 @@ def live_data(at: AppTest, key: str) -> dict:
     return json.loads(element.proto.json)
 
 
-def digit_folder(folder: Path, n: int, classes: int = 0, size: int = 28, rgb: bool = False) -> Path:
+def digit_folder(folder: Path, n: int, classes: int = 0, size: int = 28, rgb: bool = False, bits: int = 8,
+                 junk: bool = False) -> Path:
     """A folder dataset made of MNIST test digits, as a user might bring one: without class subfolders, or
     sorted by class into `classes` subfolders (class c holds digits c, c + classes, ...); RGB ones are tinted
-    by class on a light background."""
+    by class on a light background. With `bits` above 8 (greyscale only), 16-bit PNGs holding that many bits
+    (12: sensor data, 0..4095); with `junk`, files that cannot be read lie among the images."""
     data = load_dataset("mnist", "test").subset(n)
     tints = [(220, 60, 40), (40, 160, 70), (50, 80, 220), (200, 150, 20)]
     for i in range(n):
@@ -80,7 +82,16 @@ def digit_folder(folder: Path, n: int, classes: int = 0, size: int = 28, rgb: bo
             ink = np.asarray(digit, dtype=np.float32)[..., None] / 255
             tint = np.array(tints[label % len(tints)], dtype=np.float32)
             digit = Image.fromarray((245 * (1 - ink) + tint * ink).astype(np.uint8))
+        elif bits > 8:
+            top = 2**bits - 1
+            digit = Image.fromarray((np.asarray(digit, dtype=np.float64) / 255 * top).round().astype(np.uint16))
         digit.save(where / f"{i:04d}.png")
+    if junk:
+        where = folder / "class0" if classes else folder
+        whole = (where / "0000.png").read_bytes()
+        for name, content in {"empty.png": b"", "cut.png": whole[: len(whole) // 2],
+                              "noise.jpg": bytes(range(256)) * 4, "notes.webp": b"not an image"}.items():
+            (where / name).write_bytes(content)
     return folder
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from tests.app.app_helpers import APP, ROOT, assert_clean, image_urls, live_data
@@ -23,15 +20,9 @@ MAP = "pages/map.py"
 
 
 def chart_points(at) -> int:
-    """Points in the map chart; plotly sends the arrays as base64 typed arrays."""
-    chart = next(c for c in at.get("plotly_chart") if "scattergl" in c.proto.spec)
-    return sum(array_length(trace["customdata"]) for trace in json.loads(chart.proto.spec)["data"])
-
-
-def array_length(array) -> int:
-    if isinstance(array, list):
-        return len(array)
-    return len(np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"])))
+    """Points on the in-browser map: the size of the map spec handed to the model runtime."""
+    [spec] = [s for s in live_data(at, "live_map-runtime")["specs"] if s["format"] == "latent-explorer-map/1"]
+    return spec["n"]
 
 
 def test_the_map_is_built_once_with_the_whole_test_set_and_stored(open_app, fresh_root: Path) -> None:
@@ -121,11 +112,13 @@ def test_open_in_sliders_carries_the_code(open_app, model_root: Path) -> None:
     assert live_data(at, "live_sliders")["z"] == [round(v, 2) for v in mu[7].tolist()]
 
 
-def test_hover_tab_mounts_the_live_map_and_a_pin_reaches_the_sliders(open_app) -> None:
+def test_the_map_mounts_with_thumbnails_and_a_pin_reaches_the_sliders(open_app) -> None:
     at = open_app(MAP)
     assert_clean(at)
     data = live_data(at, "live_map")
-    assert "map" in data["resources"] and data["pinned"] is None and "pin" not in at.query_params
+    assert {"map", "decoder", "sprite"} <= set(data["resources"]) and data["pinned"] is None
+    assert data["sprite"] == {"columns": 20, "tile": 28}  # the atlas's 400 test images, 20 to a row
+    assert "pin" not in at.query_params
     at = open_app(MAP, pin="0.5,-1", z="1,2,3,0.5")  # a link to a pinned place
     assert_clean(at)
     assert live_data(at, "live_map")["pinned"] == [0.5, -1]
@@ -145,12 +138,20 @@ def test_a_pin_that_is_not_a_place_says_no_pin_is_used(open_app) -> None:
     assert "pin" not in at.query_params
 
 
-def test_forced_fallback_keeps_the_selectable_map_with_a_notice(open_app) -> None:
+def test_forced_fallback_keeps_the_map_without_decoding(open_app) -> None:
     at = open_app(MAP, decoder="server", selected="5")
     assert_clean(at)
-    assert not at.get("bidi_component") and chart_points(at) == 400
-    assert any("Browser decoding is switched off" in c.value and "other tab" in c.value for c in at.caption)
+    assert chart_points(at) == 400 and "decoder" not in live_data(at, "live_map")["resources"]
+    assert any("Browser decoding is switched off" in c.value for c in at.caption)
     assert at.subheader[0].value.startswith("Test image #5")
+
+
+def test_the_trustworthiness_is_shown_and_neighbours_kept_colour_the_map(open_app) -> None:
+    at = open_app(MAP, colour="kept")
+    assert_clean(at)
+    assert any("Trustworthiness" in c.value for c in at.caption)
+    colouring = live_data(at, "live_map")["colouring"]
+    assert colouring["kind"] == "scale" and colouring["range"] == [0, 10] and "neighbours kept" in colouring["title"]
 
 
 def test_opening_the_map_never_imports_umap(model_root: Path) -> None:

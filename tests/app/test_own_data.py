@@ -17,9 +17,9 @@ from vae.latent import encode_dataset
 MAP, SLIDERS, INTERPOLATE = "pages/map.py", "pages/sliders.py", "pages/interpolate.py"
 
 
-def map_traces(at) -> list[dict]:
-    chart = next(c for c in at.get("plotly_chart") if "scattergl" in c.proto.spec)
-    return json.loads(chart.proto.spec)["data"]
+def map_spec(at) -> dict:
+    """The points handed to the in-browser map (AppTest runs no JavaScript)."""
+    return next(s for s in live_data(at, "live_map-runtime")["specs"] if s["format"] == "latent-explorer-map/1")
 
 
 def test_open_in_sliders_keeps_the_model_picked(open_app, model_root: Path) -> None:
@@ -82,9 +82,7 @@ def test_an_unlabelled_map_makes_up_no_class(open_app, own_root: Path) -> None:
     at = open_app(MAP, root=own_root, model="digits")
     assert_clean(at)
     assert not at.warning
-    [trace] = map_traces(at)
-    assert trace["showlegend"] is False and "· 0" not in trace["hovertemplate"]
-    assert not [c for c in at.caption if "legend" in c.value]
+    assert map_spec(at)["class_names"] == []  # no legend, and no class named in the readout
     at = open_app(MAP, root=own_root, model="digits", selected="3")
     assert at.subheader[0].value == "Test image #3"
     captions = [c for element in at.image for c in element.captions]
@@ -99,7 +97,7 @@ def test_an_unlabelled_map_makes_up_no_class(open_app, own_root: Path) -> None:
 def test_a_labelled_folder_map_keeps_its_classes(open_app, own_root: Path) -> None:
     at = open_app(MAP, root=own_root, model="tiles", selected="1,2,3,4,5,6")
     assert_clean(at)
-    assert sorted(t["name"] for t in map_traces(at)) == ["class0", "class1", "class2"]
+    assert map_spec(at)["class_names"] == ["class0", "class1", "class2"]
     assert any("By class: class" in c.value for c in at.caption)
 
 
@@ -186,3 +184,13 @@ def test_every_page_draws_for_an_unlabelled_folder_with_scores(open_app, own_roo
     assert captions and all(c.startswith("#") and c.count(" · ") == 1 for c in captions)  # index and score only
     at.switch_page("pages/draw.py").run()  # from a page whose upload has a "fit" radio
     assert_clean(at)
+
+
+def test_the_model_card_shows_the_recorded_class_order(open_app, own_root: Path, tmp_path: Path) -> None:
+    at = open_app(root=own_root, model="tiles")
+    assert any(c.value == "Classes in label order (0 to 2): class0, class1, class2." for c in at.caption)
+    folder = Path(shutil.copytree(own_root / "tiles", tmp_path / "checkpoints" / "tiles"))
+    update_meta(folder, class_names=["1", "10", "2"])  # an older checkpoint's alphabetical order stays its own
+    at = open_app(root=folder.parent, model="tiles")
+    assert_clean(at)
+    assert any(c.value == "Classes in label order (0 to 2): 1, 10, 2." for c in at.caption)

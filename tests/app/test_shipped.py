@@ -53,3 +53,15 @@ def test_every_shipped_atlas_has_its_images_hash_and_the_scores_its_kind_has(nam
 
 def test_the_shipped_checkpoints_stay_under_50_mb() -> None:
     assert sum(f.stat().st_size for f in SHIPPED.rglob("*") if f.is_file()) < 50_000_000
+
+
+@pytest.mark.skipif(not {"mnist-vae", "mnist-2d", "fashion-mnist"} <= set(shipped()), reason="needs the shipped family")
+@pytest.mark.parametrize("name", ["mnist-2d", "fashion-mnist"])
+def test_compare_starts_with_the_sidebar_model_and_leaves_a_slot_free(open_app, name: str) -> None:
+    """Issue 22: the family filled all six slots, so one's own model could not be added without removing one."""
+    at = open_app("pages/compare.py", root=SHIPPED, model=name)
+    assert_clean(at)
+    chosen = at.multiselect(key="models").value
+    family = [m for m in ("mnist-vae", "mnist-ae", "mnist-beta4", "mnist-cvae", "mnist-wae", "mnist-2d") if m != name]
+    assert chosen == [name, *family][:5]
+    assert len(chosen) < at.multiselect(key="models").proto.max_selections

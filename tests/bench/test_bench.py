@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -68,6 +69,16 @@ def test_decode_speed_quick(tiny_checkpoint, capsys) -> None:
     assert "| threads | median ms | p95 ms | new thread per call: median ms | p95 ms |" in capsys.readouterr().out
     assert all(0 < r["fresh_median_ms"] <= r["fresh_p95_ms"] for r in rows)
     assert torch.get_num_threads() == 1 and torch.backends.mkldnn.enabled == onednn
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_decode_engines_quick(tiny_checkpoint, capsys) -> None:
+    rows = _bench("decode_engines").main([str(tiny_checkpoint(arch="conv", num_classes=10)), "--calls", "5",
+                                          "--warmup", "1"])
+    assert [r["engine"] for r in rows] == ["onnxruntime-web (node 20, the browser runtime)",
+                                           "onnxruntime (Python, 1 thread)", "torch (1 thread)"]
+    assert all(len(r["decode"]) == len(r["encode"]) == 5 for r in rows)
+    assert "| engine | decode p50 ms | p95 ms | encode p50 ms | p95 ms | load ms |" in capsys.readouterr().out
 
 
 def test_score_cost_quick(tiny_checkpoint, capsys) -> None:

@@ -139,34 +139,32 @@ def canvas_pixels(canvas: Locator) -> list[int]:
     )
 
 
-def map_points(chart: Locator) -> int:
-    """How many points a plotly chart (the `.js-plotly-plot` div) holds, over all its traces."""
-    return chart.evaluate("gd => gd._fullData.reduce((n, t) => n + t._length, 0)")
+def live_map_ready(page: Page, timeout: float = 120_000) -> None:
+    """Wait until the in-browser map (components/views/map.mjs) has its resources and has drawn."""
+    page.wait_for_function("() => globalThis.__latentMap && globalThis.__latentMap.ready "
+                           "&& globalThis.__latentMap.plot.fit", timeout=timeout)
 
 
-def point_position(chart: Locator, cell: float = 8) -> tuple[float, float, int]:
-    """Page coordinates and `customdata` of the point of a plotly scatter farthest from its nearest
-    neighbour (away from the plot's edges), so that a click there selects it and only it.
-    Neighbours are looked for in a grid of `cell`-pixel cells, within one cell around each point."""
-    return chart.evaluate("""(gd, cell) => {
-      const {xaxis, yaxis} = gd._fullLayout, box = gd.getBoundingClientRect();
-      const points = gd._fullData.flatMap(
-        t => Array.from(t.x, (x, i) => [xaxis.l2p(x), yaxis.l2p(t.y[i]), t.customdata[i]]));
-      const grid = new Map(), key = (x, y) => Math.floor(x / cell) + "," + Math.floor(y / cell);
-      for (const p of points) grid.set(key(p[0], p[1]), [...(grid.get(key(p[0], p[1])) || []), p]);
+def live_map_points(page: Page) -> int:
+    """How many points the in-browser map holds."""
+    return page.evaluate("() => globalThis.__latentMap.models.map.n")
+
+
+def live_map_point(page: Page) -> tuple[float, float, int]:
+    """Page coordinates and index of a point of the in-browser map far from its nearest neighbour (and from
+    the map's edges), so that hovering or clicking there finds it and only it."""
+    return page.evaluate("""() => {
+      const view = globalThis.__latentMap, map = view.models.map, plot = view.plot;
+      const box = plot.overlay.getBoundingClientRect(), step = Math.max(1, Math.floor(map.n / 4000));
       let best = null, bestGap = -1;
-      for (const p of points) {
-        if (Math.min(p[0], p[1], xaxis._length - p[0], yaxis._length - p[1]) < 4 * cell) continue;
-        let gap = 2 * cell;  // anything beyond the 3x3 cells around p counts as this far
-        for (const dx of [-cell, 0, cell]) for (const dy of [-cell, 0, cell]) {
-          for (const q of grid.get(key(p[0] + dx, p[1] + dy)) || []) {
-            if (q !== p) gap = Math.min(gap, Math.hypot(q[0] - p[0], q[1] - p[1]));
-          }
-        }
-        if (gap > bestGap) [best, bestGap] = [p, gap];
+      for (let i = 0; i < map.n; i += step) {
+        const [sx, sy] = plot.toScreen(map.xy[2 * i], map.xy[2 * i + 1]);
+        if (Math.min(sx, sy, plot.css - sx, plot.css - sy) < 0.1 * plot.css) continue;
+        const gap = map.nearest(map.xy[2 * i], map.xy[2 * i + 1], 2).dist[1] * plot.pxPerUnit;
+        if (gap > bestGap) [best, bestGap] = [[box.left + sx, box.top + sy, i], gap];
       }
-      return [box.left + xaxis._offset + best[0], box.top + yaxis._offset + best[1], best[2]];
-    }""", cell)
+      return best;
+    }""")
 
 
 def screenshot_all(page: Page, path: str | os.PathLike, max_height: int = 4000) -> None:

@@ -11,7 +11,16 @@ import torch
 from playwright.sync_api import Browser, Page
 
 from tests.app.app_helpers import ATLAS_SUBSET, make_checkpoint
-from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app
+from tests.browser.helpers import (
+    CHROMIUM,
+    ROOT,
+    after_rerun,
+    chromium,
+    live_map_points,
+    live_map_ready,
+    streamlit_server,
+    wait_for_app,
+)
 from ui.show import labelled_rows
 from vae.atlas import build_atlas, save_atlas
 from vae.checkpoint import load_checkpoint
@@ -72,8 +81,7 @@ def test_three_models_picked_give_three_reconstruction_rows_and_a_rate_distortio
 def test_a_2d_model_is_drawn_over_its_decoded_manifold(page: Page) -> None:
     page.goto(f"{page.base_url}/map?model=tiny-2d")
     wait_for_app(page)
-    chart = page.locator(".js-plotly-plot").first
-    chart.wait_for()
-    assert chart.evaluate("gd => gd.layout.images.length") == 1
-    assert chart.locator("image").count() >= 1  # plotly drew the backdrop into the plot
-    assert chart.evaluate("gd => gd._fullData.reduce((n, t) => n + t._length, 0)") == ATLAS_SUBSET
+    live_map_ready(page)
+    assert live_map_points(page) == ATLAS_SUBSET
+    plot = "globalThis.__latentMap.plot"
+    assert page.evaluate(f"() => !!{plot}.picture && {plot}.extent.length") == 4  # the manifold under the points

@@ -1,14 +1,16 @@
 """Issues 4 and 13 in the real app: the explorer's pages decode in the browser as a person drags, hovers and draws.
 
 A slider drag redraws the image before release, two distant map places decode to two images, a
-click on the map pins a code that the Latent sliders page then starts from, `decoder=server`
-brings back the server's sliders with a notice, and three strokes on the Draw page each change the
-reconstruction and move the map marker before the pen lifts. One `streamlit run app.py` on the shipped MNIST
+click on the map pins a code that the Latent sliders page then starts from (onnxruntime-web's WASM
+fetched once for both pages), `decoder=server` brings back the server's sliders with a notice, and
+three strokes on the Draw page each change the reconstruction and move the map marker before the pen
+lifts. One `streamlit run app.py` on the shipped MNIST
 model (it ships its atlas) serves the module. Screenshots: test-artifacts/live_pages/.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,6 +24,8 @@ from tests.browser.helpers import (
     after_rerun,
     canvas_pixels,
     chromium,
+    live_map_point,
+    live_map_ready,
     streamlit_server,
     wait_for_app,
 )
@@ -75,9 +79,8 @@ def test_a_slider_drag_redraws_the_image_before_release(page: Page) -> None:
 
 def test_map_hover_decodes_two_places_and_a_pin_reaches_the_sliders(page: Page) -> None:
     open_page(page, "map")
-    page.get_by_role("tab", name="Hover to decode").click()
+    live_map_ready(page)
     overlay, image = page.locator("canvas.led-overlay"), page.locator("canvas.led-image")
-    overlay.wait_for()
     box = overlay.bounding_box()
     shown = []
     for fx, fy in [(0.1, 0.1), (0.9, 0.9)]:
@@ -85,31 +88,82 @@ def test_map_hover_decodes_two_places_and_a_pin_reaches_the_sliders(page: Page) 
         page.wait_for_timeout(150)
         shown.append(canvas_pixels(image))
     assert shown[0] != shown[1]
+    assert page.get_by_text("in latent space").is_visible()  # how far the nearest real code is
     after_rerun(page, lambda: page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5))
     page.get_by_text("Pinned at").wait_for()
     query = parse_qs(urlparse(page.url).query)
     assert len(query["pin"][0].split(",")) == 2
     pinned = code_in_url(page)
     assert len(pinned) == 16 and any(pinned)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Latent sliders").click()
+    after_rerun(page, page.get_by_role("button", name="Open the pin in the sliders").click)
     page.locator("h1", has_text="Latent sliders").wait_for()
     wait_for_app(page)
     page.wait_for_function("() => new URLSearchParams(location.search).has('z')")
     assert code_in_url(page) == [min(4.0, max(-4.0, v)) for v in pinned]
+    page.locator(".led-slider input").first.wait_for()
+    page.get_by_text("Loading the model").first.wait_for(state="hidden")
+    fetched = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.endsWith('.wasm')).length")
+    assert fetched == 1, "onnxruntime-web's WASM is fetched once per tab, not again for another page"
 
 
-def test_both_map_views_colour_the_classes_alike(page: Page) -> None:
-    """One palette (ui.maps.PALETTE) for the plotly map and the in-browser hover map."""
+def test_hovering_a_point_shows_its_image_beside_its_reconstruction(page: Page) -> None:
+    open_page(page, "map")
+    live_map_ready(page)
+    x, y, index = live_map_point(page)
+    page.mouse.move(x, y)
+    original = page.locator("canvas.led-original")
+    page.get_by_text("reconstruction", exact=True).wait_for()
+    assert page.get_by_text(f"image #{index}", exact=True).is_visible()
+    assert max(canvas_pixels(original)[0::4]) > 200  # the digit's white strokes, cut from the sprite sheet
+    recon = canvas_pixels(page.locator("canvas.led-image"))
+    assert max(recon[0::4]) > 150
+
+
+def test_a_lasso_fills_the_selection_panel(page: Page) -> None:
+    open_page(page, "map")
+    live_map_ready(page)
+    page.get_by_role("button", name="Lasso").click()
+    box = page.locator("canvas.led-overlay").bounding_box()
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+    page.mouse.move(*at(0.2, 0.2))
+    page.mouse.down()
+    for fx, fy in [(0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.25)]:
+        page.mouse.move(*at(fx, fy), steps=8)
+    after_rerun(page, page.mouse.up)
+    heading = page.get_by_role("heading", name=re.compile(r"[\d,]+ points selected"))
+    heading.wait_for()
+    assert int(heading.inner_text().split()[0].replace(",", "")) > 100
+    assert page.locator('[data-testid="stImage"]').count() >= 1  # the grid of the selected images
+
+
+def test_zooming_in_far_enough_draws_thumbnails(page: Page) -> None:
+    open_page(page, "map")
+    live_map_ready(page)
+    x, y, _ = live_map_point(page)
+    page.mouse.move(x, y)
+    for _ in range(40):
+        page.mouse.wheel(0, -200)
+        page.wait_for_timeout(30)
+        if page.evaluate("() => globalThis.__latentMap.plot.thumbsShown") > 0:
+            break
+    assert page.evaluate("() => globalThis.__latentMap.plot.thumbsShown") > 0
+
+
+def test_the_legend_has_the_one_palette_and_hides_and_isolates_classes(page: Page) -> None:
+    """One palette (ui.maps.PALETTE) for every map; a click on a class hides it, a double-click isolates it."""
     open_page(page, "map", "colour=class")
-    chart = page.locator(".js-plotly-plot").first
-    chart.wait_for()
-    plotted = chart.evaluate("gd => gd._fullData.map(t => t.marker.color)")
-    page.get_by_role("tab", name="Hover to decode").click()
-    keys = page.locator(".led-key i")
-    keys.first.wait_for()
-    drawn = keys.evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)")
-    as_rgb = [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in PALETTE]
-    assert plotted == PALETTE and drawn == as_rgb
+    live_map_ready(page)
+    keys = page.locator("button.led-class")
+    drawn = keys.locator("i").evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert drawn == [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in PALETTE]
+    points = page.locator("canvas.led-points")
+    everything = canvas_pixels(points)
+    keys.first.click()
+    page.wait_for_timeout(200)
+    assert canvas_pixels(points) != everything and "led-off" in keys.first.get_attribute("class")
+    keys.nth(3).dblclick()
+    page.wait_for_timeout(200)
+    assert page.locator("button.led-class.led-off").count() == len(PALETTE) - 1
 
 
 def test_forced_fallback_shows_server_sliders_with_a_notice(page: Page) -> None:

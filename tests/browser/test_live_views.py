@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import CHROMIUM, ROOT, canvas_pixels, chromium, streamlit_server, wait_for_app
+from tests.js.foreign_decoders import as_image, spatial_probs
+from vae.checkpoint import load_checkpoint
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,6 +53,12 @@ def open_mode(page: Page, query: str) -> None:
     wait_for_app(page)
 
 
+def loaded(page: Page) -> None:
+    """Wait until every view on the page holds its networks (onnxruntime-web loaded, sessions made)."""
+    page.locator(".led-status").first.wait_for(state="attached")
+    page.get_by_text("Loading the model").first.wait_for(state="hidden")
+
+
 def committed(page: Page) -> dict | None:
     text = page.get_by_text("committed:").inner_text()
     return json.loads(text.removeprefix("committed:").strip())
@@ -60,6 +69,7 @@ def test_slider_drag_redraws_before_release_and_commits_on_release(page: Page) -
     image = page.locator("canvas.led-image")
     slider = page.locator(".led-slider input").first
     slider.wait_for()
+    loaded(page)
     assert page.locator(".led-slider.led-inactive").count() == 1
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
@@ -92,6 +102,7 @@ def test_a_direction_slider_adds_its_vector_live(page: Page) -> None:
     image = page.locator("canvas.led-image")
     direction = page.locator(".led-directions input[data-direction='0']")
     direction.wait_for()
+    loaded(page)
     page.wait_for_timeout(100)
     before = canvas_pixels(image)
     drag(page, direction.bounding_box(), 0.5, 0.95)
@@ -109,6 +120,7 @@ def test_drawing_encodes_every_stroke_before_release_and_moves_the_marker(page: 
     pad, recon = page.locator("canvas.led-pad-canvas"), page.locator("canvas.led-recon")
     overlay = page.locator("canvas.led-overlay")
     pad.wait_for()
+    loaded(page)
     page.wait_for_timeout(200)
     box = pad.bounding_box()
     at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
@@ -139,6 +151,7 @@ def test_map_hover_decodes_distant_places_differently_and_click_pins(page: Page)
     open_mode(page, "mode=map")
     overlay, image = page.locator("canvas.led-overlay"), page.locator("canvas.led-image")
     overlay.wait_for()
+    loaded(page)
     box = overlay.bounding_box()
     images = []
     for fx, fy in [(0.15, 0.8), (0.85, 0.8), (0.5, 0.45)]:  # two clusters and the gap between all three
@@ -159,6 +172,7 @@ def test_path_scrubber_decodes_live(page: Page) -> None:
     image = page.locator("canvas.led-image").first
     scrubber = page.locator(".led-scrub input")
     scrubber.wait_for()
+    loaded(page)
     page.wait_for_timeout(100)
     before = canvas_pixels(image)
     box = scrubber.bounding_box()
@@ -183,9 +197,49 @@ def test_forced_fallback_draws_no_browser_decoder(page: Page) -> None:
 def test_javascript_failure_falls_back_with_a_notice(page: Page) -> None:
     open_mode(page, "mode=sliders&broken=1")
     page.get_by_text("Browser decoding failed").wait_for()
-    assert "no tanh layer" in page.get_by_text("Browser decoding failed").inner_text()
+    assert "protobuf parsing failed" in page.get_by_text("Browser decoding failed").inner_text()
     wait_for_app(page)
     assert page.locator("canvas.led-image").count() == 0
+
+
+def test_views_decode_with_onnxruntime_web(page: Page) -> None:
+    for mode in ("sliders", "map", "pad"):
+        open_mode(page, f"mode={mode}")
+        loaded(page)
+        assert page.evaluate("async () => !!(await globalThis.__latentExplorerOrt)?.InferenceSession"), mode
+
+
+def test_missing_onnxruntime_files_fall_back_with_a_notice(page: Page) -> None:
+    open_mode(page, "mode=sliders&ort=missing")
+    page.get_by_text("Browser decoding failed").wait_for()
+    wait_for_app(page)
+    assert page.locator("canvas.led-image").count() == 0
+
+
+DECODE_IN_PAGE = """async (codes) => {
+  const entries = [...globalThis.__latentExplorerRuntime.values()];
+  const decoder = (await Promise.all(entries.map((e) => e.promise.catch(() => null)))).find((v) => v && v.decode);
+  const images = [];
+  for (const z of codes) images.push(Array.from((await decoder.decode(z, 0)).image));
+  return images;
+}"""
+
+
+@pytest.mark.parametrize("model", ["mnist", "foreign"])
+def test_chromium_decodes_like_pytorch(page: Page, model: str) -> None:
+    if model == "mnist":
+        net = load_checkpoint(ROOT / "checkpoints" / "mnist").model
+        module, kind, latent = net.decode, "logits", (net.cfg.latent_dim,)
+    else:
+        module, _, meta = spatial_probs()
+        kind, latent = meta["output"], tuple(meta["latent_shape"])
+    z = torch.randn(100, *latent, generator=torch.Generator().manual_seed(0)) * 1.5
+    with torch.no_grad():
+        want = as_image(module(z), kind).flatten(1)  # one channel: (C, H, W) is channels-last too
+    open_mode(page, f"mode=parity&model={model}")
+    loaded(page)
+    got = torch.tensor(page.evaluate(DECODE_IN_PAGE, z.flatten(1).tolist()))
+    assert (got - want).abs().max().item() <= 1e-4
 
 
 def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], child_env: dict[str, str]) -> None:
@@ -196,6 +250,7 @@ def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], child_en
     rows = [line.split(" | ") for line in run.stdout.splitlines() if line.startswith("| live") or "st.slider" in line]
     assert [r[0] for r in rows] == ["| live sliders: slider drag", "| live map: hover",
                                     "| live pad: stroke update -> reconstruction", "| plain st.slider (server decode)"]
+    assert "Loading: the server's first visit, ONNX networks ready in" in run.stdout
     assert all(int(r[1]) >= 2 for r in rows)
 
 
@@ -204,6 +259,7 @@ def test_a_latent_plane_is_drawn_over_its_picture_and_the_place_is_the_code(page
     overlay, points = page.locator("canvas.led-overlay"), page.locator("canvas.led-points")
     image = page.locator("canvas.led-image")
     overlay.wait_for()
+    loaded(page)
     page.wait_for_timeout(200)
     corner = points.evaluate("c => Array.from(c.getContext('2d').getImageData(c.width / 25, c.height / 25, 1, 1).data)")
     assert corner[3] == 255 and 100 < corner[0] < 200, corner  # the white picture, dimmed, where no point lies

@@ -72,7 +72,7 @@ class Kind:
 
 
 KINDS = (
-    Kind("unlabelled", "digits"),
+    Kind("unlabelled", "digits", ("--normalise", "range")),  # 12-bit data in 16-bit files
     Kind("rgb", "tiles", ("--size", "32", "--channels", "3", "--arch", "conv", "--hidden", "4")),
     Kind("conditional", "mnist", ("--conditional", "--latent-dim", "16"), evaluate=True),  # two-digit dims
     Kind("latent8", "mnist", ("--latent-dim", "8")),
@@ -82,9 +82,10 @@ KINDS = (
       for name, short in (("classic", "mlp"), ("conv-bn", "bn"), ("rgb-resnet", "res"), ("spatial", "sp"))
       for source in ("onnx", "code")),
 )
-FOLDERS = {  # digit_folder's arguments: a folder without class subfolders, and RGB tiles sorted by class
-    "digits": {"n": 300},
-    "tiles": {"n": 300, "classes": 3, "size": 32, "rgb": True},
+FOLDERS = {  # digit_folder's arguments: a folder of 16-bit PNGs without class subfolders, and RGB tiles sorted
+    # by class, each with unreadable files among the images
+    "digits": {"n": 300, "bits": 12, "junk": True},
+    "tiles": {"n": 300, "classes": 3, "size": 32, "rgb": True, "junk": True},
     "gone": {"n": 60, "classes": 2},
 }
 
@@ -207,7 +208,6 @@ def test_every_page_and_every_move_between_pages(page: Page, app: App, kind: Kin
 
     page.goto(f"{app.url}/map?model={kind.name}")
     settle(page)
-    page.get_by_role("tab", name="Hover to decode").click()
     overlay = page.locator("canvas.led-overlay")
     overlay.wait_for()
     expect(page.locator(".led-status")).to_have_text("")  # the decoder and the map have arrived: clicks count

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { base64ToFloat32 } from "../../components/model_runtime/layers.mjs";
+import { base64ToFloat32 } from "../../components/model_runtime/base64.mjs";
 import { loadMap } from "../../components/model_runtime/latent_map.mjs";
 import { fixtures } from "./fixtures.mjs";
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { base64ToFloat32 } from "../../components/model_runtime/layers.mjs";
+import { base64ToFloat32 } from "../../components/model_runtime/base64.mjs";
 import { prepareInput, resizeLanczos, roundHalfEven } from "../../components/model_runtime/model_input.mjs";
 import { fixtures } from "./fixtures.mjs";
 

@@ -1,14 +1,16 @@
 """The browser's model runtime against PyTorch: writes fixtures from real models, then runs `node --test tests/js`.
 
 Fixtures, one JSON file each, in folders the node tests read (tests/js/*.test.mjs):
-- decoders/: a decoder spec, 100 random latent codes (and labels) and PyTorch's logits for them;
+- decoders/: a decoder spec (its ONNX export, as the browser gets it), 100 random latent codes (and
+  labels), PyTorch's output for them and the image in [0, 1] the runtime must make of it;
 - encoders/: the encoder and decoder specs, 100 random images (and labels), PyTorch's posterior means
-  and log-variances, vae.objectives.negative_elbo_at_mean (for a VAE) and the reconstruction error;
+  and log-variances (or codes), vae.objectives.negative_elbo_at_mean (for a VAE) and the reconstruction error;
 - inputs/: RGBA pictures (random strokes, backgrounds, sizes, transparency) and what
   vae.uploads.prepare_upload makes of each, saved as an RGBA PNG, under several options;
 - maps/: map specs of atlases in each projection, 100 codes, and vae.atlas.Atlas.project's places.
-Covered: mlp and conv, conditional and not, both activations, greyscale and RGB, and every checkpoint
-under checkpoints/ that loads (with its stored atlas).
+Covered: mlp and conv, conditional and not, greyscale and RGB, every checkpoint under checkpoints/ that
+loads (with its stored atlas), and tests/js/foreign_decoders.py's conv decoders (BatchNorm, LeakyReLU, nearest
+upsampling, a residual block; a spatial latent; outputs `probs` and a `mean` in [-1, 1]).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,14 +30,17 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
+from torch import Tensor
 
+from tests.js.foreign_decoders import as_image, onnx_bytes, rgb_mean, spatial_probs
 from vae.atlas import Atlas as AtlasData
 from vae.atlas import AtlasError, load_atlas, pca_2d
-from vae.checkpoint import CheckpointError, find_checkpoints, load_checkpoint
+from vae.checkpoint import Checkpoint, CheckpointError, find_checkpoints, load_checkpoint
 from vae.config import PRESETS, ModelConfig
-from vae.export import atlas_map_spec, decoder_spec, encoder_spec, float32_base64, latent_plane_spec
+from vae.export import atlas_map_spec, float32_base64, latent_plane_spec, network_specs
 from vae.model import VAE
 from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
+from vae.onnx_export import model_json, onnx_networks
 from vae.uploads import prepare_upload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,16 +48,12 @@ SAMPLES = 100
 
 
 def random_models() -> dict[str, VAE]:
+    """What the shipped checkpoints leave out (they cover conv, conditional, an AE): mlp, RGB, ReLU."""
     torch.manual_seed(0)
-    mlp, conv = PRESETS["mlp"], PRESETS["conv"]
+    mlp = PRESETS["mlp"]
     configs = {
-        "mlp": mlp,
-        "mlp-conditional-silu": replace(mlp, num_classes=10, activation="silu"),
-        "mlp-rgb": replace(mlp, channels=3, height=12, width=12, hidden=64),
-        "conv": conv,
-        "conv-conditional-relu": replace(conv, num_classes=10, activation="relu"),
+        "mlp-conditional-relu": replace(mlp, num_classes=10, activation="relu", hidden=64),
         "conv-rgb": ModelConfig(arch="conv", latent_dim=8, hidden=8, channels=3, height=32, width=32),
-        "conv-ae": replace(conv, objective="ae", hidden=8),
     }
     return {name: VAE(cfg).eval() for name, cfg in configs.items()}
 
@@ -77,27 +79,47 @@ def write(path: Path, fixture: dict) -> None:
 
 
 @torch.no_grad()
-def decoder_fixture(model: VAE, gen: torch.Generator) -> dict:
-    cfg = model.cfg
-    z = torch.randn(SAMPLES, cfg.latent_dim, generator=gen) * 1.5
-    y = torch.randint(0, max(cfg.num_classes, 1), (SAMPLES,), generator=gen) if cfg.conditional else None
-    return {"spec": decoder_spec(model), "z": float32_base64(z), "labels": [] if y is None else y.tolist(),
-            "logits": float32_base64(model.decode(z, y))}
+def decoder_fixture(spec: dict, decode: Callable[..., Tensor], latent: tuple[int, ...], classes: int,
+                    gen: torch.Generator) -> dict:
+    z = torch.randn(SAMPLES, *latent, generator=gen) * 1.5
+    y = torch.randint(0, classes, (SAMPLES,), generator=gen) if classes else None
+    out = decode(z) if y is None else decode(z, y)
+    return {"spec": spec, "z": float32_base64(z), "labels": [] if y is None else y.tolist(),
+            "output": float32_base64(out), "image": float32_base64(as_image(out, spec["output"], spec["input_range"]))}
 
 
 @torch.no_grad()
-def encoder_fixture(model: VAE, gen: torch.Generator) -> dict:
+def encoder_fixture(model: VAE, specs: dict, gen: torch.Generator) -> dict:
     cfg = model.cfg
     x = torch.rand(SAMPLES, *cfg.image_shape, generator=gen) ** 3  # mostly dark, like digits
     y = torch.randint(0, max(cfg.num_classes, 1), (SAMPLES,), generator=gen) if cfg.conditional else None
     mu, logvar = model.encode(x, y)
     return {
-        "encoder": encoder_spec(model), "decoder": decoder_spec(model),
+        "encoder": specs["encoder"], "decoder": specs["decoder"],
         "x": float32_base64(x), "labels": [] if y is None else y.tolist(),
-        "mu": float32_base64(mu), "logvar": float32_base64(logvar),
+        "mu": float32_base64(mu), "logvar": float32_base64(logvar) if cfg.stochastic else None,
         "neg_elbo": negative_elbo_at_mean(model, x, y).tolist() if cfg.stochastic else None,
         "recon_error": reconstruction_error_at_mean(model, x, y).tolist(),
     }
+
+
+def foreign_fixtures(gen: torch.Generator) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Decoder and encoder fixtures of tests/js/foreign_decoders.py's models (exported here: no checkpoint)."""
+    probs, encoder, grey = spatial_probs()
+    tanh, rgb = rgb_mean()
+    spatial = tuple(grey["latent_shape"])
+    specs = network_specs(onnx_bytes(encoder, torch.rand(1, 1, 28, 28), "x", "z"),
+                          onnx_bytes(probs, torch.randn(1, *spatial), "z", "x"), grey)
+    rgb_specs = network_specs(None, onnx_bytes(tanh, torch.randn(1, 6), "z", "x"), rgb)
+    decoders = {"foreign-bn-residual-spatial-probs": decoder_fixture(specs["decoder"], probs, spatial, 0, gen),
+                "foreign-bn-residual-rgb-mean": decoder_fixture(rgb_specs["decoder"], tanh, (6,), 0, gen)}
+    with torch.no_grad():
+        x = torch.rand(SAMPLES, 1, 28, 28, generator=gen)
+        z = encoder(x).flatten(1)
+    encoders = {"foreign-bn-residual-spatial-probs": {
+        "encoder": specs["encoder"], "decoder": specs["decoder"], "x": float32_base64(x), "labels": [],
+        "mu": float32_base64(z), "logvar": None, "neg_elbo": None, "recon_error": None}}
+    return decoders, encoders
 
 
 def picture(gen: np.random.Generator, size: tuple[int, int], light: bool, alpha: str) -> Image.Image:
@@ -163,8 +185,16 @@ def test_the_browser_runtime_matches_pytorch(tmp_path: Path) -> None:
     atlases = {"synthetic": synthetic_atlas(500, 6, gen), "synthetic-plane": synthetic_atlas(300, 2, gen)}
     atlases |= {name: atlas for name, (_, atlas) in shipped().items() if atlas is not None}
     for name, model in models.items():
-        write(tmp_path / "decoders" / f"{name}.json", decoder_fixture(model, gen))
-        write(tmp_path / "encoders" / f"{name}.json", encoder_fixture(model, gen))
+        nets, cfg = onnx_networks(model), model.cfg
+        meta = {"class_names": [str(c) for c in range(cfg.num_classes)]}
+        specs = network_specs(nets.encoder, nets.decoder, model_json(Checkpoint(ROOT, model, meta)))
+        write(tmp_path / "decoders" / f"{name}.json",
+              decoder_fixture(specs["decoder"], model.decode, (cfg.latent_dim,), cfg.num_classes, gen))
+        write(tmp_path / "encoders" / f"{name}.json", encoder_fixture(model, specs, gen))
+    decoders, encoders = foreign_fixtures(gen)
+    for kind, found in (("decoders", decoders), ("encoders", encoders)):
+        for name, fixture in found.items():
+            write(tmp_path / kind / f"{name}.json", fixture)
     for name, fixture in input_fixtures().items():
         write(tmp_path / "inputs" / f"{name}.json", fixture)
     for name, atlas in atlases.items():
@@ -180,7 +210,9 @@ def test_the_browser_runtime_matches_pytorch(tmp_path: Path) -> None:
         named = line.strip().removeprefix("ok ").split(" - ", 1)[-1] if line.lstrip().startswith("ok ") else named
         if "# max abs difference" in line:
             print(f"{named}: {line.split('# ', 1)[1]}")
-    for name in models:
+    for name in [*models, *encoders]:
         assert f"decodes {name} like PyTorch" in run.stdout and f"encodes {name} like PyTorch" in run.stdout, name
+    for name in decoders:
+        assert f"decodes {name} like PyTorch" in run.stdout, name
     assert len(re.findall(r"^ok \d+ - prepares picture-", run.stdout, re.MULTILINE)) == 42
     assert "places checkpoint-mnist-umap codes" in run.stdout or "checkpoint-mnist" not in models

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.live import map as live_map_module
 from ui.live import path as live_path_module
+from ui.live import runtime
 from ui.live import sliders as live_sliders_module
 from ui.live.map import Backdrop, _stops, by_value
 from ui.live.pad import _reader, pad_side, parse_strokes
@@ -24,7 +25,6 @@ from ui.live.runtime import COMPONENTS, atlas_spec, bundle, decoder_of, encoder_
 from vae.atlas import Atlas
 from vae.checkpoint import Checkpoint
 from vae.config import ModelConfig
-from vae.export import decoder_spec, encoder_spec
 from vae.model import VAE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,10 @@ VIEWS = ("sliders", "map", "path", "pad")
 
 
 def spec() -> dict[str, Any]:
-    return decoder_spec(VAE(ModelConfig(arch="mlp", latent_dim=2, hidden=8)))
+    """A decoder spec as the browser gets one (what its network is does not matter to the Python side)."""
+    return {"format": "latent-explorer-onnx-decoder/1", "id": "decoder", "latent_shape": [2], "latent_dim": 2,
+            "image_shape": [1, 28, 28], "output": "logits", "conditional": False, "onnx": "",
+            "runtime": "/app/static/ort/"}
 
 
 def page(without_spec: bool = False) -> None:
@@ -77,6 +80,11 @@ def test_a_decoder_without_a_spec_falls_back() -> None:
     assert "cannot run in the browser" in run(without_spec=True).text[0].value
 
 
+def test_without_onnxruntime_files_the_view_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "ORT_FILES", ("not-installed.wasm",))
+    assert "The browser runtime is missing (onnxruntime-web is not in static/ort/: run make)" in run().text[0].value
+
+
 def test_an_error_from_the_browser_sticks_for_the_session() -> None:
     at = AppTest.from_function(page, default_timeout=60)
     at.session_state["live"] = {"error": "the model runtime has no tanh layer"}
@@ -113,14 +121,23 @@ def small_atlas(n: int = 5) -> Atlas:
                  torch.zeros(n), torch.arange(n) % 2, torch.zeros(2), torch.eye(2), {"weights_sha256": "abc"})
 
 
-def test_specs_are_made_once_per_model_and_atlas(tmp_path: Path) -> None:
-    ckpt = Checkpoint(tmp_path, VAE(ModelConfig(arch="conv", latent_dim=2, hidden=4)), {})
+def test_specs_are_exported_once_per_weights_and_atlas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "ONNX_CACHE", tmp_path / "cache")
+    model = VAE(ModelConfig(arch="conv", latent_dim=2, hidden=4))
+    ckpt = Checkpoint(tmp_path, model, {})
     assert decoder_of(ckpt) is decoder_of(ckpt) and encoder_of(ckpt) is encoder_of(ckpt)
-    assert decoder_of(ckpt)["id"] == decoder_spec(ckpt.model)["id"]
-    assert encoder_of(ckpt)["id"] == encoder_spec(ckpt.model)["id"]
-    other = VAE(ModelConfig(arch="conv", latent_dim=2, hidden=4))
-    other.decoder.append(torch.nn.Tanh())
-    assert decoder_of(Checkpoint(tmp_path, other, {})) is None  # another model: made afresh, and unsupported
+    assert decoder_of(ckpt)["format"] == "latent-explorer-onnx-decoder/1"
+    assert decoder_of(ckpt)["runtime"] == "/app/static/ort/" and encoder_of(ckpt)["latent_dim"] == 2
+    exports = []
+    monkeypatch.setattr(runtime, "onnx_networks", lambda m: exports.append(m) or [][0])
+    twin = VAE(model.cfg)
+    twin.load_state_dict(model.state_dict())
+    assert decoder_of(Checkpoint(tmp_path, twin, {})) is decoder_of(ckpt) and not exports  # same weights: cached
+    other = VAE(model.cfg)
+    assert decoder_of(Checkpoint(tmp_path, other, {})) is None and exports == [other]  # export failed: server
+    runtime._network_specs.clear()  # a server restart: the export is read back from the disk cache
+    assert decoder_of(ckpt)["id"] == decoder_of(Checkpoint(tmp_path, twin, {}))["id"] and len(exports) == 1
+    assert len(list((tmp_path / "cache").iterdir())) == 1
     atlas = small_atlas()
     assert atlas_spec(atlas, "pca", ["a", "b"]) is atlas_spec(atlas, "pca", ["a", "b"])
     assert atlas_spec(atlas, "pca", ["a", "b"])["class_names"] == ["a", "b"]

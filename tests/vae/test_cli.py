@@ -132,3 +132,24 @@ def test_evaluate_and_atlas_need_the_dataset_named(tiny_checkpoint, capsys, comm
     (folder / CONFIG).write_text(json.dumps(meta))
     assert main([command, str(folder), "--subset", "20"]) == 2
     assert f"{folder / CONFIG}: names no dataset, so its test images are unknown" in one_error_line(capsys)
+
+
+def test_atlas_prints_a_short_summary_and_consistent_progress(tiny_checkpoint, capsys) -> None:
+    """Issue 22: not the whole atlas.json (with \\u2212 escapes), and no "30% ... 177 of 177"."""
+    folder = tiny_checkpoint()
+    assert main(["atlas", str(folder), "--subset", "60", "--no-umap", "--k", "2"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()
+    assert out[0].startswith("Atlas of 60 test images of mnist (4-D latent), built in ") and out[0].endswith(" s")
+    assert "projections: PCA" in out[1] and "anomaly scores: −ELBO" in out[2] and "(k = 2)" in out[2]
+    assert out[3].startswith("  trustworthiness (k = 10): PCA ")
+    assert out[4] == f"  written to {folder / 'atlas.safetensors'} and atlas.json"
+    assert "{" not in captured.out and "\\u" not in captured.out
+    lines = [line.split(None, 1) for line in captured.err.splitlines() if line.strip().startswith(tuple("0123456789"))]
+    atlas_lines = [(int(p.rstrip("%")), m) for p, m in lines if m.startswith(("Step", "Atlas"))]
+    percents = [p for p, _ in atlas_lines]
+    assert percents == sorted(percents) and percents[-1] == 100
+    steps = {m.split(":")[0] for _, m in atlas_lines if m.startswith("Step")}
+    assert steps == {"Step 1 of 3", "Step 2 of 3", "Step 3 of 3"}  # encoding, scoring, map quality: no UMAP asked
+    finished = [p for p, m in atlas_lines if m.startswith("Step 2 of 3") and "60 of 60" in m]
+    assert finished and all(abs(p - 200 / 3) < 1 for p in finished)  # a step's full count is at that step's end

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from vae.atlas import Atlas
-from vae.config import PRESETS
-from vae.export import (
-    UnsupportedNetwork,
-    atlas_map_spec,
-    decoder_spec,
-    encoder_spec,
-    float32_base64,
-    latent_plane_spec,
-    map_spec,
-    values_spec,
-)
-from vae.model import VAE
+from vae.export import atlas_map_spec, float32_base64, latent_plane_spec, map_spec, network_specs, values_spec
 
 
 def floats(b64: str) -> np.ndarray:
@@ -35,68 +22,28 @@ def test_float32_base64_round_trips_in_row_major_order() -> None:
     assert floats(float32_base64(t)).tolist() == [0, 3, 1, 4, 2, 5]
 
 
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
-@pytest.mark.parametrize("num_classes", [0, 10])
-def test_decoder_spec_lists_every_layer_with_its_weights(arch: str, num_classes: int) -> None:
-    torch.manual_seed(0)
-    model = VAE(replace(PRESETS[arch], num_classes=num_classes))
-    spec = json.loads(json.dumps(decoder_spec(model)))  # survives JSON unchanged
-    assert spec["latent_dim"] == model.cfg.latent_dim
-    assert spec["num_classes"] == num_classes
-    assert spec["image_shape"] == [1, 28, 28]
-    assert len(spec["layers"]) == len(model.decoder)
-    for entry, layer in zip(spec["layers"], model.decoder, strict=True):
-        if hasattr(layer, "weight"):
-            np.testing.assert_array_equal(floats(entry["weight"]), layer.weight.detach().numpy().ravel())
-            np.testing.assert_array_equal(floats(entry["bias"]), layer.bias.detach().numpy())
-    first = spec["layers"][0]
-    assert first["type"] == "linear" and first["in"] == model.cfg.latent_dim + num_classes
+def test_network_specs_carry_the_onnx_files_as_they_are_and_how_to_feed_them() -> None:
+    model = {"latent_shape": [4, 2, 2], "image_shape": [3, 8, 8], "output": "mean", "input_range": [-1, 1],
+             "conditional": True, "class_names": ["a", "b", "c"]}
+    specs = json.loads(json.dumps(network_specs(b"encoder bytes", b"decoder bytes", model)))
+    assert base64.b64decode(specs["decoder"]["onnx"]) == b"decoder bytes"
+    assert base64.b64decode(specs["encoder"]["onnx"]) == b"encoder bytes"
+    decoder = specs["decoder"]
+    assert decoder["format"] == "latent-explorer-onnx-decoder/1" and decoder["latent_dim"] == 16
+    assert (decoder["output"], decoder["input_range"], decoder["num_classes"]) == ("mean", [-1, 1], 3)
+    assert specs["decoder"]["id"] != specs["encoder"]["id"]
+    assert network_specs(b"encoder bytes", b"other decoder", model)["decoder"]["id"] != decoder["id"]
+    assert set(network_specs(None, b"decoder bytes", model)) == {"decoder"}
 
 
-def test_spec_id_follows_the_weights() -> None:
-    torch.manual_seed(0)
-    model = VAE(PRESETS["conv"])
-    before = decoder_spec(model)["id"]
-    assert decoder_spec(model)["id"] == before
-    with torch.no_grad():
-        model.decoder[0].bias[0] += 1
-    assert decoder_spec(model)["id"] != before
-
-
-def test_unsupported_layers_are_refused_by_name() -> None:
-    model = VAE(PRESETS["mlp"])
-    model.decoder.append(nn.Tanh())
-    with pytest.raises(UnsupportedNetwork, match="Tanh"):
-        decoder_spec(model)
-    model = VAE(PRESETS["conv"])
-    model.decoder[3] = nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1)
-    with pytest.raises(UnsupportedNetwork, match="kernel 4"):
-        decoder_spec(model)
-
-
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
-@pytest.mark.parametrize("num_classes", [0, 10])
-def test_encoder_spec_lists_the_trunk_and_the_head(arch: str, num_classes: int) -> None:
-    torch.manual_seed(0)
-    model = VAE(replace(PRESETS[arch], num_classes=num_classes))
-    spec = json.loads(json.dumps(encoder_spec(model)))
-    assert (spec["latent_dim"], spec["num_classes"]) == (model.cfg.latent_dim, num_classes)
-    assert spec["image_shape"] == [1, 28, 28]
-    trunk = [layer["type"] for layer in spec["trunk"]]
-    assert trunk == (["flatten"] if arch == "mlp" else ["conv2d", "silu", "conv2d", "silu", "flatten"])
-    if arch == "conv":
-        assert (spec["trunk"][0]["kernel"], spec["trunk"][0]["stride"], spec["trunk"][0]["padding"]) == (4, 2, 1)
-    head = [entry for entry in spec["head"] if entry["type"] == "linear"]
-    assert head[0]["in"] == model.head[0].in_features and head[-1]["out"] == 2 * model.cfg.latent_dim
-    np.testing.assert_array_equal(floats(head[-1]["weight"]), model.head[-1].weight.detach().numpy().ravel())
-    assert spec["id"] != encoder_spec(VAE(replace(PRESETS[arch], num_classes=num_classes)))["id"]
-
-
-def test_an_encoder_with_an_odd_convolution_is_refused() -> None:
-    model = VAE(PRESETS["conv"])
-    model.trunk[0] = nn.Conv2d(1, 32, 5, stride=2, padding=2)
-    with pytest.raises(UnsupportedNetwork, match="kernel 3"):
-        encoder_spec(model)
+@pytest.mark.parametrize(("change", "message"), [
+    ({"output": "sigmoid"}, "output kind must be one of logits, probs, mean"),
+    ({"conditional": True, "class_names": []}, "needs its class names"),
+])
+def test_network_specs_refuse_what_the_runtime_cannot_follow(change: dict, message: str) -> None:
+    model = {"latent_shape": [2], "image_shape": [1, 28, 28], "output": "logits", **change}
+    with pytest.raises(ValueError, match=message):
+        network_specs(None, b"", model)
 
 
 def test_map_spec_holds_points_means_and_labels() -> None:

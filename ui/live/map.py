@@ -1,8 +1,15 @@
-"""The map view: a scatter of the atlas that decodes wherever the pointer is, in the browser; a click pins.
+"""The map view: every atlas point on a canvas that pans and zooms, in the browser. Hovering a point shows its
+image (from a `Sprite` sheet) beside its reconstruction, hovering between points decodes the place, a click
+pins, and Box and Lasso select; zoomed in, thumbnails replace the dots.
 
     result = live_map(decoder_of(ckpt), key="map", points=atlas_spec(atlas, "umap", names))
     if result.z is not None:          # the user clicked a place in this run
         ...
+    if result.selected is not None:   # the user selected points in this run
+        ...
+
+Without a decoder (one the browser cannot run, or browser decoding switched off) the map still draws,
+selects and shows images; only decoding is off, and `result.error` says why.
 
 Points are coloured by class with the plotly map's palette (ui.maps.PALETTE) unless told otherwise:
 `by_value(values, ...)` colours them along a colour scale and draws a colour bar. For a model with a
@@ -16,10 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from PIL import Image
 from plotly import colors
 from torch import Tensor
 
-from ui import maps
+from ui import maps, show
 from ui.live import runtime
 from ui.live.sliders import finite
 from vae.export import content_id
@@ -77,23 +86,58 @@ class Backdrop:
         return {"format": PICTURE_FORMAT, "url": self.url, "id": content_id({"url": self.url})}
 
 
+SPRITE_MAX_PX = 8192  # a sprite sheet's side: 8192 x 8192 holds about 85,000 tiles of 28 pixels
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """The point images as one PNG sheet (a data URL): image i is the tile at column i % columns, row
+    i // columns, each `tile` pixels square."""
+
+    url: str
+    columns: int
+    tile: int
+
+    def spec(self) -> runtime.Spec:
+        return {"format": PICTURE_FORMAT, "url": self.url, "id": content_id({"url": self.url})}
+
+
+def sprite_sheet(images: Tensor) -> Sprite | None:
+    """A sprite sheet of uint8 images (N, C, H, W), square, greyscale or RGB; None when they would not fit."""
+    n, c, h, w = images.shape
+    columns = int(np.ceil(np.sqrt(n)))
+    if h != w or c not in (1, 3) or columns * h > SPRITE_MAX_PX:
+        return None
+    rows = -(-n // columns)
+    sheet = np.zeros((rows * columns, h, w, c), dtype=np.uint8)
+    sheet[:n] = images.permute(0, 2, 3, 1).numpy()
+    sheet = sheet.reshape(rows, columns, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, columns * w, c)
+    picture = Image.fromarray(sheet[..., 0] if c == 1 else sheet, "L" if c == 1 else "RGB")
+    return Sprite(show.inline_png(picture), columns, h)
+
+
 @dataclass(frozen=True)
 class MapResult(runtime.Live):
     """Set only in the run a place was clicked: its code `z`, the place `xy`, the nearest atlas point's
-    `index` and `label`."""
+    `index` and `label`; and in a run points were selected (a click on one, Box, Lasso, Find), `selected`."""
 
     z: list[float] | None = None
     xy: tuple[float, float] | None = None
     label: int | None = None
     index: int | None = None
+    selected: list[int] | None = None
 
 
-def _result(commit: dict[str, Any] | None) -> MapResult:
+def _result(commit: dict[str, Any] | None, note: str | None = None) -> MapResult:
     if commit is None:
-        return MapResult(True)
+        return MapResult(True, note)
+    picked = commit.get("selected", commit.get("indices"))
+    selected = sorted({int(i) for i in picked}) if isinstance(picked, list) else None
+    if commit.get("kind") != "pin":
+        return MapResult(True, note, selected=selected)
     x, y = commit["xy"]
-    return MapResult(True, z=[float(v) for v in commit["z"]], xy=(float(x), float(y)), label=commit.get("label"),
-                     index=commit.get("index"))
+    return MapResult(True, note, z=[float(v) for v in commit["z"]], xy=(float(x), float(y)),
+                     label=commit.get("label"), index=commit.get("index"), selected=selected)
 
 
 def live_map(
@@ -105,31 +149,45 @@ def live_map(
     pinned: tuple[float, float] | None = None,
     label: int | None = None,
     backdrop: Backdrop | None = None,
+    sprite: Sprite | None = None,
+    selected: Sequence[int] | None = None,
+    focus: int | None = None,
     image_size: int = 196,
     on_commit: Callable[[MapResult], None] | None = None,
 ) -> MapResult:
-    """Mount the map of `points` (ui.live.runtime.atlas_spec) and return what was clicked.
+    """Mount the map of `points` (ui.live.runtime.atlas_spec) and return what was clicked or selected.
 
-    Hovering decodes, clicking pins; `pinned` marks a place already chosen. `label` is the class for
+    Hovering decodes, clicking pins; `pinned` marks a place already chosen, `selected` rings points (None
+    leaves the map's own selection alone), `focus` zooms to a point when it changes. `label` is the class for
     a conditional decoder (default: the nearest atlas point's). `colouring` defaults to by_class.
     `on_commit(result)` runs before the script, like a widget's on_change.
     """
-    why = runtime.unavailable(key, {"decoder": decoder}, "images come from the server")
-    if why:
-        return MapResult(False, why)
-    if int(points["latent_dim"]) != int(decoder["latent_dim"]):
+    note = None
+    if decoder is None:
+        note = "This model's decoder cannot run in the browser, so hovering shows images but decodes nothing."
+    elif runtime.browser_disabled():
+        note, decoder = "Browser decoding is switched off, so hovering shows images but decodes nothing.", None
+    if decoder is not None and int(points["latent_dim"]) != int(decoder["latent_dim"]):
         raise ValueError("the map's points need the decoder's latent size")
     colouring = colouring or by_class(points["class_names"])
-    specs = {"decoder": decoder, "map": points}
+    specs = {"map": points} if decoder is None else {"decoder": decoder, "map": points}
     if colouring.values is not None:
         if colouring.values["n"] != points["n"]:
             raise ValueError(f"a colouring needs one value per point ({points['n']}), got {colouring.values['n']}")
         specs["values"] = colouring.values
     if backdrop is not None:
         specs["picture"] = backdrop.spec()
+    if sprite is not None:
+        specs["sprite"] = sprite.spec()
+    why = runtime.unavailable(key, specs, "so the map is off", decodes=decoder is not None)
+    if why:
+        return MapResult(False, why)
     data = {
-        "size": int(image_size), "label": label, "colouring": colouring.data,
+        "size": int(image_size), "label": label, "colouring": colouring.data, "class_palette": list(maps.PALETTE),
         "pinned": None if pinned is None else finite(pinned, "pinned"),
         "extent": None if backdrop is None else list(backdrop.extent),
+        "sprite": None if sprite is None else {"columns": sprite.columns, "tile": sprite.tile},
+        "selected": None if selected is None else [int(i) for i in selected],
+        "focus": None if focus is None else int(focus),
     }
-    return runtime.mount(_view, key, data, specs, _result, on_commit)
+    return runtime.mount(_view, key, data, specs, lambda commit: _result(commit, note), on_commit)
