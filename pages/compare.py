@@ -40,11 +40,11 @@ def starting_models(working: list[models.Entry]) -> list[str]:
     chosen = models.load(by_id[first])
     if isinstance(chosen, str):
         return [first]
-    shape = chosen.model.cfg.image_shape
+    shape = chosen.model.image_shape
 
     def fits(i: str) -> bool:
         ckpt = models.load(by_id[i])
-        return i != first and not isinstance(ckpt, str) and ckpt.model.cfg.image_shape == shape
+        return i != first and not isinstance(ckpt, str) and ckpt.model.image_shape == shape
 
     family = [i for i in FAMILY if i in by_id and fits(i)]
     others = family or list(islice((i for i in by_id if fits(i)), 2))
