@@ -185,15 +185,15 @@ st.caption("What the model finds unusual. Every test image has a few anomaly sco
 atlas = atlases.get(ckpt, data)
 if atlas is None:
     st.stop()
-cfg = ckpt.model.cfg
-missing = unavailable(cfg)
+missing = unavailable(ckpt.model)
 if missing:
     st.caption(f"No {', '.join(scores.title(n) for n in missing)} here: {next(iter(missing.values()))}.")
-if cfg.conditional:
+if ckpt.model.conditional:
     st.caption("This model is conditional: images are scored without their labels, each as the class it fits best, "
                "so that test images and other images are treated alike.")
 if not atlas.scores:
-    st.info(f"This model's latent map has no anomaly scores yet ({', '.join(map(scores.title, available(cfg)))}). "
+    has = ", ".join(map(scores.title, available(ckpt.model)))
+    st.info(f"This model's latent map has no anomaly scores yet ({has}). "
             + scores.add_scores_hint(ckpt), icon=":material/query_stats:")
     state.publish({})
     st.stop()

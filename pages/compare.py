@@ -40,11 +40,11 @@ def starting_models(working: list[models.Entry]) -> list[str]:
     chosen = models.load(by_id[first])
     if isinstance(chosen, str):
         return [first]
-    shape = chosen.model.cfg.image_shape
+    shape = chosen.model.image_shape
 
     def fits(i: str) -> bool:
         ckpt = models.load(by_id[i])
-        return i != first and not isinstance(ckpt, str) and ckpt.model.cfg.image_shape == shape
+        return i != first and not isinstance(ckpt, str) and ckpt.model.image_shape == shape
 
     family = [i for i in FAMILY if i in by_id and fits(i)]
     others = family or list(islice((i for i in by_id if fits(i)), 2))
@@ -64,9 +64,9 @@ def pick_models() -> list[tuple[str, Checkpoint]]:
 
 
 def same_shape(chosen: list[tuple[str, Checkpoint]]) -> list[tuple[str, Checkpoint]]:
-    shape = chosen[0][1].model.cfg.image_shape
-    kept = [(i, c) for i, c in chosen if c.model.cfg.image_shape == shape]
-    left_out = [i for i, c in chosen if c.model.cfg.image_shape != shape]
+    shape = chosen[0][1].model.image_shape
+    kept = [(i, c) for i, c in chosen if c.model.image_shape == shape]
+    left_out = [i for i, c in chosen if c.model.image_shape != shape]
     if left_out:
         st.warning(f"Left out {', '.join(left_out)}: their images are not {shape[1]}×{shape[2]}×{shape[0]} like "
                    f"{chosen[0][0]}'s, so they cannot take the same inputs.", icon=":material/filter_alt:")
@@ -74,13 +74,13 @@ def same_shape(chosen: list[tuple[str, Checkpoint]]) -> list[tuple[str, Checkpoi
 
 
 def metrics_table(chosen: list[tuple[str, Checkpoint]]) -> None:
-    rows = [{"Model": i, "Kind": c.model.cfg.kind, "Latent": c.model.cfg.latent_dim, **metrics.row(c)}
+    rows = [{"Model": i, "Kind": c.model.kind, "Latent": c.model.latent_dim, **metrics.row(c)}
             for i, c in chosen]
     frame = pd.DataFrame(rows).set_index("Model")
     labels = [m.label for m in metrics.METRICS]
     frame[labels] = frame[labels].astype(float)  # one type per column: a missing figure is NaN
     styler = frame.style.format({m.label: f"{{:,.{m.digits}f}}" for m in metrics.METRICS}, na_rep="—")
-    conditional = pd.Series([c.model.cfg.conditional for _, c in chosen], index=frame.index)
+    conditional = pd.Series([c.model.conditional for _, c in chosen], index=frame.index)
     mixed = conditional.any() and not conditional.all()
     for m in metrics.METRICS:
         column = frame[m.label][~conditional] if m.given_label and mixed else frame[m.label]
@@ -92,7 +92,7 @@ def metrics_table(chosen: list[tuple[str, Checkpoint]]) -> None:
                if metrics.value(c, m.key) is None]
     if mixed:
         missing += [(i, m.label, "given its label: -log p(x|y), not comparable with the others' -log p(x), so not "
-                     "marked as the best") for i, c in chosen if c.model.cfg.conditional
+                     "marked as the best") for i, c in chosen if c.model.conditional
                     for m in metrics.METRICS if m.given_label]
     st.caption("The best of each column is marked (rate is a trade-off, so none there). Numbers come from "
                "`python -m vae evaluate` (NLL with the k in each model card); a dash is a number that does not exist "
@@ -170,8 +170,7 @@ def samples(chosen: list[tuple[str, Checkpoint]], seed: int, temperature: float)
     """Prior samples: the same codes for every model of a latent size; conditional models cycle the classes."""
     rows = []
     for _, c in chosen:
-        cfg = c.model.cfg
-        codes = sample_prior(SHOWN, cfg.latent_dim, temperature, seed)
+        codes = sample_prior(SHOWN, c.model.latent_dim, temperature, seed)
         rows.append(decode(c.model, codes, models.class_input(c, SHOWN)))
     return torch.stack(rows)
 
@@ -274,7 +273,7 @@ ends_cols[2].button("Random pair", key="random_pair", icon=":material/casino:", 
 ends = torch.tensor([st.session_state["a"], st.session_state["b"]])
 strip = paths(chosen, data.floats(ends), data.labels[ends])
 show.picture(show.labelled_rows(strip, names, ["A", *[""] * (SHOWN - 2), "B"], tile=TILE))
-if any(c.model.cfg.conditional for _, c in chosen):
+if any(c.model.conditional for _, c in chosen):
     st.caption("A conditional model decodes the whole path as A's class: its code holds the style, the label the "
                "digit, so it morphs A's style into B's and keeps A's class.")
 

@@ -63,7 +63,7 @@ def random_image(count: int) -> None:
 def chosen_image(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[Tensor | None, int | None, str]:
     """The image to code (C, H, W), its class (None for an upload or a drawing) and its caption. "Drawing" is
     offered when the link holds one (as the Draw page's "Compress it" writes it)."""
-    shape = ckpt.model.cfg.image_shape
+    shape = ckpt.model.image_shape
     state.bind("drawing", None, drawing.parser(shape))
     drawn = st.session_state["drawing"]
     source = pickers.image_source("Image", [s for s in SOURCES if s != "Drawing" or drawn], "source", data)
@@ -190,7 +190,7 @@ def publish() -> None:
 
 
 ckpt = models.require_model()
-cfg = ckpt.model.cfg
+model = ckpt.model
 data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Compress")
@@ -200,7 +200,7 @@ st.caption("The model as a codec. Losslessly, bits-back coding (BB-ANS) codes a 
 source_col, info_col = st.columns([1, 2], gap="large")
 with source_col:
     x, label, caption = chosen_image(ckpt, data, names)
-    if cfg.conditional and label is None:
+    if model.conditional and label is None:
         label = pickers.model_class(ckpt, "Class given to the model",
                                     "A conditional model codes an image with its class; the class is coded too.")
 sha = weights(ckpt)
@@ -209,7 +209,7 @@ if x is None:
 else:
     with info_col:
         show.image(x, caption, width=140)
-    label = label if cfg.conditional else None
+    label = label if model.conditional else None
     st.subheader("Lossless")
     lossless_panel(ckpt, x, label, sha)
     st.subheader("Lossy")

@@ -73,10 +73,10 @@ def reference_scores(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | Non
 
 def pad(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None, names: list[str], label: int | None,
         reference: torch.Tensor | None) -> PadResult:
-    cfg = ckpt.model.cfg
-    model_input = ModelInput(cfg.channels, cfg.height, cfg.width, dark_background=uploads.dark_background(data),
+    model_input = ModelInput(*ckpt.model.image_shape, dark_background=uploads.dark_background(data),
                              invert="never", fit=st.session_state["framing"])
-    score = PadScore(score_of(cfg), None if reference is None else values_of(reference, "draw-scores", ckpt.model))
+    stored = None if reference is None else values_of(reference, "draw-scores", ckpt.model)
+    score = PadScore(score_of(ckpt.model), stored)
     points, caption = None, ""
     if atlas is not None:
         projection = st.session_state["projection"]
@@ -101,7 +101,7 @@ def uploaded(ckpt: Checkpoint, data: ImageSet | None, label: int | None,
     y = None if label is None else torch.tensor([label])
     with torch.no_grad():
         mu, _ = ckpt.model.encode(x[None], y)
-    score, kind = float(score_images(ckpt.model, x[None], y)[0]), score_of(ckpt.model.cfg)
+    score, kind = float(score_images(ckpt.model, x[None], y)[0]), score_of(ckpt.model)
     show.images(torch.stack([x, decode(ckpt.model, mu, y)[0]]), ["your drawing", "its reconstruction"], width=140)
     rank = "" if reference is None else f", more unusual than {percentile(reference, score):.0f}% of the test images"
     st.markdown(f"**{kind.title}: {score:.{kind.digits}f} {kind.unit}**{rank}")
@@ -119,7 +119,7 @@ def nearest(ckpt: Checkpoint, atlas: Atlas | None, data: ImageSet | None, z: lis
     captions = [f"#{i}" + (f" · {names[int(atlas.labels[i])].split(' - ')[0]}" if names else "") + f" · d {d:.2f}"
                 for i, d in zip(idx[0].tolist(), dist[0].tolist(), strict=True)]
     show.images(atlases.point_images(ckpt, atlas, shown, idx[0]), captions, width=108)
-    if ckpt.model.cfg.conditional:
+    if ckpt.model.conditional:
         st.caption("A conditional model's code holds what the class does not say (the style), so these share the "
                    "drawing's style, whatever their class.")
     if shown is None:
@@ -140,7 +140,6 @@ def hand_on(x: torch.Tensor, z: list[float], label: int | None) -> None:
 
 
 ckpt = models.require_model()
-cfg = ckpt.model.cfg
 data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Draw")

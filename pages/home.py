@@ -7,7 +7,7 @@ import torch
 from ui import entry, metrics, models, show, state
 from vae.checkpoint import Checkpoint, training_commands, training_epochs
 from vae.latent import decode, encode_dataset, sample_prior
-from vae.model import count_parameters
+from vae.ours import objective_of
 
 entry.through_app()
 
@@ -18,11 +18,14 @@ KIND_HELP = {
           "look like the prior, so samples from N(0, I) often land where the decoder saw no codes.",
     "wae": "A Wasserstein autoencoder (WAE-MMD): deterministic codes, trained on reconstruction plus λ times the MMD "
            "between a batch's codes and prior samples, so the codes as a whole match the prior.",
+    "onnx": "A model exported to ONNX (from any framework) and run here with onnxruntime: what it is, its model.json "
+            "says (docs/own-models.md).",
+    "code": "A model from your own PyTorch code, imported because the app was started with --trust-code.",
 }
 
 
 def model_card(ckpt: Checkpoint) -> None:
-    cfg, meta = ckpt.model.cfg, ckpt.meta
+    model, meta = ckpt.model, ckpt.meta
     history = meta.get("history") or []
     cols = st.columns([1, 1.1, 0.8, 0.8, 1.1, 1.5])  # room for a multi-stage "30 + 22 + 10 + 25"
     dataset, missing = models.dataset_of(ckpt), models.data_missing(ckpt)
@@ -33,18 +36,25 @@ def model_card(ckpt: Checkpoint) -> None:
     cols[0].metric("Dataset", models.dataset_label(dataset),
                    help=dataset + (f". Test split: {split}." if split else "") + stretched,
                    delta="images missing" if missing else None, delta_color="red", delta_arrow="off")
-    cols[1].metric("Architecture", f"{cfg.arch} · {cfg.activation}")
-    cols[2].metric("Latent size", cfg.latent_dim)
-    cols[3].metric("Kind", cfg.kind, help=KIND_HELP[cfg.objective])
-    cols[4].metric("Parameters", f"{count_parameters(ckpt.model):,}")
+    cols[1].metric("Architecture", model.architecture,
+                   help=f"{model.code}, imported because the app was started with --trust-code"
+                   if model.source == "code" else None)
+    cols[2].metric("Latent size", models.latent_words(model),
+                   help="A spatial latent: the pages see its codes flattened." if len(model.latent_shape) > 1 else None)
+    cols[3].metric("Kind", model.kind, help=KIND_HELP.get(objective_of(model) or model.source))
+    count = model.parameter_count
+    cols[4].metric("Parameters", "–" if count is None else f"{count:,}")
     runs = training_epochs(meta) or [len(history)]
-    cols[5].metric(
-        "Epochs", " + ".join(map(str, runs)),
-        help=f"Best epoch: {meta.get('best_epoch', '?')}"
-        + (f". Fine-tuned from weights trained {sum(runs[:-1])} epochs before (--init)." if len(runs) > 1 else ""),
-    )
-    if cfg.conditional:
-        st.caption(f"Conditional on the class label ({cfg.num_classes} classes).")
+    if model.source == "checkpoint":
+        cols[5].metric(
+            "Epochs", " + ".join(map(str, runs)),
+            help=f"Best epoch: {meta.get('best_epoch', '?')}"
+            + (f". Fine-tuned from weights trained {sum(runs[:-1])} epochs before (--init)." if len(runs) > 1 else ""),
+        )
+    else:
+        cols[5].metric("Epochs", "–", help="Trained elsewhere: the explorer has no record of its training.")
+    if model.conditional:
+        st.caption(f"Conditional on the class label ({model.num_classes} classes).")
     if ckpt.class_names:
         st.caption(class_order(ckpt.class_names), help="A folder's classes are its subfolders in natural order "
                    "(numbers by value), as recorded in config.json when the model was trained.")
@@ -105,12 +115,12 @@ def training_curves(ckpt: Checkpoint) -> None:
     k = ckpt.meta.get("train", {}).get("iwae_k", 1)
     losses = {"train_loss": "train", "test_loss": "test"}
     title = {"vae": "Loss (negative ELBO)", "ae": "Loss (reconstruction)", "wae": "Loss (reconstruction + λ·MMD)"}[
-        ckpt.model.cfg.objective]
+        objective_of(ckpt.model)]
     if k > 1:  # trained on the IWAE bound: the training loss is -L_k, and the test set has both
         losses = {"train_loss": f"train -L_{k}", "test_iwae_loss": f"test -L_{k}", "test_loss": "test ELBO"}
         title = "Loss"
     left.plotly_chart(curve(history, losses, title), key="curve_loss")
-    regularizer = {"vae": ("kl", "KL divergence"), "wae": ("mmd", "MMD to the prior")}.get(ckpt.model.cfg.objective)
+    regularizer = {"vae": ("kl", "KL divergence"), "wae": ("mmd", "MMD to the prior")}.get(objective_of(ckpt.model))
     if regularizer:
         term, name = regularizer
         right.plotly_chart(curve(history, {f"train_{term}": "train", f"test_{term}": "test"}, name), key="curve_kl")
@@ -129,11 +139,11 @@ def samples_and_reconstructions(ckpt: Checkpoint) -> None:
         with left:
             st.markdown("**Test images** (top) **and their reconstructions**")
             show.image_grid(torch.cat([first.floats(), recon]), ncol=SHOWN, tile=44)
-    codes = sample_prior(2 * SHOWN, model.cfg.latent_dim, seed=0)
+    codes = sample_prior(2 * SHOWN, model.latent_dim, seed=0)
     with right:
-        st.markdown("**Samples from the prior**" + (" (classes in turn)" if model.cfg.conditional else ""))
+        st.markdown("**Samples from the prior**" + (" (classes in turn)" if model.conditional else ""))
         show.image_grid(decode(model, codes, models.class_input(ckpt, 2 * SHOWN)), ncol=SHOWN, tile=44)
-        if model.cfg.objective == "ae":
+        if objective_of(model) == "ae":
             st.caption("Drawn from N(0, I), which a plain autoencoder was never trained to fill: see the Sample page.")
 
 
@@ -143,12 +153,13 @@ def table_row(entry: models.Entry) -> dict[str, object]:
     ckpt = None if entry.error else models.load(entry)
     row: dict[str, object] = {"Model": entry.id, "Status": "broken" if entry.error else "ok"}
     if isinstance(ckpt, Checkpoint):
-        cfg = ckpt.model.cfg
+        model = ckpt.model
         row["Status"] = "data missing" if models.data_missing(ckpt) else "ok"
         row |= {
-            "Kind": cfg.kind, "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": cfg.arch,
-            "Latent size": cfg.latent_dim,
-            "Epochs": len(ckpt.meta.get("history") or []), "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
+            "Kind": model.kind, "Dataset": ckpt.meta.get("dataset", "?"), "Architecture": model.architecture,
+            "Latent size": model.latent_dim,
+            "Epochs": len(ckpt.meta.get("history") or []) if model.source == "checkpoint" else None,
+            "Evaluated": "yes" if "metrics" in ckpt.meta else "no",
         }
     else:
         row |= dict.fromkeys(("Kind", "Dataset", "Architecture", "Latent size", "Epochs", "Evaluated"))

@@ -42,7 +42,7 @@ def endpoint(
 ) -> tuple[Tensor | None, str, int | None]:
     """One end of the path: a test image (by index or a random one of a class), an upload or a drawing;
     returns the image, its caption and its label (None for an upload or a drawing)."""
-    shape = ckpt.model.cfg.image_shape
+    shape = ckpt.model.image_shape
     state.bind(f"{side}_drawing", None, drawing.parser(shape))
     drawn = st.session_state[f"{side}_drawing"]
     sources = [s for s in SOURCES if s != "Drawing" or drawn]

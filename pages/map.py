@@ -80,7 +80,7 @@ def code_chart(mu: torch.Tensor, sigma: torch.Tensor | None) -> go.Figure:
 def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, names: list[str]) -> None:
     model = ckpt.model
     mu = atlas.mu[i]
-    sigma = torch.exp(0.5 * atlas.logvar[i]) if model.cfg.stochastic else None
+    sigma = torch.exp(0.5 * atlas.logvar[i]) if model.posterior else None
     y = atlas.labels[i:i + 1]
     recon = decode(model, mu[None], y)[0]
     st.subheader(f"{point_name(atlas, i)}{class_tag(names, int(atlas.labels[i]))}")
@@ -149,7 +149,7 @@ def colouring_of(atlas: Atlas, projection: str, colour: str) -> Colouring | None
 
 def the_map(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, projection: str, names: list[str]) -> None:
     plane = projection == "latent"  # a 2-D latent shown as it is: a place is a code, no inverse map needed
-    backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.cfg.conditional else None
+    backdrop = manifold_backdrop(ckpt, atlas) if plane and not ckpt.model.conditional else None
     key = f"{maps.cache_key(ckpt, atlas)}:{atlas.meta['split']}:{len(atlas)}"
     sprite = thumbnails(key, data, len(atlas)) if data is not None else None
     chosen = st.session_state["selected"]
@@ -275,7 +275,7 @@ projections = atlas.projections
 state.bind("projection", projections[0], state.choice(projections))
 state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
 state.bind("pin", None, state.numbers(2, -1e6, 1e6))
-if state.bind_code("z", ckpt.model.cfg.latent_dim, 1e3):
+if state.bind_code("z", ckpt.model.latent_dim, 1e3):
     st.session_state["pin"] = None  # the pin's code was another model's
 colourings = ["class", *atlas.scores, *([KEPT] if atlas.kept else [])]
 state.bind("colour", "class", state.choice(colourings))

@@ -128,7 +128,6 @@ def publish() -> None:
 
 ckpt = models.require_model()
 model = ckpt.model
-cfg = model.cfg
 data = models.load_test_images(ckpt)
 names = models.class_names(ckpt)
 st.title("Repair")
@@ -143,7 +142,7 @@ with source_col:
         label = pickers.model_class(ckpt, "Class given to the model", "A conditional model encodes and decodes "
                                     "with a class: say which one your image shows.")
 with corruption_col:
-    corruption = corruption_controls(cfg.height, cfg.width)
+    corruption = corruption_controls(*model.image_shape[1:])
 if x is None:
     st.info("Upload an image to repair" + (", or switch to a test image." if data is not None else "."))
     publish()

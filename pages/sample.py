@@ -12,6 +12,7 @@ from vae.generate import class_names, dataset_files, manifest, zip_bytes
 from vae.images import grid, png_bytes
 from vae.imageset import ImageSet
 from vae.latent import decode, every_class, sample_prior
+from vae.ours import objective_of
 
 entry.through_app()
 
@@ -23,7 +24,7 @@ STYLE_SOURCES = ("Test images", "Upload")
 def style_inputs(ckpt: Checkpoint, data: ImageSet | None, names: list[str]) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The images (and labels) "same style, every class" starts from: random test images, or an upload."""
     state.bind("style_seed", 0, state.integer(0, state.MAX_SEED))
-    state.bind("style_label", 0, state.integer(0, ckpt.model.cfg.num_classes - 1))
+    state.bind("style_label", 0, state.integer(0, ckpt.model.num_classes - 1))
     cols = st.columns([2, 2, 3], vertical_alignment="bottom")
     if pickers.image_source("Start from", STYLE_SOURCES, "style_source", data, cols[0]) == "Upload":
         label = pickers.model_class(ckpt, "Encoded as", "The label the encoder is given with your image.", cols[1],
@@ -63,7 +64,6 @@ def samples_zip(ckpt: Checkpoint, images: torch.Tensor, y: torch.Tensor | None, 
 
 ckpt = models.require_model()
 model = ckpt.model
-cfg = model.cfg
 names = models.class_names(ckpt)
 st.title("Sample")
 st.caption(
@@ -75,23 +75,27 @@ temperature = state.slider("Temperature", 0.05, 3.0, "temperature", 1.0, control
 seed = state.number_input("Seed", 0, state.MAX_SEED, "seed", 0, controls[1])
 controls[2].button("Resample", key="resample", on_click=state.new_seed, args=("seed",), icon=":material/casino:",
                    width="stretch", help="A new random seed.")
-if cfg.conditional:
+if model.conditional:
     per_class = state.slider("Samples per class", 1, 16, "per_class", 8, controls[3])
-    count, ncol = per_class * cfg.num_classes, per_class
-    y = torch.arange(cfg.num_classes).repeat_interleave(per_class)
+    count, ncol = per_class * model.num_classes, per_class
+    y = torch.arange(model.num_classes).repeat_interleave(per_class)
 else:
     count = state.select_slider("Grid size", SIZES, "n", 64, controls[3])
     ncol, y = round(count**0.5), None
 
-if cfg.objective == "ae":
+if objective_of(model) == "ae":
     st.warning(
         "This is a plain autoencoder: nothing in its training makes its codes look like N(0, I), so codes drawn from "
         "that prior land where the decoder saw none. That is why its samples look wrong: a VAE is trained to fill "
         "the prior (the KL term), and a WAE to match its codes to it (the MMD term).", icon=":material/warning:")
-codes = sample_prior(count, cfg.latent_dim, temperature, seed)
+elif objective_of(model) is None and not model.posterior:
+    st.warning(
+        "This model has no posterior q(z|x): unless its training matched its codes to N(0, I), codes drawn from "
+        "that prior land where the decoder saw none, and its samples look wrong.", icon=":material/warning:")
+codes = sample_prior(count, model.latent_dim, temperature, seed)
 images = decode(model, codes, y)
-if cfg.conditional:
-    show.picture(show.labelled_rows(images.reshape(cfg.num_classes, per_class, *images.shape[1:]), names,
+if model.conditional:
+    show.picture(show.labelled_rows(images.reshape(model.num_classes, per_class, *images.shape[1:]), names,
                                 [str(i + 1) for i in range(per_class)], tile=min(64, 900 // per_class)))
 else:
     show.image_grid(images, ncol=ncol, tile=min(72, 760 // ncol))
@@ -103,9 +107,9 @@ downloads[1].download_button(
     "Download ZIP", samples_zip(ckpt, images, y, seed, temperature), f"samples-seed{seed}.zip",  # ~17 ms for 100:
     # made with the page, so a click that lands as the page reruns still finds its file (a deferred one may not)
     "application/zip", key="download_zip", icon=":material/folder_zip:", width="stretch",
-    help="Each image as a PNG" + (", one folder per class" if cfg.conditional else "")
+    help="Each image as a PNG" + (", one folder per class" if model.conditional else "")
     + ", with a manifest: a dataset that training reads as folder:DIR.",
 )
-if cfg.conditional:
+if model.conditional:
     same_style_every_class(ckpt, models.load_test_images(ckpt), names)
-state.publish({k: st.session_state.get(k) for k in ("style_seed", "style_label") if cfg.conditional})
+state.publish({k: st.session_state.get(k) for k in ("style_seed", "style_label") if model.conditional})

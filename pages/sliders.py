@@ -39,7 +39,7 @@ def set_code(values: list[float]) -> None:
 def from_test_image(ckpt, data) -> None:
     """Callback: start from the latent mean of the chosen test image."""
     i = st.session_state["image"]
-    y = data.labels[i:i + 1] if ckpt.model.cfg.conditional else None
+    y = data.labels[i:i + 1] if ckpt.model.conditional else None
     with torch.no_grad():
         mu, _ = ckpt.model.encode(data.floats(slice(i, i + 1)), y)
     set_code(mu[0].tolist())
@@ -140,7 +140,7 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
         if not live.available:
             st.caption(live.error)
             slider_column, image_column = st.columns([5, 3], gap="medium")
-            code = torch.tensor(server_code(model.cfg.latent_dim))
+            code = torch.tensor(server_code(model.latent_dim))
             if direction is not None:
                 amount = slider_column.slider(f"Direction {direction.label}", *DIRECTION_BOUNDS, key="dir_amount")
                 code = code + amount * torch.tensor(direction.vector)
@@ -157,14 +157,14 @@ def sliders_and_images(ckpt: Checkpoint, order: list[int], kl: torch.Tensor | No
     state.publish({
         "z": st.session_state["z"],
         "image": st.session_state.get("image"),
-        "label": st.session_state.get("label") if model.cfg.conditional else None,
+        "label": st.session_state.get("label") if model.conditional else None,
         "direction": st.session_state.get("direction") or None,
         **({k: st.session_state[k] for k in ("dir_from", "dir_to", "dir_amount")} if direction is not None else {}),
     })
 
 
 ckpt = models.require_model()
-model, dim = ckpt.model, ckpt.model.cfg.latent_dim
+model, dim = ckpt.model, ckpt.model.latent_dim
 data = models.load_test_images(ckpt)
 st.title("Latent sliders")
 stats = atlases.latent_stats(ckpt, data)
@@ -173,7 +173,7 @@ if stats is not None:
     order = torch.argsort(kl if kl is not None else variance, descending=True).tolist()
     active = atlases.active(variance)
     by = ("KL divergence from the prior" if kl is not None
-          else f"how much the code varies across images (this {model.cfg.kind} has no posterior, so no KL)")
+          else f"how much the code varies across images (this {model.kind} has no posterior, so no KL)")
     st.caption(
         f"One slider per latent dimension, ordered by {by}, measured on {source}; "
         f"{int(active.sum())} of {dim} are active. Faded ones are inactive: the encoder ignores them, so moving "

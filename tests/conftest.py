@@ -69,6 +69,13 @@ def tiny_checkpoint(tmp_path: Path, tiny_model: Callable[..., VAE]) -> Callable[
     return make
 
 
+@pytest.fixture(scope="session")
+def own_models(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """The models nobody here wrote (examples/own_models), trained for seconds: {name: (code folder, ONNX folder)}.
+    About 30 s on this shared machine, once per session."""
+    from tests.own_models import make_own_models
+
+    return make_own_models(tmp_path_factory.mktemp("own-models"))
 def missing_tools() -> list[str]:
     """The tools whose tests are skipped on this machine, each with the tests that need it."""
     from tests.browser.helpers import CHROMIUM

@@ -187,7 +187,7 @@ def class_codes(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor, Tensor
         atlas = stored(ckpt)
     except AtlasError:
         atlas = None
-    if atlas is not None and not atlas.stale and atlas.mu.shape[1] == ckpt.model.cfg.latent_dim:
+    if atlas is not None and not atlas.stale and atlas.mu.shape[1] == ckpt.model.latent_dim:
         return atlas.mu, atlas.labels, "the latent map's test images"
     if data is None:
         return None
@@ -203,7 +203,7 @@ def latent_stats(ckpt: Checkpoint, data: ImageSet | None) -> tuple[Tensor | None
     the first 2,000 test images; None when none of these is available. The KL is None for the
     deterministic members (ae, wae), which have no posterior.
     """
-    dim, stochastic = ckpt.model.cfg.latent_dim, ckpt.model.cfg.stochastic
+    dim, stochastic = ckpt.model.latent_dim, ckpt.model.posterior
     found = _stored_stats(ckpt, dim)
     if found is None and data is not None:
         folder = ckpt.folder.resolve()
@@ -219,7 +219,7 @@ def _stored_stats(ckpt: Checkpoint, dim: int) -> tuple[Tensor | None, Tensor, st
     metrics = ckpt.meta.get("metrics") or {}
     kl, var = metrics.get("kl_per_dim"), metrics.get("latent_variance")
     kl_ok = isinstance(kl, list) and len(kl) == dim
-    if isinstance(var, list) and len(var) == dim and (kl_ok or not ckpt.model.cfg.stochastic):
+    if isinstance(var, list) and len(var) == dim and (kl_ok or not ckpt.model.posterior):
         return (torch.tensor(kl) if kl_ok else None), torch.tensor(var), "the evaluate metrics"
     try:
         atlas = stored(ckpt)

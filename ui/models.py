@@ -1,9 +1,11 @@
-"""Finding, loading and picking checkpoints; the picked model is shared by every page.
+"""Finding, loading and picking models; the picked model is shared by every page.
 
-Checkpoints are looked for in the project's `checkpoints/` folder and in the folders named
+Model folders are looked for in the project's `checkpoints/` folder and in the folders named
 by $LATENT_EXPLORER_CHECKPOINTS (several separated by the path separator) or by
-`streamlit run app.py -- --checkpoints DIR`. Each of those may be a checkpoint folder
-itself or hold checkpoint folders. A folder that fails to load is listed with its reason.
+`streamlit run app.py -- --checkpoints DIR`. Each of those may be a model folder itself or
+hold model folders: our checkpoints (config.json), ONNX folders and trusted code (model.json),
+all opened behind `vae.interface.Model` (`vae.sources.open_model`). Code is imported only when
+the app was started with `-- --trust-code`. A folder that fails to load is listed with its reason.
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ import torch
 
 from ui import state
 from vae.atlas import load_test_set
-from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError, load_checkpoint
+from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError
 from vae.data import data_root, dataset_missing
 from vae.folder import PREFIX, locate
 from vae.imageset import DataError, ImageSet
+from vae.interface import Model
 from vae.levels import Levels
+from vae.model_json import DECODER, ENCODER, MODEL_JSON, NOTES_JSON
+from vae.ours import Ours
+from vae.sources import open_model
+from vae.trusted import TRUST_FLAG
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_MODEL = "mnist"  # the flagship shipped model opens first when present
 SHOWN = "_model_shown"  # the model the session's page state belongs to
+SOURCE_WORDS = {"onnx": "ONNX", "code": "code"}
 
 
 @dataclass(frozen=True)
@@ -41,20 +49,31 @@ class Entry:
     error: str | None = None
 
 
+def _command_line() -> argparse.Namespace:
+    """The app's own arguments, after `--`: `--checkpoints DIR` (repeatable) and `--trust-code`."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--checkpoints", action="append", default=[])
+    parser.add_argument(TRUST_FLAG, dest="trust_code", action="store_true")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return args
+
+
 def extra_roots() -> list[Path]:
     """Folders named by the environment variable and by `-- --checkpoints DIR` on the command line."""
     named = [p for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--checkpoints", action="append", default=[])
-    args, _ = parser.parse_known_args(sys.argv[1:])
-    return [Path(p).expanduser() for p in named + args.checkpoints]
+    return [Path(p).expanduser() for p in named + _command_line().checkpoints]
+
+
+def trust_code() -> bool:
+    """Whether the app was started with `-- --trust-code`: only then is a model's own Python code imported."""
+    return _command_line().trust_code
 
 
 def _holds_checkpoint(folder: Path) -> bool:
-    """Whether a folder holds weights or a config; one that cannot be looked into counts, so that it is
-    listed as broken with the reason (one unreadable folder must never hide the others)."""
+    """Whether a folder holds weights, a config or a model.json; one that cannot be looked into counts, so that
+    it is listed as broken with the reason (one unreadable folder must never hide the others)."""
     try:
-        return (folder / CONFIG).is_file() or (folder / WEIGHTS).is_file()
+        return any((folder / name).is_file() for name in (CONFIG, WEIGHTS, MODEL_JSON))
     except OSError:
         return True
 
@@ -73,16 +92,17 @@ def candidate_folders(root: Path) -> list[Path]:
 
 
 def signature(folder: Path) -> tuple[int, ...]:
-    """Changes whenever the weights or config are rewritten (training saves after every epoch)."""
-    stats = [(folder / name).stat() for name in (WEIGHTS, CONFIG) if (folder / name).is_file()]
+    """Changes whenever the weights or the description are rewritten (training saves after every epoch)."""
+    names = (WEIGHTS, CONFIG, MODEL_JSON, NOTES_JSON, ENCODER, DECODER)
+    stats = [(folder / name).stat() for name in names if (folder / name).is_file()]
     return tuple(v for s in stats for v in (s.st_mtime_ns, s.st_size))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _load(folder: str, sig: tuple[int, ...]) -> Checkpoint | str:
-    """The loaded checkpoint, or the reason it cannot be loaded (cached either way)."""
+def _load(folder: str, sig: tuple[int, ...], trusted: bool) -> Checkpoint | str:
+    """The opened model, or the reason it cannot be opened (cached either way)."""
     try:
-        return load_checkpoint(folder)
+        return open_model(folder, trust_code=trusted)
     except CheckpointError as err:
         return str(err)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
@@ -94,7 +114,7 @@ def load(entry: Entry) -> Checkpoint | str:
         sig = signature(entry.folder)
     except OSError as err:
         return f"{err.filename or entry.folder}: cannot be read ({err.strerror or err})"
-    return _load(str(entry.folder.resolve()), sig)
+    return _load(str(entry.folder.resolve()), sig, trust_code())
 
 
 def discover() -> list[Entry]:
@@ -158,12 +178,19 @@ def pick_model() -> Checkpoint | None:
 
 
 def describe(entry: Entry) -> str:
-    """The picker's short description: the dataset (unless the model is named after it), arch and latent size."""
+    """The picker's short description: the dataset (unless the model is named after it), the architecture (ours)
+    or the source (ONNX, code), and the latent size."""
     ckpt = load(entry)
     if isinstance(ckpt, str):
         return "broken"
-    cfg, dataset = ckpt.model.cfg, dataset_label(ckpt.meta.get("dataset", "?"))
-    return f"{'' if dataset == entry.id else dataset + ', '}{cfg.arch}, z={cfg.latent_dim}"
+    model, dataset = ckpt.model, dataset_label(ckpt.meta.get("dataset", "?"))
+    made = model.config.arch if isinstance(model, Ours) else SOURCE_WORDS[model.source]
+    return f"{'' if dataset == entry.id else dataset + ', '}{made}, z={latent_words(model)}"
+
+
+def latent_words(model: Model) -> str:
+    """The latent size as people write it: 16, or 4×7×7 for a spatial latent."""
+    return "×".join(map(str, model.latent_shape))
 
 
 def dataset_label(name: str) -> str:
@@ -204,12 +231,13 @@ def require_model() -> Checkpoint:
 
 @st.cache_resource(max_entries=4, ttl=300, show_spinner="Loading the test images…")
 def _load_test_images(dataset: str, train: tuple[tuple[str, Any], ...], levels: tuple[tuple[str, Any], ...],
-                       class_names: tuple[str, ...], root: str, split: str = "test") -> ImageSet | str:
+                       class_names: tuple[str, ...], image_shape: tuple[int, ...] | None, root: str,
+                       split: str = "test") -> ImageSet | str:
     """The test images (or the training images), or why they are missing (cached too: a failed download attempt
     takes seconds)."""
     meta = {"dataset": dataset, "train": dict(train), "levels": dict(levels), "class_names": list(class_names)}
     try:
-        return load_test_set(meta, root, split=split)
+        return load_test_set(meta | ({"image_shape": list(image_shape)} if image_shape else {}), root, split=split)
     except (DataError, ValueError, OSError) as err:
         return str(err)
 
@@ -228,10 +256,10 @@ def joined(parts: list[tuple[ImageSet, int]]) -> ImageSet:
 def load_test_images(ckpt: Checkpoint, split: str = "test") -> ImageSet | None:
     """The checkpoint's test images (cached), read with its recorded levels and class order, or None with a
     message saying how to get them; split="train" gives the training images."""
-    train = ckpt.meta.get("train") or {}
+    train, shape = ckpt.meta.get("train") or {}, ckpt.meta.get("image_shape")
     data = _load_test_images(dataset_of(ckpt), (("size", train.get("size")), ("channels", train.get("channels"))),
-                             tuple(Levels.of(ckpt.meta).record().items()), tuple(ckpt.class_names), str(data_root()),
-                             split)
+                             tuple(Levels.of(ckpt.meta).record().items()), tuple(ckpt.class_names),
+                             tuple(shape) if shape else None, str(data_root()), split)
     if isinstance(data, str):
         st.warning(f"The {split} images are not available, so parts of this page are off. {data}",
                    icon=":material/image:")
@@ -242,7 +270,7 @@ def load_test_images(ckpt: Checkpoint, split: str = "test") -> ImageSet | None:
 def class_input(ckpt: Checkpoint, n: int, label: int | None = None) -> torch.Tensor | None:
     """The decoder's labels for n codes of a conditional model (all `label`, else cycling through
     the classes); None for an unconditional model."""
-    classes = ckpt.model.cfg.num_classes
+    classes = ckpt.model.num_classes
     if not classes:
         return None
     return torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % classes
@@ -251,5 +279,5 @@ def class_input(ckpt: Checkpoint, n: int, label: int | None = None) -> torch.Ten
 def class_names(ckpt: Checkpoint) -> list[str]:
     """Names for the model's classes (or the dataset's), falling back to numbers."""
     names = ckpt.class_names
-    count = ckpt.model.cfg.num_classes or len(names)
+    count = ckpt.model.num_classes or len(names)
     return [names[i] if i < len(names) else str(i) for i in range(count)]

@@ -20,11 +20,10 @@ TEST_SOURCES = ("Test image", "Test images")  # offered only when the model's te
 def model_class(ckpt: Checkpoint, label: str, help: str, where: Any = st, key: str = "label",
                 default: int = 0) -> int | None:
     """The class a conditional model encodes and decodes with, kept in the link; None for an unconditional one."""
-    cfg = ckpt.model.cfg
-    if not cfg.conditional:
+    if not ckpt.model.conditional:
         return None
     names = models.class_names(ckpt)
-    return state.selectbox(label, range(cfg.num_classes), key, default, where, format_func=lambda c: names[c],
+    return state.selectbox(label, range(ckpt.model.num_classes), key, default, where, format_func=lambda c: names[c],
                            help=help)
 
 

@@ -25,10 +25,23 @@ from vae.atlas import Atlas
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.config import ModelConfig
 from vae.imageset import ImageSet
+from vae.interface import Model, as_model
 from vae.model import VAE
+from vae.model_json import DECODER, ENCODER
 from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
 from vae.ood import ROC_JSON, load_curves
-from vae.scores import NLL_K, REFERENCE_META, REFERENCE_TENSORS, SCORES, Reference, ScoresError, load_reference
+from vae.scores import (
+    NLL_K,
+    REFERENCE_META,
+    REFERENCE_TENSORS,
+    SCORES,
+    Described,
+    Reference,
+    ScoresError,
+    available,
+    load_reference,
+    unavailable,
+)
 
 Curves = dict[str, dict[str, dict[str, list[float]]]]
 
@@ -60,9 +73,9 @@ def _mtimes(folder: Path, names: tuple[str, ...]) -> tuple[int, ...]:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _reference(folder: str, sig: tuple[int, ...], cfg: ModelConfig) -> Reference | str | None:
+def _reference(folder: str, sig: tuple[int, ...], _model: Model) -> Reference | str | None:
     try:
-        return load_reference(folder, cfg)
+        return load_reference(folder, _model)
     except ScoresError as err:
         return str(err)
 
@@ -70,7 +83,7 @@ def _reference(folder: str, sig: tuple[int, ...], cfg: ModelConfig) -> Reference
 def reference(ckpt: Checkpoint) -> tuple[Reference | None, str | None]:
     """The stored fit of the knn and stats scores, or None with why it cannot be used."""
     folder = ckpt.folder.resolve()
-    found = _reference(str(folder), _mtimes(folder, (REFERENCE_TENSORS, REFERENCE_META, WEIGHTS)), ckpt.model.cfg)
+    found = _reference(str(folder), _mtimes(folder, (REFERENCE_TENSORS, REFERENCE_META, *WEIGHT_FILES)), ckpt.model)
     if found is None:
         return None, "This model has no score fit on training images yet, so knn and stats cannot score new images."
     if isinstance(found, str):
@@ -94,6 +107,8 @@ def benchmarks(ckpt: Checkpoint) -> tuple[dict[str, Any], Curves]:
 
 
 BATCH = 500
+FAMILY = {"ae": "a plain autoencoder", "wae": "a Wasserstein autoencoder"}
+WEIGHT_FILES = (WEIGHTS, ENCODER, DECODER)  # whichever the model has
 
 
 @dataclass(frozen=True)
@@ -108,20 +123,23 @@ class Score:
     note: str
 
 
-def score_of(cfg: ModelConfig) -> Score:
-    if cfg.stochastic:
+def score_of(model: Described) -> Score:
+    """The model's score: -ELBO where it has one (a posterior and a likelihood), else the reconstruction error."""
+    if "neg_elbo" in available(model):
         return Score("neg_elbo", "−ELBO (anomaly score)", "nats", 1,
                      "−log p(x | z) + KL at the encoder's mean: what it costs the model to explain the image.")
-    name = {"ae": "a plain autoencoder", "wae": "a Wasserstein autoencoder"}[cfg.objective]
+    cfg = model if isinstance(model, ModelConfig) else getattr(as_model(model), "config", None)  # ours only
+    why = (f"This model is {FAMILY[cfg.objective]}: it has no posterior q(z|x), so no ELBO." if cfg is not None
+           else f"This model has no ELBO: {unavailable(model)['neg_elbo']}.")
     return Score("recon_error", "Reconstruction error", "(mean squared, per pixel)", 4,
-                 f"This model is {name}: it has no posterior q(z|x), so no ELBO. The reconstruction error "
-                 "stands in: how well it redraws the image, not how likely it finds it.")
+                 f"{why} The reconstruction error stands in: how well it redraws the image, not how likely it "
+                 "finds it.")
 
 
 @torch.no_grad()
-def score_images(model: VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
+def score_images(model: Model | VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
     """Each image's score (B,), by the model's kind of score (score_of)."""
-    if model.cfg.stochastic:
+    if score_of(model).kind == "neg_elbo":
         return negative_elbo_at_mean(model, x, y)
     return reconstruction_error_at_mean(model, x, y)
 
@@ -149,9 +167,9 @@ def scores_of_test_set(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | N
     """
     if data is None:
         return None
-    kind = STORED_AS[score_of(ckpt.model.cfg).kind]
+    kind = STORED_AS[score_of(ckpt.model).kind]
     stored = atlas is not None and not atlas.stale and len(atlas) >= len(data) and kind in atlas.scores
-    if stored and not ckpt.model.cfg.conditional:
+    if stored and not ckpt.model.conditional:
         return atlas.scores[kind][:len(data)]
     folder = ckpt.folder.resolve()
     return _test_scores(str(folder), signature(folder), data.name, ckpt, data)

@@ -46,10 +46,10 @@ def upload(ckpt: Checkpoint, data: ImageSet | None, key: str, label: str) -> Ten
     file = st.file_uploader(label, type=TYPES, key=key, help="PNG or JPEG (also GIF, WebP, BMP), up to 20 megapixels.")
     if file is None:
         return None
-    cfg = ckpt.model.cfg
+    channels, height, width = ckpt.model.image_shape
     try:
         prepared = prepare_upload(
-            file.getvalue(), cfg.channels, cfg.height, cfg.width, dark_background=dark_background(data),
+            file.getvalue(), channels, height, width, dark_background=dark_background(data),
             invert=st.session_state.get("invert", "auto"), fit=st.session_state.get("fit", "pad"),
             levels=Levels.of(ckpt.meta),
         )

@@ -1,5 +1,5 @@
-"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier,generate,compress,decompress} ...`;
-`python -m vae CMD --help`."""
+"""Command line: `python -m vae {train,evaluate,atlas,ood,classifier,generate,export,compress,decompress} ...`;
+see `python -m vae CMD --help`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS, TrainSettings
 from vae.data import BINARIZATIONS
 from vae.imageset import DataError, ImageSet
 from vae.levels import NORMALISATIONS, Levels
+from vae.model_json import MODEL_JSON
 from vae.ood import SHIFTS
 from vae.scores import NLL_K
 from vae.train import TrainingDiverged
@@ -85,9 +86,24 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     run(TrainSettings.from_values(vars(args)), argv)
 
 
+MODEL_HELP = "model folder: a checkpoint, or an ONNX or code folder with model.json (docs/own-models.md)"
+
+
+def add_model_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help=MODEL_HELP)
+    p.add_argument("--trust-code", action="store_true", help="allow a model.json that names Python code "
+                   "(module:callable) to import and run it; only for code you trust")
+
+
+def open_named_model(args: argparse.Namespace) -> Checkpoint:
+    from vae.sources import open_model
+
+    return open_model(args.checkpoint, trust_code=args.trust_code)
+
+
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure a checkpoint on its test set and store the metrics")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--k", type=int, default=1000, help="importance samples for the NLL estimate")
     p.add_argument("--no-nll", action="store_true",
                    help="skip the NLL (the slow part) and keep the one stored for the same test images")
@@ -103,13 +119,13 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, ImageSet]:
     """The checkpoint named on the command line and its test images (the first --subset ones)."""
     from vae.atlas import load_test_set
-    from vae.checkpoint import load_checkpoint
 
     if args.subset is not None and args.subset < 1:
         raise ValueError(f"--subset must be >= 1, got {args.subset}")
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = open_named_model(args)
     if "dataset" not in ckpt.meta:
-        raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
+        described = CONFIG if ckpt.model.source == "checkpoint" else MODEL_JSON
+        raise CheckpointError(f"{ckpt.folder / described}: names no dataset, so its test images are unknown")
     data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
     say_notes(data)
     return ckpt, data.subset(args.subset) if args.subset else data
@@ -135,7 +151,7 @@ def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
 
 def add_atlas(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("atlas", help="encode the test set and store the latent map (UMAP, PCA) beside the checkpoint")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--data-root", help="where datasets live")
     p.add_argument("--subset", type=int, help="the first N test images only (quick runs and tests)")
     p.add_argument("--split", choices=["test", "all"], default="test",
@@ -170,7 +186,7 @@ def score_reference(ckpt: Checkpoint, data_root: str | None, refit: bool, save: 
     from vae.atlas import load_test_set
     from vae.scores import fit_reference, load_reference, save_reference
 
-    reference = None if refit else load_reference(ckpt.folder, ckpt.model.cfg)
+    reference = None if refit else load_reference(ckpt.folder, ckpt.model)
     if reference is not None and not reference.stale:
         return reference
     print("fitting the knn and stats scores on training images", file=sys.stderr)
@@ -214,7 +230,7 @@ def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
 
 def add_ood(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ood", help="score the test set against other images: AUROC, AUPRC, FPR at 95%% TPR per score")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--against", nargs="+", required=True, metavar="SET",
                    help=f"mnist, fashion-mnist, folder:PATH, or a shift of the test set: {', '.join(SHIFTS)}")
     p.add_argument("--k", type=int, default=NLL_K, help="importance samples of the nll and complexity scores")
@@ -274,7 +290,7 @@ def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
 
 def add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="write a folder dataset of PNGs decoded from prior samples, with a manifest")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--n", type=int, help="images in all (spread evenly over the classes of a conditional model)")
     p.add_argument("--per-class", type=int, help="images per class (conditional models)")
     p.add_argument("--temperature", type=float, default=1.0, help="codes from N(0, T^2 I) (default 1)")
@@ -286,12 +302,11 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 
 def run_generate(args: argparse.Namespace, argv: list[str]) -> None:
     from vae import generate as generated
-    from vae.checkpoint import load_checkpoint
 
     generated.check_temperature(args.temperature)
     generated.check_out(args.out, args.overwrite)
-    ckpt = load_checkpoint(args.checkpoint)
-    counts = generated.class_counts(ckpt.model.cfg.num_classes, args.n, args.per_class)
+    ckpt = open_named_model(args)
+    counts = generated.class_counts(ckpt.model.num_classes, args.n, args.per_class)
     names = generated.class_names(ckpt)
     images, labels = generated.generate(ckpt, counts, args.temperature, args.seed)
     meta = generated.manifest(ckpt, names, counts, args.temperature, args.seed,
@@ -300,11 +315,26 @@ def run_generate(args: argparse.Namespace, argv: list[str]) -> None:
     print(f"wrote {sum(counts)} images to {out} (read back as folder:{out})")
 
 
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a model as an ONNX folder: encoder.onnx, decoder.onnx, model.json")
+    add_model_argument(p)
+    p.add_argument("--onnx", required=True, metavar="OUT", help="the folder to write; open it in the app like any "
+                   "model folder")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace, argv: list[str]) -> None:
+    from vae.onnx_export import export_onnx
+
+    out = export_onnx(open_named_model(args), args.onnx)
+    print(f"wrote {out}: " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in sorted(out.iterdir())))
+
+
 def add_compress(sub: argparse._SubParsersAction) -> None:
     from vae.compress import CHAINS, DEFAULT_PRECISION, MAX_K
 
     p = sub.add_parser("compress", help="code images with the model: lossless bits-back (BB-ANS), or lossy")
-    p.add_argument("checkpoint", help="checkpoint folder")
+    add_model_argument(p)
     p.add_argument("--images", default="test", help="test (the model's test set, default) or folder:PATH (every "
                    "image of the folder, at the model's size and channels)")
     p.add_argument("--subset", type=int, help="the first N images only")
@@ -332,10 +362,10 @@ def codec_images(args: argparse.Namespace, ckpt: Checkpoint) -> ImageSet:
             raise CheckpointError(f"{ckpt.folder / CONFIG}: names no dataset, so its test images are unknown")
         data = load_test_set(ckpt.meta, args.data_root, near=ckpt.folder)
     elif args.images.startswith("folder:"):
-        cfg = ckpt.model.cfg
-        if cfg.height != cfg.width:
-            raise ValueError(f"folder images are square; this model codes {cfg.height}x{cfg.width}")
-        splits = [load_dataset(args.images, split, size=cfg.height, channels=cfg.channels,
+        channels, height, width = ckpt.model.image_shape
+        if height != width:
+            raise ValueError(f"folder images are square; this model codes {height}x{width}")
+        splits = [load_dataset(args.images, split, size=height, channels=channels,
                                levels=Levels.of(ckpt.meta)) for split in ("train", "test")]
         data = replace(splits[0], images=torch.cat([s.images for s in splits]),
                        labels=torch.cat([s.labels for s in splits]))
@@ -347,9 +377,9 @@ def codec_images(args: argparse.Namespace, ckpt: Checkpoint) -> ImageSet:
 def run_compress(args: argparse.Namespace, argv: list[str]) -> None:
     from vae import compress
     from vae.atomic import atomic_write
-    from vae.checkpoint import load_checkpoint, weights_sha256
+    from vae.checkpoint import weights_sha256
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = open_named_model(args)
     data = codec_images(args, ckpt)
     weights = weights_sha256(ckpt.folder)
     labels = data.labels if compress.classes(ckpt.model) else None
@@ -368,7 +398,7 @@ def run_compress(args: argparse.Namespace, argv: list[str]) -> None:
 
 def add_decompress(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decompress", help="decode a file made by compress into PNGs, one per image, in order")
-    p.add_argument("checkpoint", help="the checkpoint folder the file was made with")
+    add_model_argument(p)
     p.add_argument("file", help="the compressed file")
     p.add_argument("--out", required=True, help="folder for the PNGs (00000.png, 00001.png, ...)")
     p.set_defaults(func=run_decompress)
@@ -376,10 +406,10 @@ def add_decompress(sub: argparse._SubParsersAction) -> None:
 
 def run_decompress(args: argparse.Namespace, argv: list[str]) -> None:
     from vae import compress
-    from vae.checkpoint import load_checkpoint, weights_sha256
+    from vae.checkpoint import weights_sha256
     from vae.images import to_pil
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = open_named_model(args)
     blob = Path(args.file).read_bytes()
     try:
         decoded = compress.decompress(ckpt.model, weights_sha256(ckpt.folder), blob)
@@ -402,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     add_ood(sub)
     add_classifier(sub)
     add_generate(sub)
+    add_export(sub)
     add_compress(sub)
     add_decompress(sub)
     args = parser.parse_args(argv)

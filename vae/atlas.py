@@ -39,6 +39,7 @@ from vae.checkpoint import Checkpoint, CheckpointError, read_tensors, weights_sh
 from vae.data import load_dataset
 from vae.folder import locate
 from vae.imageset import ImageSet
+from vae.interface import as_model
 from vae.latent import decode
 from vae.levels import Levels
 from vae.objectives import kl_per_dim
@@ -202,11 +203,15 @@ def load_test_set(meta: dict[str, Any], root: str | os.PathLike | None = None, n
     """The test split (or another) of the dataset a checkpoint was trained on, at its size and channels.
 
     `near` is the checkpoint's folder: an old relative `folder:` path is also looked for from there. A folder's
-    images are read with the checkpoint's recorded levels and class order.
+    images are read with the checkpoint's recorded levels and class order; a model described by model.json
+    takes them at its declared image shape.
     """
     train = meta.get("train") or {}
-    return load_dataset(locate(meta["dataset"], near), split, root, train.get("size"), train.get("channels"),
-                        Levels.of(meta), meta.get("class_names"))
+    size, channels = train.get("size"), train.get("channels")
+    if "image_shape" in meta and meta["dataset"].startswith("folder:"):
+        channels, _, size = meta["image_shape"]
+    return load_dataset(locate(meta["dataset"], near), split, root, size, channels, Levels.of(meta),
+                        meta.get("class_names"))
 
 
 def pca_2d(mu: Tensor) -> tuple[Tensor, Tensor]:
@@ -241,17 +246,16 @@ def encode_with_errors(
     ckpt: Checkpoint, data: ImageSet, batch_size: int = 500, progress: Progress | None = None, what: str = "test images"
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Posterior means, log-variances and each image's reconstruction MSE (of its mean code)."""
-    model = ckpt.model
-    device = next(model.parameters()).device
+    model = as_model(ckpt.model)
     mus, logvars, errors = [], [], []
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
         x = data.floats(sl)
         y = data.labels[sl]
-        mu, logvar = model.encode(x.to(device), None if y is None else y.to(device))
+        mu, logvar = model.encode(x, y)
         recon = decode(model, mu, y)
         mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
+        logvars.append(torch.zeros_like(mus[-1]) if logvar is None else logvar.cpu())  # unused without a posterior
         errors.append((recon - x).pow(2).flatten(1).mean(dim=1))
         if progress:
             done = min(len(data), start + batch_size)
@@ -368,11 +372,11 @@ def build_atlas(
     }
     if scored:
         meta["scores"] = {name: f"{SCORES[name].title} ({SCORES[name].unit}): {SCORES[name].about}" for name in scored}
-        if unavailable(ckpt.model.cfg):
-            meta["scores_left_out"] = unavailable(ckpt.model.cfg)
+        if unavailable(ckpt.model):
+            meta["scores_left_out"] = unavailable(ckpt.model)
         if "nll" in scored or "complexity" in scored:
             meta["nll_k"] = nll_k
-        if ckpt.model.cfg.conditional:
+        if as_model(ckpt.model).conditional:
             meta["score_labels"] = "inferred: each image is scored as the class it fits best (see vae.scores)"
     if train is not None and scored:
         meta["scores_of"] = "the test images only (the first splits.test points)"

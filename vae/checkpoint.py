@@ -20,10 +20,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from vae import model_json
 from vae.atomic import atomic_write, current, save_files
 from vae.config import ModelConfig
 from vae.meta import MetaError, validate
 from vae.model import VAE, ModelTooLarge, build
+from vae.model_json import DECODER, ENCODER, MODEL_JSON, NOTES_JSON
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -32,13 +34,16 @@ FORMAT = "latent-explorer/1"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupt, truncated, unsafe or does not match its config."""
+    """A checkpoint (or another model folder) is missing, corrupt, truncated, unsafe or does not match its config."""
 
 
 @dataclass
 class Checkpoint:
+    """A model folder as loaded: our VAE from `load_checkpoint`, or any source's `vae.interface.Model` from
+    `vae.sources.open_model` (what pages and commands use), with the folder's metadata."""
+
     folder: Path
-    model: VAE
+    model: Any  # VAE | vae.interface.Model
     meta: dict[str, Any]
 
     @property
@@ -72,13 +77,35 @@ def write_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
 
 
 def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
-    """The checkpoint's config.json, its fields checked against `vae.meta` (the types every reader relies on)."""
+    """The checkpoint's config.json, its fields checked against `vae.meta` (the types every reader relies on);
+    for a model folder we did not make, its model.json with what the explorer noted beside it (explorer.json)."""
+    if is_model_folder(Path(folder)):
+        return read_model_meta(Path(folder))
     path = current(Path(folder), CONFIG)
     meta = read_json_object(path)
     try:
         return validate(meta)
     except MetaError as err:
         raise CheckpointError(f"{path}: {err}") from err
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether a folder holds a model described by model.json (ONNX or code) rather than one of our checkpoints.
+    False when that cannot be told: reading the folder as a checkpoint then says what is wrong."""
+    try:
+        return not current(folder, CONFIG).is_file() and (folder / MODEL_JSON).is_file()
+    except OSError:
+        return False
+
+
+def read_model_meta(folder: Path) -> dict[str, Any]:
+    """model.json, validated (`vae.model_json`), with the explorer's notes about the model merged in."""
+    try:
+        meta = model_json.validate(read_json_object(folder / MODEL_JSON))
+        notes = folder / NOTES_JSON
+        return {**meta, **(model_json.validate_notes(read_json_object(notes)) if notes.is_file() else {})}
+    except MetaError as err:
+        raise CheckpointError(f"{folder / MODEL_JSON}: {err}") from err
 
 
 def read_json_object(path: Path) -> dict[str, Any]:
@@ -166,12 +193,12 @@ def load_checkpoint(folder: str | os.PathLike, device: str | torch.device = "cpu
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise CheckpointError(f"{weights}: does not match {CONFIG} ({shown})")
-    _check_finite(weights, tensors)
+    check_finite(weights, tensors)
     model.load_state_dict(tensors)
     return Checkpoint(folder, model.to(device).eval(), meta)
 
 
-def _check_finite(path: Path, tensors: dict[str, Tensor]) -> None:
+def check_finite(path: Path, tensors: dict[str, Tensor]) -> None:
     """Refuse weights holding NaN or inf: such a model decodes nothing and would fail later, far from the cause."""
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
@@ -183,25 +210,36 @@ def _check_finite(path: Path, tensors: dict[str, Tensor]) -> None:
 def update_meta(folder: str | os.PathLike, **fields: Any) -> dict[str, Any]:
     """Merge fields into config.json (atomically) and return the new metadata."""
     folder = Path(folder)
+    if is_model_folder(folder):  # model.json is the user's: what the explorer measures goes beside it
+        notes = folder / NOTES_JSON
+        write_json(notes, {**(read_json_object(notes) if notes.is_file() else {}), **fields})
+        return read_meta(folder)
     meta = {**read_meta(folder), **fields}
     save_files(folder, {CONFIG: json_writer(meta)})
     return meta
 
 
+def weight_files(folder: Path) -> list[Path]:
+    """The files holding a model's weights: model.safetensors, or an ONNX folder's two networks."""
+    weights = current(folder, WEIGHTS)
+    return [weights] if weights.is_file() or not is_model_folder(folder) else [folder / ENCODER, folder / DECODER]
+
+
 def weights_sha256(folder: str | os.PathLike) -> str:
-    """The sha256 of a checkpoint's weights file: what files computed from the weights record, to detect staleness.
-    Remembered while the file is unchanged (same path, inode, modification time and size: a save replaces the file)."""
-    path = current(Path(folder), WEIGHTS).resolve()
-    stat = path.stat()
-    return _file_sha256(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    """The sha256 of a checkpoint's weights file (of an ONNX folder's two networks, one after the other): what
+    files computed from the weights record, to detect staleness. Remembered while the files are unchanged (same
+    paths, inodes, modification times and sizes: a save replaces the file)."""
+    stats = [(p, p.stat()) for p in (f.resolve() for f in weight_files(Path(folder)))]
+    return _files_sha256(tuple((str(p), s.st_ino, s.st_mtime_ns, s.st_size) for p, s in stats))
 
 
 @functools.lru_cache(maxsize=32)
-def _file_sha256(path: str, inode: int, mtime_ns: int, size: int) -> str:
+def _files_sha256(files: tuple[tuple[str, int, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for path, _, _, _ in files:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 

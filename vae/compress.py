@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from vae.data import binarize
+from vae.interface import Model, as_model
 from vae.model import VAE
 
 MAGIC = b"LXVC"
@@ -110,25 +111,34 @@ def fixed_threads() -> Iterator[None]:
 
 # --- the model, touched here only ------------------------------------------------------------------------
 
-def has_posterior(model: VAE) -> bool:
-    return model.cfg.stochastic
+def has_posterior(model: Model | VAE) -> bool:
+    return as_model(model).posterior
 
 
-def classes(model: VAE) -> int:
-    return model.cfg.num_classes if model.cfg.conditional else 0
+def classes(model: Model | VAE) -> int:
+    m = as_model(model)
+    return m.num_classes if m.conditional else 0
+
+
+def latent_dim(model: Model | VAE) -> int:
+    return as_model(model).latent_dim
+
+
+def image_shape(model: Model | VAE) -> tuple[int, int, int]:
+    return tuple(as_model(model).image_shape)
 
 
 @torch.no_grad()
 def posterior(model: VAE, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
     """Mean and standard deviation of q(z|x), as float64."""
-    mu, logvar = model.encode(x, y if model.cfg.conditional else None)
-    return mu.double(), torch.exp(0.5 * logvar.double())
+    mu, logvar = as_model(model).encode(x, y)
+    return mu.double(), None if logvar is None else torch.exp(0.5 * logvar.double())
 
 
 @torch.no_grad()
 def likelihood(model: VAE, z: Tensor, y: Tensor | None) -> Tensor:
     """p(x = 1 | z) per pixel, float64, flattened per image."""
-    logits = model.decode(z.float(), y if model.cfg.conditional else None)
+    logits = as_model(model).logits(z.float(), y)
     return torch.sigmoid(logits.double()).flatten(1)
 
 
@@ -179,9 +189,9 @@ class BitsBack:
         self.model, self.k, self.chains = model, k, chains
         self.buckets = Buckets(precision)
         self.centres = self.buckets.centres().float()
-        self.dim = model.cfg.latent_dim
+        self.dim = latent_dim(model)
         self.classes = classes(model)
-        self.shape = model.cfg.image_shape
+        self.shape = image_shape(model)
         self.cat = _model.Categorical(perfect=False)
         self.bernoulli = _model.Bernoulli(perfect=False)
         self.prior = _model.Uniform(self.buckets.count)
@@ -287,7 +297,7 @@ def schedule(count: int, chains: int, k: int) -> list[tuple[slice, int]]:
 def initial_words(model: VAE, precision: int, k: int, chains: int) -> np.ndarray:
     """The words the first batch's latents are decoded from: fixed pseudo-random bits, plenty for
     chains x k x D latents (each takes at most PROB_BITS bits) and the k-way index."""
-    words = (chains * (k * model.cfg.latent_dim * PROB_BITS + PROB_BITS)) // 32 + 4
+    words = (chains * (k * latent_dim(model) * PROB_BITS + PROB_BITS)) // 32 + 4
     return np.random.default_rng(SEED).integers(1, 2**32, size=words, dtype=np.uint32)
 
 
@@ -307,16 +317,19 @@ def _check_binary(images: Tensor) -> None:
 
 def no_bits_back(model: VAE) -> str | None:
     """Why this model has no lossless (bits-back) code, or None when it has one."""
-    if has_posterior(model):
-        return None
-    return (f"a{'n' if model.cfg.objective == 'ae' else ''} {model.cfg.objective.upper()} encodes each image to "
-            "one point, with no posterior q(z|x) to take bits back from: it has no lossless code (lossy works)")
+    m = as_model(model)
+    if not m.posterior:
+        return (f"this {m.kind} encodes each image to one point, with no posterior q(z|x) to take bits back from: "
+                "it has no lossless code (lossy works)")
+    if m.likelihood:
+        return f"{m.likelihood}, so no pixel probabilities to code with: it has no lossless code (lossy works)"
+    return None
 
 
 def _check_model_input(model: VAE, images: Tensor, labels: Tensor | None) -> None:
-    if images.dim() != 4 or tuple(images.shape[1:]) != tuple(model.cfg.image_shape):
+    if images.dim() != 4 or tuple(images.shape[1:]) != image_shape(model):
         raise CodecError(f"images of shape {tuple(images.shape[1:])}; this model codes "
-                         f"{'x'.join(map(str, model.cfg.image_shape))}")
+                         f"{'x'.join(map(str, image_shape(model)))}")
     if len(images) == 0:
         raise CodecError("no images to code")
     if classes(model) and (labels is None or len(labels) != len(images)):
@@ -343,7 +356,7 @@ def compress_lossless(model: VAE, weights: str, images: Tensor, labels: Tensor |
     seed = initial_words(model, precision, k, chains)
     kept = _common_prefix(words, seed)
     payload = words[kept:]
-    header = Header(LOSSLESS, precision, k, chains, len(images), tuple(model.cfg.image_shape), classes(model),
+    header = Header(LOSSLESS, precision, k, chains, len(images), image_shape(model), classes(model),
                     SCALE_STEP, weights, kept, len(payload), zlib.crc32(payload.tobytes()))
     data = header.pack() + payload.astype("<u4").tobytes()
     if check and not torch.equal(decompress(model, weights, data).images, images.float()):
@@ -416,6 +429,7 @@ def lossy_scale(model: VAE, mu: Tensor) -> int:
     return min(2**16 - 1, max(SCALE_STEP, int(np.ceil(rms * SCALE_STEP))))
 
 
+@torch.no_grad()
 def reconstruct(model: VAE, codes: Tensor, buckets: Buckets, labels: Tensor | None,
                 batch_size: int = 500) -> Tensor:
     """The decoder's mean image for each row of bucket indices: (N, C, H, W) in [0, 1]."""
@@ -424,8 +438,8 @@ def reconstruct(model: VAE, codes: Tensor, buckets: Buckets, labels: Tensor | No
     for start in range(0, len(codes), batch_size):
         part = slice(start, start + batch_size)
         y = None if labels is None else labels[part]
-        out.append(likelihood(model, centres[codes[part]], y).float())
-    return torch.cat(out).reshape(len(codes), *model.cfg.image_shape)
+        out.append(as_model(model).image(centres[codes[part]], y).float())
+    return torch.cat(out).reshape(len(codes), *image_shape(model))
 
 
 def compress_lossy(model: VAE, weights: str, images: Tensor, labels: Tensor | None = None,
@@ -441,7 +455,7 @@ def compress_lossy(model: VAE, weights: str, images: Tensor, labels: Tensor | No
     if classes(model):
         coder.encode_reverse(_sym(labels.long()), _model.Uniform(classes(model)))
     payload = coder.get_compressed()
-    header = Header(LOSSY, precision, 1, 0, len(images), tuple(model.cfg.image_shape), classes(model), scale,
+    header = Header(LOSSY, precision, 1, 0, len(images), image_shape(model), classes(model), scale,
                     weights, 0, len(payload), zlib.crc32(payload.tobytes()))
     return header.pack() + payload.astype("<u4").tobytes()
 
@@ -449,16 +463,16 @@ def compress_lossy(model: VAE, weights: str, images: Tensor, labels: Tensor | No
 def lossy_bits(model: VAE, precision: int) -> float:
     """What one image adds to a lossy file: `precision` bits per latent dimension, and its label's share under
     a uniform code for a conditional model (a file adds its header and rounds up to whole 32-bit words)."""
-    return model.cfg.latent_dim * precision + (float(np.log2(classes(model))) if classes(model) else 0.0)
+    return latent_dim(model) * precision + (float(np.log2(classes(model))) if classes(model) else 0.0)
 
 
 def _decompress_lossy(model: VAE, header: Header, payload: np.ndarray) -> Decoded:
     coder = constriction.stream.stack.AnsCoder(payload)
     y = torch.from_numpy(coder.decode(_model.Uniform(header.classes), header.count)).long() if header.classes else None
-    codes = coder.decode(_model.Uniform(1 << header.precision), header.count * model.cfg.latent_dim)
+    codes = coder.decode(_model.Uniform(1 << header.precision), header.count * latent_dim(model))
     if not coder.is_empty():
         raise CodecError("damaged: data left over after the last image")
-    codes = torch.from_numpy(codes).long().reshape(header.count, model.cfg.latent_dim)
+    codes = torch.from_numpy(codes).long().reshape(header.count, latent_dim(model))
     buckets = Buckets(header.precision, header.scale / SCALE_STEP)
     return Decoded(header, reconstruct(model, codes, buckets, y), y)
 
@@ -496,7 +510,7 @@ def decompress(model: VAE, weights: str, data: bytes) -> Decoded:
     if header.weights != weights:
         raise CodecError(f"made with another model (weights sha256 {header.weights[:12]}…), not this one "
                          f"({weights[:12]}…)")
-    if header.shape != tuple(model.cfg.image_shape) or header.classes != classes(model):
+    if header.shape != image_shape(model) or header.classes != classes(model):
         raise CodecError("damaged: the header's image shape or classes do not fit this model")
     if header.mode == LOSSY:
         return _decompress_lossy(model, header, payload)

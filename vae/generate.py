@@ -25,6 +25,7 @@ from torch import Tensor
 
 from vae.checkpoint import Checkpoint, weights_sha256
 from vae.images import png_bytes, to_pil
+from vae.interface import as_model
 from vae.latent import decode, sample_prior
 
 MANIFEST = "manifest.json"
@@ -60,11 +61,11 @@ def check_temperature(temperature: float) -> float:
 
 def generate(ckpt: Checkpoint, counts: list[int], temperature: float = 1.0, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Images decoded from N(0, temperature^2 I) codes, class by class: (N, C, H, W) in [0, 1], and labels (N,)."""
-    cfg = ckpt.model.cfg
+    model = as_model(ckpt.model)
     labels = torch.arange(len(counts)).repeat_interleave(torch.tensor(counts))
-    codes = sample_prior(len(labels), cfg.latent_dim, check_temperature(temperature), seed)
+    codes = sample_prior(len(labels), model.latent_dim, check_temperature(temperature), seed)
     parts = [
-        decode(ckpt.model, codes[i:i + BATCH], labels[i:i + BATCH])
+        decode(model, codes[i:i + BATCH], labels[i:i + BATCH])
         for i in range(0, len(labels), BATCH)
     ]
     return torch.cat(parts), labels
@@ -96,7 +97,7 @@ def manifest(
 def class_names(ckpt: Checkpoint) -> list[str]:
     """The conditional model's class names (numbers where the checkpoint names none); [] if unconditional."""
     names = ckpt.class_names
-    return [names[i] if i < len(names) else str(i) for i in range(ckpt.model.cfg.num_classes)]
+    return [names[i] if i < len(names) else str(i) for i in range(as_model(ckpt.model).num_classes)]
 
 
 def dataset_files(images: Tensor, labels: Tensor, names: list[str], meta: dict[str, Any]) -> list[tuple[str, bytes]]:

@@ -6,46 +6,42 @@ import torch
 from torch import Tensor
 
 from vae.imageset import ImageSet
+from vae.interface import Model, as_model
 from vae.model import VAE
 
 
-def _device(model: VAE) -> torch.device:
-    return next(model.parameters()).device
-
-
 @torch.no_grad()
-def encode_dataset(model: VAE, data: ImageSet, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
-    """Posterior means and log-variances of every image, each (N, latent_dim), on the CPU."""
-    device = _device(model)
+def encode_dataset(model: Model | VAE, data: ImageSet, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+    """Posterior means and log-variances of every image, each (N, latent_dim), on the CPU. A model without a
+    posterior has its codes and zero log-variances (unused: such a model's pages never read them)."""
+    model = as_model(model)
     mus, logvars = [], []
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
-        y = data.labels[sl].to(device)
-        mu, logvar = model.encode(data.floats(sl).to(device), y)
+        mu, logvar = model.encode(data.floats(sl), data.labels[sl])
         mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
-    dim = model.cfg.latent_dim
+        logvars.append(torch.zeros_like(mus[-1]) if logvar is None else logvar.cpu())
+    dim = model.latent_dim
     if not mus:
         return torch.zeros(0, dim), torch.zeros(0, dim)
     return torch.cat(mus), torch.cat(logvars)
 
 
 @torch.no_grad()
-def decode(model: VAE, z: Tensor, y: Tensor | None = None) -> Tensor:
-    """Images in [0, 1] (the Bernoulli means) for latent codes z of shape (B, latent_dim)."""
-    device = _device(model)
-    y = None if y is None else y.to(device)
-    return torch.sigmoid(model.decode(z.to(device, torch.float32), y)).cpu()
+def decode(model: Model | VAE, z: Tensor, y: Tensor | None = None) -> Tensor:
+    """Images in [0, 1] (`Model.image`) for latent codes z of shape (B, latent_dim), on the CPU."""
+    return as_model(model).image(z, y).cpu()
 
 
 @torch.no_grad()
-def every_class(model: VAE, x: Tensor, y: Tensor) -> Tensor:
+def every_class(model: Model | VAE, x: Tensor, y: Tensor) -> Tensor:
     """A conditional model's "same style, every class": each image encoded with its own label, its code
     decoded with every label in turn. Images (B, C, H, W) and labels (B,) -> (B, num_classes, C, H, W)."""
-    classes = model.cfg.num_classes
+    model = as_model(model)
+    classes = model.num_classes
     if not classes:
         raise ValueError("every_class needs a conditional model")
-    mu, _ = model.encode(x.to(_device(model)), y.to(_device(model)))
+    mu, _ = model.encode(x, y)
     codes = mu.cpu().repeat_interleave(classes, dim=0)
     images = decode(model, codes, torch.arange(classes).repeat(len(x)))
     return images.reshape(len(x), classes, *images.shape[1:])

@@ -89,7 +89,7 @@ PROVENANCE = {  # what an --init record shares with the top level
     "resumed_with": STRINGS,
     "train": TRAIN,
     "history": ListOf(Record({"epoch": INTEGER, "step": INTEGER}, others=_or_null(NUMBER))),
-    "init": lambda value, where: _check(value, INIT, where),  # the --init checkpoint's record, any depth
+    "init": lambda value, where: check(value, INIT, where),  # the --init checkpoint's record, any depth
 }
 META = Record(
     {
@@ -114,19 +114,20 @@ def validate(meta: Any) -> dict[str, Any]:
     """Return meta itself when every field readers use has its type; else raise MetaError naming the field."""
     if isinstance(meta, dict) and "model" not in meta:
         raise MetaError("has no 'model' section, so the architecture is unknown")
-    _check(meta, META, "")
+    check(meta, META, "")
     return meta
 
 
-def _check(value: Any, spec: Spec, where: str) -> None:
+def check(value: Any, spec: Spec, where: str = "") -> None:
+    """Raise MetaError naming the field where value does not meet spec (config.json's, model.json's)."""
     if isinstance(spec, Leaf):
         if not spec.ok(value):
-            _refuse(where, spec.what, value)
+            refuse(where, spec.what, value)
     elif isinstance(spec, ListOf):
         if not isinstance(value, list):
-            _refuse(where, "a list", value)
+            refuse(where, "a list", value)
         for i, item in enumerate(value):
-            _check(item, spec.item, f"{where}[{i}]")
+            check(item, spec.item, f"{where}[{i}]")
     elif isinstance(spec, Record):
         _check_record(value, spec, where)
     else:
@@ -135,23 +136,23 @@ def _check(value: Any, spec: Spec, where: str) -> None:
 
 def _check_record(value: Any, spec: Record, where: str) -> None:
     if not isinstance(value, dict):
-        _refuse(where, "an object", value)
+        refuse(where, "an object", value)
     for name in spec.required:
         if name not in value:
             raise MetaError(f"field '{_join(where, name)}': missing")
     for name, item in value.items():
         sub = spec.fields.get(name, spec.others)
         if sub is not None:
-            _check(item, sub, _join(where, name))
+            check(item, sub, _join(where, name))
 
 
 def _check_model(value: Any, where: str) -> None:
     """ModelConfig's fields with the types of their defaults, then ModelConfig's own checks."""
     if not isinstance(value, dict):
-        _refuse(where, "an object", value)
+        refuse(where, "an object", value)
     for f in fields(ModelConfig):
         if f.name in value:
-            _check(value[f.name], MODEL_TYPES[type(f.default)], _join(where, f.name))
+            check(value[f.name], MODEL_TYPES[type(f.default)], _join(where, f.name))
     try:
         ModelConfig.from_dict(value)
     except (TypeError, ValueError) as err:
@@ -162,7 +163,8 @@ def _join(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
 
 
-def _refuse(where: str, expected: str, value: Any) -> None:
+def refuse(where: str, expected: str, value: Any) -> None:
+    """Raise MetaError: the field at `where` is not what was expected."""
     kind = JSON_WORDS.get(type(value), "a value")
     shown = "" if value is None else f" ({_short(repr(value))})"
     raise MetaError(f"field '{where or '(top level)'}': expected {expected}, got {kind}{shown}")

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vae.interface import Model, NotAvailable, as_model
 from vae.model import VAE
 
 LOG_2PI = math.log(2 * math.pi)
@@ -79,25 +80,27 @@ def negative_elbo(
     return Loss(loss=loss.mean(), recon=recon.mean(), kl=kl.mean())
 
 
-def negative_elbo_at_mean(model: VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
+def negative_elbo_at_mean(model: Model | VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
     """-ELBO per image with the posterior mean in place of a sample: -log p(x | mu) + KL(q(z|x) || p(z)).
 
     Deterministic, one encoder and one decoder pass: a cheap anomaly score that the browser can compute
     too (it runs the same two networks). Shape (B,). Defined for a vae only (the others have no KL).
     """
-    if not model.cfg.stochastic:
-        raise ValueError(f"an {model.cfg.objective} has no posterior q(z|x), so no ELBO")
+    model = as_model(model)
     mu, logvar = model.encode(x, y)
-    return reconstruction_nll(model.decode(mu, y), x) + kl_per_dim(mu, logvar).sum(1)
+    if logvar is None:
+        raise NotAvailable(f"an {model.kind} has no posterior q(z|x), so no ELBO")
+    return reconstruction_nll(model.logits(mu, y), x) + kl_per_dim(mu, logvar).sum(1)
 
 
-def reconstruction_error_at_mean(model: VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
+def reconstruction_error_at_mean(model: Model | VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
     """Per-pixel mean squared error between x and the decoded mean of its posterior mean: shape (B,).
 
     What the atlas stores as `recon_error`, and the anomaly score of the models without an ELBO (ae, wae).
     """
+    model = as_model(model)
     mu, _ = model.encode(x, y)
-    return (torch.sigmoid(model.decode(mu, y)) - x).pow(2).flatten(1).mean(1)
+    return (model.image(mu, y) - x.to(mu.device)).pow(2).flatten(1).mean(1)
 
 
 def autoencoder_loss(model: VAE, x: Tensor, y: Tensor | None = None) -> Loss:
@@ -174,9 +177,23 @@ def _importance_terms(model: VAE, x: Tensor, k: int, y: Tensor | None = None) ->
     return -recon + log_pz - log_qz, recon, mu, logvar
 
 
-def log_importance_weights(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Tensor:
-    """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape (k, B)."""
-    return _importance_terms(model, x, k, y)[0]
+def log_importance_weights(model: Model | VAE, x: Tensor, k: int, y: Tensor | None = None) -> Tensor:
+    """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape (k, B), through the model interface.
+
+    The same numbers as training's `_importance_terms` for one of our VAEs (the same noise, drawn after the
+    encoder pass, sample-major); NotAvailable without a posterior or a likelihood.
+    """
+    model = as_model(model)
+    mu, logvar = model.encode(x, y)
+    if logvar is None:
+        raise NotAvailable(f"an {model.kind} has no posterior q(z|x) to sample from")
+    eps = torch.randn((k, *mu.shape), device=mu.device)
+    z = mu + eps * torch.exp(0.5 * logvar)
+    logits = model.logits(z.flatten(0, 1), None if y is None else y.repeat(k))
+    recon = reconstruction_nll(logits, x.to(mu.device).repeat(k, *([1] * (x.dim() - 1)))).view(k, -1)
+    log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    log_qz = -0.5 * (LOG_2PI + logvar + eps.pow(2)).sum(-1)
+    return -recon + log_pz - log_qz
 
 
 def negative_iwae(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Loss:
@@ -191,7 +208,7 @@ def negative_iwae(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Los
     return Loss(loss=-bound.mean(), recon=recon.mean(), kl=kl_per_dim(mu, logvar).sum(1).mean())
 
 
-def iwae_bound(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Tensor:
+def iwae_bound(model: Model | VAE, x: Tensor, k: int, y: Tensor | None = None) -> Tensor:
     """The importance-weighted bound L_k per image (Burda et al., 2016): shape (B,).
 
     L_1 is the ELBO; L_k rises towards log p(x) as k grows.
@@ -201,7 +218,7 @@ def iwae_bound(model: VAE, x: Tensor, k: int, y: Tensor | None = None) -> Tensor
 
 @torch.no_grad()
 def nll_importance_sampling(
-    model: VAE, x: Tensor, k: int = 1000, y: Tensor | None = None, chunk: int = 250
+    model: Model | VAE, x: Tensor, k: int = 1000, y: Tensor | None = None, chunk: int = 250
 ) -> Tensor:
     """-log p(x) per image, estimated with k importance samples from q(z|x).
 
@@ -210,7 +227,8 @@ def nll_importance_sampling(
     """
     if k < 1 or chunk < 1:
         raise ValueError(f"k and chunk must be >= 1, got k={k}, chunk={chunk}")
-    total = torch.full((x.shape[0],), -math.inf, device=x.device)
+    model = as_model(model)
+    total = torch.full((x.shape[0],), -math.inf, device=model.device)
     remaining = k
     while remaining > 0:
         n = min(chunk, remaining)

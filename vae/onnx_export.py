@@ -7,7 +7,8 @@ The contract, which any framework's export can meet:
 - the batch axis N is dynamic; the weights are inside each file (no external data).
 
 `onnx_networks(model)` gives the two networks as bytes, in memory (what the browser is served);
-`export_onnx(checkpoint, out)` writes the folder.
+`export_onnx(checkpoint, out)` writes the folder. Both take our VAEs and any model behind the interface
+that a PyTorch module computes (trusted code); a `mean` output in [-1, 1] is exported mapped to [0, 1].
 """
 
 from __future__ import annotations
@@ -17,18 +18,20 @@ import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from vae.atomic import atomic_write
 from vae.checkpoint import Checkpoint, write_json
+from vae.interface import Model, as_model
 from vae.model import VAE
+from vae.model_json import DECODER, ENCODER, MODEL_JSON
+from vae.ours import Ours
 
-ENCODER = "encoder.onnx"
-DECODER = "decoder.onnx"
-MODEL_JSON = "model.json"
 FORMAT = "latent-explorer-onnx/1"
 EXAMPLE_BATCH = 2  # a batch of 1 would let the exporter fold the batch axis to a constant
+CHECK_BATCH = 3  # the export is run once on another batch size
 
 
 class OnnxNetworks(NamedTuple):
@@ -37,24 +40,26 @@ class OnnxNetworks(NamedTuple):
 
 
 class _Encoder(nn.Module):
-    """x (and y) -> (mu, logvar) for a VAE, or the code z alone for a deterministic model."""
+    """x (and y) -> (mu, logvar) for a model with a posterior, or the code z alone; codes flat (N, D)."""
 
-    def __init__(self, model: VAE) -> None:
+    def __init__(self, model: Model) -> None:
         super().__init__()
-        self.model = model
+        self.net, self.model = model.module, model  # the module registered, so its weights become initializers
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
-        mu, logvar = self.model.encode(x, y)
-        return (mu, logvar) if self.model.cfg.stochastic else mu
+        mu, logvar = self.model._encode(x, y)
+        return mu.flatten(1) if logvar is None else (mu.flatten(1), logvar.flatten(1))
 
 
 class _Decoder(nn.Module):
-    def __init__(self, model: VAE) -> None:
+    """z (N, D) (and y) -> the decoder's output (N, C, H, W)."""
+
+    def __init__(self, model: Model) -> None:
         super().__init__()
-        self.model = model
+        self.net, self.model = model.module, model
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.model.decode(z, y)
+        return self.model._decode(z.reshape(-1, *self.model.latent_shape), y)
 
 
 def _to_bytes(module: nn.Module, first: str, example: Tensor, labels: bool, outputs: list[str]) -> bytes:
@@ -75,35 +80,53 @@ def _to_bytes(module: nn.Module, first: str, example: Tensor, labels: bool, outp
 
 
 @torch.no_grad()
-def onnx_networks(model: VAE) -> OnnxNetworks:
-    """The encoder and decoder of one of our VAEs as ONNX bytes, per the contract above."""
-    cfg = model.cfg
-    model = model.to("cpu").eval()
-    x = torch.rand(EXAMPLE_BATCH, *cfg.image_shape)
-    z = torch.zeros(EXAMPLE_BATCH, cfg.latent_dim)
-    codes = ["mu", "logvar"] if cfg.stochastic else ["z"]
-    return OnnxNetworks(
-        encoder=_to_bytes(_Encoder(model), "x", x, cfg.conditional, codes),
-        decoder=_to_bytes(_Decoder(model), "z", z, cfg.conditional, ["x"]),
+def onnx_networks(model: VAE | Model) -> OnnxNetworks:
+    """The encoder and decoder of one of our VAEs (or any model backed by a PyTorch module) as ONNX bytes,
+    per the contract above."""
+    model = as_model(model)
+    if model.module is None:
+        raise ValueError(f"a model from {model.source} has no PyTorch module to export")
+    model.module.to("cpu").eval()
+    model.device = torch.device("cpu")
+    x = torch.rand(EXAMPLE_BATCH, *model.image_shape)
+    z = torch.zeros(EXAMPLE_BATCH, model.latent_dim)
+    codes = ["mu", "logvar"] if model.posterior else ["z"]
+    encoder, decoder = _Encoder(model), _Decoder(model)
+    nets = OnnxNetworks(
+        encoder=_to_bytes(encoder, "x", x, model.conditional, codes),
+        decoder=_to_bytes(decoder, "z", z, model.conditional, ["x"]),
     )
+    _check_batch(nets.encoder, encoder, "x", torch.rand(CHECK_BATCH, *model.image_shape), model.conditional)
+    _check_batch(nets.decoder, decoder, "z", torch.randn(CHECK_BATCH, model.latent_dim), model.conditional)
+    return nets
+
+
+def _check_batch(data: bytes, module: nn.Module, first: str, value: Tensor, labels: bool) -> None:
+    """Run the export on another batch size than it was traced with: code that fixed the batch (a reshape to
+    len(x), say) is caught here, not in the browser."""
+    import onnxruntime as ort
+
+    y = torch.zeros(len(value), dtype=torch.int64) if labels else None
+    feeds = {first: value.numpy(), **({"y": y.numpy()} if labels else {})}
+    try:
+        got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)
+    except Exception as err:  # onnxruntime's own exception types
+        raise ValueError(f"the exported network does not run on a batch of {len(value)}: {err}") from err
+    want = module(value, y)
+    for a, b in zip(got, want if isinstance(want, tuple) else (want,), strict=True):
+        if a.shape != tuple(b.shape) or not np.allclose(a, b.numpy(), atol=1e-4, rtol=1e-4):
+            raise ValueError(f"the exported network disagrees with PyTorch on a batch of {len(value)}")
 
 
 def model_json(ckpt: Checkpoint) -> dict[str, Any]:
-    """The model.json describing a checkpoint exported by `onnx_networks`."""
-    cfg = ckpt.model.cfg
-    return {
-        "format": FORMAT,
-        "name": ckpt.name,
-        "kind": cfg.kind,
-        "latent_shape": [cfg.latent_dim],
-        "image_shape": list(cfg.image_shape),
-        "output": "logits",
-        "input_range": [0, 1],
-        "posterior": cfg.stochastic,
-        "conditional": cfg.conditional,
-        "class_names": ckpt.class_names,
-        "dataset": ckpt.meta.get("dataset", "mnist"),
-    }
+    """The model.json describing a model exported by `onnx_networks`: its inputs are [0, 1] images."""
+    model = as_model(ckpt.model, ckpt.class_names)
+    meta = {"format": FORMAT, "name": ckpt.name, **model.describe(), "input_range": [0, 1]}
+    if isinstance(model, Ours):  # our family's names (VAE, AE, β-VAE...); others are named by the ONNX source
+        meta["kind"] = model.kind
+    if "dataset" in ckpt.meta:
+        meta["dataset"] = ckpt.meta["dataset"]
+    return meta
 
 
 def export_onnx(ckpt: Checkpoint, out: str | os.PathLike) -> Path:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vae.interface import Model, NotAvailable, as_model
 from vae.latent import decode
 from vae.model import VAE
 
@@ -121,8 +122,9 @@ def missing_half(x: Tensor, side: str) -> Corrupted:
     raise ValueError(f"side must be 'top' or 'bottom', got {side!r}")
 
 
-def reconstruct(model: VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
+def reconstruct(model: Model | VAE, x: Tensor, y: Tensor | None = None) -> Tensor:
     """The decoded encoder's mean: the model's plain reconstruction of (possibly corrupted) images."""
+    model = as_model(model)
     with torch.no_grad():
         mu, _ = model.encode(x, y)
     return decode(model, mu, y)
@@ -144,7 +146,7 @@ def visible_log_likelihood(logits: Tensor, x: Tensor, visible: Tensor) -> Tensor
 
 
 def inpaint(
-    model: VAE, x: Tensor, visible: Tensor, y: Tensor | None = None,
+    model: Model | VAE, x: Tensor, visible: Tensor, y: Tensor | None = None,
     steps: int = INPAINT_STEPS, lr: float = INPAINT_LR,
 ) -> Inpainting:
     """Fit the code to the visible pixels (MAP, Adam from the encoder's mean), fill the hidden ones.
@@ -156,13 +158,17 @@ def inpaint(
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    model = as_model(model)
+    if why := cannot_inpaint(model):
+        raise NotAvailable(why)
+    x, visible = x.to(model.device), visible.to(model.device)
     with torch.no_grad():
         mu, _ = model.encode(x, y)
     z = mu.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     history = []
     for step in range(steps + 1):
-        log_lik = visible_log_likelihood(model.decode(z, y), x, visible)
+        log_lik = visible_log_likelihood(model.logits(z, y), x, visible)
         history.append(log_lik.detach())
         if step == steps:
             break
@@ -171,8 +177,16 @@ def inpaint(
         z.grad = grad
         opt.step()
     z = z.detach()
-    filled = torch.where(visible, x, decode(model, z, y))
-    return Inpainting(filled, z, torch.stack(history))
+    filled = torch.where(visible.cpu(), x.cpu(), decode(model, z, y))
+    return Inpainting(filled, z.cpu(), torch.stack(history).cpu())
+
+
+def cannot_inpaint(model: Model | VAE) -> str | None:
+    """Why inpainting (fitting the code by gradient to the visible pixels' likelihood) is not available, or None."""
+    model = as_model(model)
+    if model.module is None:
+        return f"inpainting fits the code by gradient, and a model run by {model.source} gives no gradients"
+    return model.likelihood
 
 
 def median_filter(x: Tensor, size: int = 3) -> Tensor:
@@ -215,12 +229,12 @@ def baselines(corrupted: Corrupted, kind: str) -> dict[str, Tensor]:
 
 
 def repairs(
-    model: VAE, corrupted: Corrupted, kind: str, y: Tensor | None = None, steps: int = INPAINT_STEPS
+    model: Model | VAE, corrupted: Corrupted, kind: str, y: Tensor | None = None, steps: int = INPAINT_STEPS
 ) -> dict[str, Tensor]:
     """Every repair that fits the corruption, by name: the model's ("reconstruction", and "inpainting"
     where pixels are lost), then the classical baselines."""
     out = {"reconstruction": reconstruct(model, corrupted.image, y)}
-    if corrupted.has_holes:
+    if corrupted.has_holes and not cannot_inpaint(model):
         out["inpainting"] = inpaint(model, corrupted.image, corrupted.visible, y, steps).image
     return out | baselines(corrupted, kind)
 

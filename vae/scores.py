@@ -10,7 +10,8 @@
   MSE, KL, log PNG bits) from their mean over training images (in the spirit of LPath's fitted statistics).
 
 The deterministic members of the family (ae, wae) have no posterior, so no KL, ELBO, likelihood or
-complexity score: `available` and `unavailable` say which scores a model has and why.
+complexity score, and a decoder that outputs a `mean` image has no likelihood either (nor the
+statistics' reconstruction BCE): `available` and `unavailable` say which scores a model has and why.
 
 A conditional model is scored without being told the label: each image gets the class whose -ELBO at
 the mean (the reconstruction BCE for ae and wae) is lowest, and every score uses that class, so
@@ -38,8 +39,10 @@ from vae.checkpoint import CheckpointError, read_tensors, weights_sha256, write_
 from vae.config import ModelConfig
 from vae.images import png_bits
 from vae.imageset import ImageSet
+from vae.interface import Model, as_model
 from vae.model import VAE
 from vae.objectives import kl_per_dim, nll_importance_sampling, reconstruction_nll
+from vae.ours import Ours
 
 REFERENCE_TENSORS = "scores.safetensors"
 REFERENCE_META = "scores.json"
@@ -84,20 +87,36 @@ class ScoresError(RuntimeError):
     """A stored reference fit is corrupt or does not fit the model."""
 
 
-def available(cfg: ModelConfig) -> list[str]:
+Described = Model | VAE | ModelConfig  # a ModelConfig describes one of our VAEs well enough here
+
+
+def _lacks(model: Described) -> tuple[str | None, str | None]:
+    """Why the model has no posterior q(z|x), and why no likelihood (each None when it has them)."""
+    if isinstance(model, ModelConfig):
+        return (None if model.stochastic else model.objective), None
+    model = as_model(model)
+    name = model.config.objective if isinstance(model, Ours) else model.kind
+    return (None if model.posterior else name), model.likelihood
+
+
+def available(model: Described) -> list[str]:
     """The scores a model has, in SCORES order."""
-    return [name for name, score in SCORES.items() if cfg.stochastic or not score.needs_posterior]
+    return [name for name, score in SCORES.items() if not score.needs_posterior or _lacks(model) == (None, None)]
 
 
-def unavailable(cfg: ModelConfig) -> dict[str, str]:
+def unavailable(model: Described) -> dict[str, str]:
     """The scores a model lacks, each with why, in a sentence."""
-    why = f"an {cfg.objective} has no posterior q(z|x), so no KL, ELBO or likelihood"
-    return {name: why for name in SCORES if name not in available(cfg)}
+    no_posterior, no_likelihood = _lacks(model)
+    why = (f"an {no_posterior} has no posterior q(z|x), so no KL, ELBO or likelihood" if no_posterior
+           else f"{no_likelihood}, so no ELBO or likelihood")
+    return {name: why for name in SCORES if name not in available(model)}
 
 
-def statistic_names(cfg: ModelConfig) -> list[str]:
+def statistic_names(model: Described) -> list[str]:
     """The per-image statistics the `stats` score compares."""
-    return ["log_recon_bce", "log_recon_mse", *(["kl"] if cfg.stochastic else []), "log_png_bits"]
+    no_posterior, no_likelihood = _lacks(model)
+    return [*(["log_recon_bce"] if no_likelihood is None else []), "log_recon_mse",
+            *(["kl"] if no_posterior is None else []), "log_png_bits"]
 
 
 @dataclass
@@ -119,40 +138,45 @@ class _Pass:
     y: Tensor | None
     mu: Tensor
     logvar: Tensor
-    bce: Tensor  # -log p(x | mu), summed over pixels
+    bce: Tensor | None  # -log p(x | mu), summed over pixels; None without a likelihood
     mse: Tensor  # per pixel
     kl: Tensor | None
 
 
-def _mean_pass(model: VAE, x: Tensor, y: Tensor | None) -> _Pass:
+def _mean_pass(model: Model, x: Tensor, y: Tensor | None) -> _Pass:
     mu, logvar = model.encode(x, y)
-    logits = model.decode(mu, y)
-    mse = (torch.sigmoid(logits) - x).pow(2).flatten(1).mean(1)
-    kl = kl_per_dim(mu, logvar).sum(1) if model.cfg.stochastic else None
-    return _Pass(x, y, mu, logvar, reconstruction_nll(logits, x), mse, kl)
+    out = model.decode(mu, y)
+    mse = (model.to_image(out) - x).pow(2).flatten(1).mean(1)
+    kl = None if logvar is None else kl_per_dim(mu, logvar).sum(1)
+    bce = None if model.likelihood else reconstruction_nll(model.to_logits(out), x)
+    return _Pass(x, y, mu, logvar, bce, mse, kl)
 
 
 def _fit_of(p: _Pass) -> Tensor:
-    """What picks a conditional model's class: -ELBO at the mean, or the reconstruction BCE without a posterior."""
+    """What picks a conditional model's class: -ELBO at the mean, or the reconstruction BCE without a posterior
+    (the reconstruction MSE without a likelihood)."""
+    if p.bce is None:
+        return p.mse
     return p.bce if p.kl is None else p.bce + p.kl
 
 
-def _labelled_pass(model: VAE, x: Tensor) -> _Pass:
+def _labelled_pass(model: Model, x: Tensor) -> _Pass:
     """The mean-code pass, with each image's best-fitting class for a conditional model."""
-    if not model.cfg.conditional:
+    if not model.conditional:
         return _mean_pass(model, x, None)
     fits = torch.stack([
         _fit_of(_mean_pass(model, x, torch.full((len(x),), c, dtype=torch.long, device=x.device)))
-        for c in range(model.cfg.num_classes)
+        for c in range(model.num_classes)
     ])
     return _mean_pass(model, x, fits.argmin(0))
 
 
 @torch.no_grad()
-def best_fit(model: VAE, x: Tensor) -> tuple[Tensor, Tensor | None]:
+def best_fit(model: Model | VAE, x: Tensor) -> tuple[Tensor, Tensor | None]:
     """Latent means of images as the scores see them, with each image's best-fitting class (None when
     unconditional): what their reconstructions and places on the map are drawn from. On the CPU."""
-    p = _labelled_pass(model, x.to(next(model.parameters()).device, torch.float32))
+    model = as_model(model)
+    p = _labelled_pass(model, x.to(model.device, torch.float32))
     return p.mu.cpu(), None if p.y is None else p.y.cpu()
 
 
@@ -163,14 +187,15 @@ def percentile(values: Tensor, value: float) -> float:
 
 def _statistics(p: _Pass, png: Tensor) -> Tensor:
     """(B, F) float64 statistics, in statistic_names order."""
-    columns = [p.bce.clamp_min(1e-12).log(), p.mse.clamp_min(1e-12).log()]
+    columns = [] if p.bce is None else [p.bce.clamp_min(1e-12).log()]
+    columns.append(p.mse.clamp_min(1e-12).log())
     if p.kl is not None:
         columns.append(p.kl)
-    columns.append(png.to(p.bce.device).clamp_min(1).log())
+    columns.append(png.to(p.mse.device).clamp_min(1).log())
     return torch.stack(columns, dim=1).double()
 
 
-def _nll(model: VAE, x: Tensor, y: Tensor | None, k: int) -> Tensor:
+def _nll(model: Model, x: Tensor, y: Tensor | None, k: int) -> Tensor:
     parts = []
     for start in range(0, len(x), NLL_BATCH):
         sl = slice(start, start + NLL_BATCH)
@@ -180,23 +205,25 @@ def _nll(model: VAE, x: Tensor, y: Tensor | None, k: int) -> Tensor:
 
 @torch.no_grad()
 def score_images(
-    model: VAE, x: Tensor, reference: Reference | None = None, names: Sequence[str] | None = None, k: int = NLL_K
+    model: Model | VAE, x: Tensor, reference: Reference | None = None, names: Sequence[str] | None = None,
+    k: int = NLL_K,
 ) -> dict[str, Tensor]:
     """Scores of a batch of images (B, C, H, W) in [0, 1]: name -> (B,) on the CPU.
 
     `names` defaults to every score the model has, less those that need a reference when none is given;
     asking for one the model lacks, or one that needs a missing reference, raises ValueError.
     """
-    cfg = model.cfg
+    model = as_model(model)
+    has = available(model)
     if names is None:
-        names = [n for n in available(cfg) if reference is not None or not SCORES[n].needs_reference]
-    lacking = unavailable(cfg)
-    problems = [f"{n} ({lacking[n]})" if n in lacking else f"{n} (unknown)" for n in names if n not in available(cfg)]
+        names = [n for n in has if reference is not None or not SCORES[n].needs_reference]
+    lacking = unavailable(model)
+    problems = [f"{n} ({lacking[n]})" if n in lacking else f"{n} (unknown)" for n in names if n not in has]
     if problems:
         raise ValueError(f"no such score for this model: {', '.join(problems)}")
     if reference is None and any(SCORES[n].needs_reference for n in names):
         raise ValueError("knn and stats need a reference fitted on training images (fit_reference)")
-    device = next(model.parameters()).device
+    device = model.device
     x = x.to(device, torch.float32)
     p = _labelled_pass(model, x)
     png = png_bits(x) if {"complexity", "stats"} & set(names) else None
@@ -221,7 +248,7 @@ def score_images(
 
 
 def score_set(
-    model: VAE,
+    model: Model | VAE,
     data: ImageSet,
     reference: Reference | None = None,
     names: Sequence[str] | None = None,
@@ -229,6 +256,7 @@ def score_set(
     progress: Progress | None = None,
 ) -> dict[str, Tensor]:
     """score_images over a whole image set, in batches (its labels are not used: see the module docstring)."""
+    model = as_model(model)
     parts: list[dict[str, Tensor]] = []
     for start in range(0, len(data), BATCH):
         parts.append(score_images(model, data.floats(slice(start, start + BATCH)), reference, names, k))
@@ -242,7 +270,7 @@ def score_set(
 
 @torch.no_grad()
 def fit_reference(
-    model: VAE,
+    model: Model | VAE,
     train: ImageSet,
     n: int = FIT_IMAGES,
     codes: int = KNN_CODES,
@@ -253,7 +281,8 @@ def fit_reference(
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]
     if len(order) < 2:
         raise ValueError(f"{train.name}: fitting the scores needs at least 2 training images, got {len(order)}")
-    device = next(model.parameters()).device
+    model = as_model(model)
+    device = model.device
     mus, stats = [], []
     for start in range(0, len(order), BATCH):
         x = train.floats(order[start:start + BATCH]).to(device)
@@ -266,7 +295,7 @@ def fit_reference(
     features = torch.cat(stats)
     meta = {
         "dataset": train.name, "split": "train", "images": len(order), "seed": seed,
-        "knn": {"codes": min(codes, len(order)), "k": KNN_K}, "stats": statistic_names(model.cfg),
+        "knn": {"codes": min(codes, len(order)), "k": KNN_K}, "stats": statistic_names(model),
     }
     # pinv: a statistic that is constant over the fit (possible for tiny models) must not break the inverse
     precision = torch.linalg.pinv(torch.cov(features.T).reshape(features.shape[1], -1))
@@ -283,7 +312,7 @@ def save_reference(folder: str | os.PathLike, reference: Reference) -> None:
     write_json(folder / REFERENCE_META, {**reference.meta, "weights_sha256": weights_sha256(folder)})
 
 
-def load_reference(folder: str | os.PathLike, cfg: ModelConfig) -> Reference | None:
+def load_reference(folder: str | os.PathLike, model: Described) -> Reference | None:
     """The stored reference fit, None when there is none; `stale` when the weights changed since the fit."""
     folder = Path(folder)
     tensors_path, meta_path = folder / REFERENCE_TENSORS, folder / REFERENCE_META
@@ -294,12 +323,13 @@ def load_reference(folder: str | os.PathLike, cfg: ModelConfig) -> Reference | N
         t = read_tensors(tensors_path)
     except (json.JSONDecodeError, UnicodeDecodeError, CheckpointError) as err:
         raise ScoresError(f"{folder}: unreadable score fit ({err})") from err
-    f = len(statistic_names(cfg))
+    f = len(statistic_names(model))
+    latent_dim = model.latent_dim if isinstance(model, ModelConfig) else as_model(model).latent_dim
     try:
         codes, mean, precision = t["knn.codes"].float(), t["stats.mean"].double(), t["stats.precision"].double()
     except KeyError as err:
         raise ScoresError(f"{tensors_path}: incomplete score fit (missing {err})") from err
-    if codes.ndim != 2 or codes.shape[1] != cfg.latent_dim or mean.shape != (f,) or precision.shape != (f, f):
+    if codes.ndim != 2 or codes.shape[1] != latent_dim or mean.shape != (f,) or precision.shape != (f, f):
         raise ScoresError(f"{tensors_path}: does not fit this model; refit it with `python -m vae atlas {folder}`")
     try:
         stale = not isinstance(meta, dict) or meta.get("weights_sha256") != weights_sha256(folder)

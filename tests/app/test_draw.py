@@ -17,7 +17,7 @@ from ui import drawing
 from ui import scores as pad_scores
 from ui.live.pad import PadResult
 from vae.atlas import load_atlas, load_test_set
-from vae.checkpoint import load_checkpoint
+from vae.sources import open_model
 
 DRAW = "pages/draw.py"
 STROKES = stroke_text((18, [40, 30, 60, 200]), (12, [20, 100, 200, 100]))
@@ -123,7 +123,7 @@ def test_a_drawing_of_another_size_in_the_link_is_ignored(open_app) -> None:
 def test_the_pads_reference_scores_come_from_the_atlas_where_it_stores_them() -> None:
     for name, stored in (("mnist", "neg_elbo"), ("mnist-ae", "recon")):
         folder = ROOT / "checkpoints" / name
-        ckpt, atlas = load_checkpoint(folder), load_atlas(folder)
+        ckpt, atlas = open_model(folder), load_atlas(folder)
         data, expected = load_test_set(ckpt.meta).subset(50), atlas.scores[stored][:50]
         assert torch.equal(pad_scores.scores_of_test_set(ckpt, data, atlas), expected)  # read, not recomputed
         torch.testing.assert_close(pad_scores.scores_of_test_set(ckpt, data), expected, atol=2e-4, rtol=1e-5)

@@ -40,15 +40,17 @@ def free_port() -> int:
 @contextmanager
 def streamlit_server(
     script: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 60, log: Path | None = None,
-    prefix: tuple[str, ...] = (),
+    prefix: tuple[str, ...] = (), args: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Run `streamlit run script` on a free port (working directory: the repo root); yield its URL.
 
     With `log`, the server's output (stdout and stderr) goes to that file, for a test to read. `prefix` goes
-    before the command (e.g. setpriv, to run the app with fewer privileges)."""
+    before the command (e.g. setpriv, to run the app with fewer privileges); `args` are the app's own, after
+    `--` (e.g. --trust-code)."""
     port = free_port()
     cmd = [*prefix, sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           *(("--", *args) if args else ())]
     out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
                             stdout=out, stderr=subprocess.STDOUT, text=True)

