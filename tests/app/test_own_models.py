@@ -17,7 +17,7 @@ from vae.model_json import ENCODER, MODEL_JSON
 from vae.sources import open_model
 
 PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py",
-         "pages/compare.py", "pages/anomalies.py", "pages/draw.py", "pages/repair.py"]
+         "pages/compare.py", "pages/anomalies.py", "pages/draw.py", "pages/repair.py", "pages/compress.py"]
 MODELS = [f"{name}-{kind}" for name in ("classic", "conv-bn", "rgb-resnet", "spatial") for kind in ("onnx", "code")]
 TRUST = "opened only when the app or command is started with --trust-code"
 
