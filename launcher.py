@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent  # the folder holding app.py, pages/, vae/, ui/, components/, checkpoints/
 STREAMLIT_CONFIG = ROOT / ".streamlit" / "config.toml"
-DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"  # vae.data's name for it; not imported here, importing vae loads torch
+DATA_ROOT_ENV = "LATENT_EXPLORER_DATA"  # vae.datasets.data's name for it; not imported here, importing vae loads torch
 
 
 def config_options(path: Path = STREAMLIT_CONFIG) -> dict[str, str]:

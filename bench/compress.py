@@ -1,6 +1,6 @@
 """Every codec on the same images: lossless bits per pixel and speed, and lossy PSNR against bits per image.
 
-Lossless: the test images binarized once with seed 0 (`vae.compress.binarized`). Raw 1-bit packing,
+Lossless: the test images binarized once with seed 0 (`vae.compression.compress.binarized`). Raw 1-bit packing,
 gzip, bz2 and lzma over the whole set; PNG (1-bit), WebP lossless and JPEG XL lossless per image (the
 first --per-image images) and on the whole set tiled as one picture; ours (BB-ANS) chained over the
 whole set and per image alone (the first --alone images, each file paying its own initial bits), and
@@ -32,11 +32,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vae.atlas import load_test_set  # noqa: E402
-from vae.checkpoint import find_checkpoints, load_checkpoint, weights_sha256  # noqa: E402
-from vae.codec_compare import Row, baseline_lossless, lossy_curve, ours_lossless  # noqa: E402
-from vae.compress import binarized, classes, has_posterior  # noqa: E402
-from vae.objectives import iwae_bound, kl_per_dim, reconstruction_nll  # noqa: E402
+from vae.analysis.atlas import load_test_set  # noqa: E402
+from vae.compression.codec_compare import Row, baseline_lossless, lossy_curve, ours_lossless  # noqa: E402
+from vae.compression.compress import binarized, classes, has_posterior  # noqa: E402
+from vae.networks.objectives import iwae_bound, kl_per_dim, reconstruction_nll  # noqa: E402
+from vae.store.checkpoint import find_checkpoints, load_checkpoint, weights_sha256  # noqa: E402
 
 LN2 = math.log(2)
 

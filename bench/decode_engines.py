@@ -3,7 +3,7 @@ Python (one thread), on one checkpoint, in one run.
 
 Each engine decodes one code per call (and encodes one image per call), timed call by call after a
 warm-up; the table gives p50 and p95 in ms and the browser runtime's load time (onnxruntime-web's
-WASM and the two sessions). The ONNX files are vae.onnx_export's, as the app serves them.
+WASM and the two sessions). The ONNX files are vae.store.onnx_export's, as the app serves them.
 
     python bench/decode_engines.py [CHECKPOINT] [--calls 1000] [--warmup 50]
 """
@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import calls_args, percentile  # noqa: E402
-from vae.checkpoint import load_checkpoint  # noqa: E402
-from vae.export import network_specs  # noqa: E402
-from vae.onnx_export import model_json, onnx_networks  # noqa: E402
+from vae.store.checkpoint import load_checkpoint  # noqa: E402
+from vae.store.export import network_specs  # noqa: E402
+from vae.store.onnx_export import model_json, onnx_networks  # noqa: E402
 
 
 def python_times(run, calls: int, warmup: int) -> list[float]:

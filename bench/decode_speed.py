@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import calls_args, percentile  # noqa: E402
-from vae.checkpoint import load_checkpoint  # noqa: E402
-from vae.latent import decode  # noqa: E402
-from vae.model import VAE, count_parameters  # noqa: E402
+from vae.networks.latent import decode  # noqa: E402
+from vae.networks.model import VAE, count_parameters  # noqa: E402
+from vae.store.checkpoint import load_checkpoint  # noqa: E402
 
 
 def time_decode(model: VAE, calls: int, warmup: int, fresh_threads: bool = False) -> list[float]:

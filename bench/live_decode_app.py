@@ -20,12 +20,12 @@ from ui.live.pad import ModelInput, PadScore, draw_pad
 from ui.live.runtime import checkpoint_specs
 from ui.live.sliders import live_sliders
 from ui.scores import score_of
-from vae.atlas import AtlasError, build_atlas, load_atlas, load_test_set
-from vae.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from vae.export import atlas_map_spec
-from vae.images import to_pil
-from vae.imageset import DataError
-from vae.latent import decode
+from vae.analysis.atlas import AtlasError, build_atlas, load_atlas, load_test_set
+from vae.datasets.images import to_pil
+from vae.datasets.imageset import DataError
+from vae.networks.latent import decode
+from vae.store.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from vae.store.export import atlas_map_spec
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist"
 CHECKPOINT = os.environ.get("LATENT_EXPLORER_BENCH_CHECKPOINT", str(SHIPPED))

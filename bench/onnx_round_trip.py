@@ -1,7 +1,7 @@
 """The round trip ours -> ONNX folder -> the app's onnxruntime source, for every shipped checkpoint.
 
-Each checkpoint is exported with `python -m vae export` (vae.onnx_export) into a temporary folder and opened
-again with vae.sources.open_model; the table gives the largest difference, over 100 random inputs, between
+Each checkpoint is exported with `python -m vae export` (vae.store.onnx_export) into a temporary folder and opened
+again with vae.models.sources.open_model; the table gives the largest difference, over 100 random inputs, between
 the two sources' codes (test images in, the encoder's mean) and decoded images (prior codes in, pixels in
 [0, 1]), the export's time and the two files' size. The issue's bar: images within 1e-4.
 
@@ -20,9 +20,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vae.checkpoint import find_checkpoints, load_checkpoint  # noqa: E402
-from vae.onnx_export import export_onnx  # noqa: E402
-from vae.sources import open_model  # noqa: E402
+from vae.models.sources import open_model  # noqa: E402
+from vae.store.checkpoint import find_checkpoints, load_checkpoint  # noqa: E402
+from vae.store.onnx_export import export_onnx  # noqa: E402
 
 N = 100
 

@@ -1,7 +1,7 @@
 """Repairing corrupted test images: the model's repairs against doing nothing and against classical filters.
 
 For each corruption, the first N test images are corrupted (fixed seed) and repaired by every method
-that fits (`vae.repair.repairs`): the model's reconstruction, its inpainting where pixels are lost,
+that fits (`vae.analysis.repair.repairs`): the model's reconstruction, its inpainting where pixels are lost,
 the median filter for noise, nearest fill for holes. Each is scored against the original image: MSE
 (mean over images and pixels) and the PSNR of that mean MSE (a per-image mean of PSNR would be
 infinite as soon as one image is repaired exactly); then the PSNR gained over the corrupted input and
@@ -23,9 +23,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vae.atlas import load_test_set  # noqa: E402
-from vae.checkpoint import load_checkpoint  # noqa: E402
-from vae.repair import INPAINT_STEPS, MODEL_METHODS, Corruption, mse, reconstruct, repairs  # noqa: E402
+from vae.analysis.atlas import load_test_set  # noqa: E402
+from vae.analysis.repair import INPAINT_STEPS, MODEL_METHODS, Corruption, mse, reconstruct, repairs  # noqa: E402
+from vae.store.checkpoint import load_checkpoint  # noqa: E402
 
 CORRUPTIONS = (
     Corruption("noise", 0.2), Corruption("noise", 0.5),

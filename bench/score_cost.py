@@ -1,4 +1,4 @@
-"""Time each anomaly score (vae.scores) per image on the CPU, alone: what it costs to score an image with it.
+"""Time each anomaly score (vae.analysis.scores) per image on the CPU, alone: what it costs to score an image with it.
 
 Each score is timed on its own call of `score_images`, so its row includes the encoder and decoder pass it
 needs (and, for a conditional model, the search for the best-fitting class). Batched: the test images in
@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentile  # noqa: E402
-from vae.atlas import load_test_set  # noqa: E402
-from vae.checkpoint import load_checkpoint  # noqa: E402
-from vae.scores import NLL_K, available, fit_reference, load_reference, score_images  # noqa: E402
+from vae.analysis.atlas import load_test_set  # noqa: E402
+from vae.analysis.scores import NLL_K, available, fit_reference, load_reference, score_images  # noqa: E402
+from vae.store.checkpoint import load_checkpoint  # noqa: E402
 
 
 def time_batched(model, x: torch.Tensor, reference, score: str, batch: int, k: int) -> float:

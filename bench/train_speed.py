@@ -3,7 +3,7 @@
 Three contestants, trained one after another in this process on the same data, each stopped when it reaches
 the target or after --max-epochs:
 
-  mlp      our `mlp` preset (784-400-20), trained by vae.train.train_epoch with the train command's defaults
+  mlp      our `mlp` preset (784-400-20), trained by vae.training.train.train_epoch with the train command's defaults
            (batch 128, Adam 1e-3 constant, no binarization);
   shipped  the shipped conv model: its architecture and training settings (batch size, learning-rate
            schedule, binarization, seed) from checkpoints/mnist/config.json (those of its first run, when
@@ -35,13 +35,13 @@ from torch import Tensor, nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vae.checkpoint import CheckpointError, read_meta  # noqa: E402
-from vae.config import PRESETS, ModelConfig, TrainSettings  # noqa: E402
-from vae.data import batches, load_dataset  # noqa: E402
-from vae.evaluate import continuous_test_loss  # noqa: E402
-from vae.imageset import ImageSet  # noqa: E402
-from vae.model import VAE  # noqa: E402
-from vae.train import model_config, train_epoch  # noqa: E402
+from vae.datasets.data import batches, load_dataset  # noqa: E402
+from vae.datasets.imageset import ImageSet  # noqa: E402
+from vae.networks.config import PRESETS, ModelConfig, TrainSettings  # noqa: E402
+from vae.networks.model import VAE  # noqa: E402
+from vae.store.checkpoint import CheckpointError, read_meta  # noqa: E402
+from vae.training.evaluate import continuous_test_loss  # noqa: E402
+from vae.training.train import model_config, train_epoch  # noqa: E402
 
 TARGET = 105.6
 
@@ -93,7 +93,7 @@ def race(name: str, train_one_epoch: Callable[[int], None], test_loss: Callable[
 
 def ours(name: str, cfg: ModelConfig, settings: TrainSettings, train_set: ImageSet, test_set: ImageSet,
          device: torch.device, target: float, max_epochs: int) -> Result:
-    """A vae.model.VAE trained exactly as `python -m vae train` trains it."""
+    """A vae.networks.model.VAE trained exactly as `python -m vae train` trains it."""
     torch.manual_seed(settings.seed)
     model = VAE(cfg).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
@@ -163,7 +163,7 @@ def shipped_setup(folder: Path, max_epochs: int, data: ImageSet) -> tuple[ModelC
 
 
 def settings_from(saved: dict) -> TrainSettings:
-    """The train command's defaults, overridden by the saved settings; what vae.train.train_epoch reads."""
+    """The train command's defaults, overridden by the saved settings; what vae.training.train.train_epoch reads."""
     return TrainSettings.from_values({**{k: v for k, v in saved.items() if v is not None}, "quiet": True})
 
 

@@ -12,12 +12,12 @@ from torch import Tensor
 
 from ui import atlas as atlases
 from ui import entry, maps, models, scores, show, state, uploads
-from vae.atlas import Atlas
-from vae.checkpoint import Checkpoint
-from vae.imageset import ImageSet
-from vae.latent import decode
-from vae.ood import SHIFTS
-from vae.scores import NLL_K, available, best_fit, percentile, score_images, unavailable
+from vae.analysis.atlas import Atlas
+from vae.analysis.ood import SHIFTS
+from vae.analysis.scores import NLL_K, available, best_fit, percentile, score_images, unavailable
+from vae.datasets.imageset import ImageSet
+from vae.networks.latent import decode
+from vae.store.checkpoint import Checkpoint
 
 entry.through_app()
 

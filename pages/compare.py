@@ -14,10 +14,10 @@ from plotly.colors import qualitative
 
 from ui import atlas as atlases
 from ui import entry, maps, metrics, models, show, state
-from vae.atlas import AtlasError
-from vae.checkpoint import Checkpoint
-from vae.imageset import ImageSet
-from vae.latent import decode, interpolate, sample_prior
+from vae.analysis.atlas import AtlasError
+from vae.datasets.imageset import ImageSet
+from vae.networks.latent import decode, interpolate, sample_prior
+from vae.store.checkpoint import Checkpoint
 
 entry.through_app()
 

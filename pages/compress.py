@@ -14,10 +14,10 @@ import torch
 from torch import Tensor
 
 from ui import drawing, entry, models, pickers, show, state, uploads
-from vae import codecs, compress
-from vae.checkpoint import Checkpoint, weights_sha256
-from vae.codec_compare import Point, Row, baseline_lossless, lossy_curve
-from vae.imageset import ImageSet
+from vae.compression import codecs, compress
+from vae.compression.codec_compare import Point, Row, baseline_lossless, lossy_curve
+from vae.datasets.imageset import ImageSet
+from vae.store.checkpoint import Checkpoint, weights_sha256
 
 entry.through_app()
 

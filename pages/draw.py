@@ -15,11 +15,11 @@ from ui import drawing, entry, maps, models, pickers, show, state, uploads
 from ui.live.pad import MAX_STROKE_TEXT, ModelInput, PadResult, PadScore, draw_pad, parse_strokes
 from ui.live.runtime import atlas_spec, decoder_of, encoder_of, values_of
 from ui.scores import score_images, score_of, scores_of_test_set
-from vae.atlas import Atlas
-from vae.checkpoint import Checkpoint
-from vae.imageset import ImageSet
-from vae.latent import decode, nearest_neighbours
-from vae.scores import percentile
+from vae.analysis.atlas import Atlas
+from vae.analysis.scores import percentile
+from vae.datasets.imageset import ImageSet
+from vae.networks.latent import decode, nearest_neighbours
+from vae.store.checkpoint import Checkpoint
 
 entry.through_app()
 

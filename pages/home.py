@@ -5,9 +5,9 @@ import streamlit as st
 import torch
 
 from ui import entry, metrics, models, show, state
-from vae.checkpoint import Checkpoint, training_commands, training_epochs
-from vae.latent import decode, encode_dataset, sample_prior
-from vae.ours import objective_of
+from vae.models.ours import objective_of
+from vae.networks.latent import decode, encode_dataset, sample_prior
+from vae.store.checkpoint import Checkpoint, training_commands, training_epochs
 
 entry.through_app()
 

@@ -13,11 +13,11 @@ from ui import atlas as atlases
 from ui import drawing, entry, maps, models, pickers, show, state, uploads
 from ui.live.path import live_path
 from ui.live.runtime import decoder_of
-from vae.atlas import Atlas, AtlasError
-from vae.checkpoint import Checkpoint
-from vae.images import gif_bytes, grid, png_bytes
-from vae.imageset import ImageSet
-from vae.latent import decode, interpolate
+from vae.analysis.atlas import Atlas, AtlasError
+from vae.datasets.images import gif_bytes, grid, png_bytes
+from vae.datasets.imageset import ImageSet
+from vae.networks.latent import decode, interpolate
+from vae.store.checkpoint import Checkpoint
 
 entry.through_app()
 

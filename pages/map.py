@@ -14,12 +14,12 @@ from ui import atlas as atlases
 from ui import entry, maps, models, scores, show, state
 from ui.live.map import Backdrop, Colouring, MapResult, Sprite, by_value, live_map, sprite_sheet
 from ui.live.runtime import atlas_spec, decoder_of
-from vae import quality
-from vae.atlas import Atlas
-from vae.checkpoint import Checkpoint
-from vae.imageset import ImageSet
-from vae.latent import decode, nearest_neighbours
-from vae.scores import percentile
+from vae.analysis import quality
+from vae.analysis.atlas import Atlas
+from vae.analysis.scores import percentile
+from vae.datasets.imageset import ImageSet
+from vae.networks.latent import decode, nearest_neighbours
+from vae.store.checkpoint import Checkpoint
 
 entry.through_app()
 
@@ -179,7 +179,7 @@ def find_by_number() -> None:
 
 
 def trust_caption(atlas: Atlas, projection: str) -> str:
-    """How far to trust this projection, from the atlas's stored trustworthiness (vae.quality)."""
+    """How far to trust this projection, from the atlas's stored trustworthiness (vae.analysis.quality)."""
     trust = (atlas.meta.get("trustworthiness") or {}).get(projection)
     if trust is None:
         return ("How far to trust this map is not measured for this atlas yet: `python -m vae atlas CHECKPOINT "

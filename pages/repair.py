@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ui import box_picker, entry, models, pickers, show, state, uploads
-from vae.repair import INPAINT_STEPS, KINDS, MODEL_METHODS, Corruption, mse, psnr, repairs
+from vae.analysis.repair import INPAINT_STEPS, KINDS, MODEL_METHODS, Corruption, mse, psnr, repairs
 
 entry.through_app()
 

@@ -7,12 +7,12 @@ import streamlit as st
 import torch
 
 from ui import entry, models, pickers, show, state, uploads
-from vae.checkpoint import Checkpoint
-from vae.generate import class_names, dataset_files, manifest, zip_bytes
-from vae.images import grid, png_bytes
-from vae.imageset import ImageSet
-from vae.latent import decode, every_class, sample_prior
-from vae.ours import objective_of
+from vae.datasets.generate import class_names, dataset_files, manifest, zip_bytes
+from vae.datasets.images import grid, png_bytes
+from vae.datasets.imageset import ImageSet
+from vae.models.ours import objective_of
+from vae.networks.latent import decode, every_class, sample_prior
+from vae.store.checkpoint import Checkpoint
 
 entry.through_app()
 
@@ -53,7 +53,8 @@ def same_style_every_class(ckpt: Checkpoint, data: ImageSet | None, names: list[
 
 
 def samples_zip(ckpt: Checkpoint, images: torch.Tensor, y: torch.Tensor | None, seed: int, temperature: float) -> bytes:
-    """The grid as a dataset (vae.generate's layout and manifest); `python -m vae generate` makes the same images."""
+    """The grid as a dataset (vae.datasets.generate's layout and manifest); `python -m vae generate` makes the
+    same images."""
     names = class_names(ckpt)  # [] for an unconditional model, as `generate` names them
     counts = torch.bincount(y, minlength=len(names)).tolist() if y is not None else [len(images)]
     amount = f"--per-class {counts[0]}" if y is not None else f"--n {len(images)}"

@@ -4,7 +4,7 @@ The code lives in st.session_state["z"] (and the URL). The sliders run the decod
 the image follows a drag; on release the code comes back here and the traversal grid follows. Where
 the browser cannot decode, one st.slider `z{d}` per entry and a server-decoded image stand in.
 For a labelled dataset, "Add a direction" adds the difference of two classes' mean codes
-(vae.latent.attribute_vector), times a slider of its own, to the code: the image shown is z + s·d.
+(vae.networks.latent.attribute_vector), times a slider of its own, to the code: the image shown is z + s·d.
 """
 
 import random
@@ -16,9 +16,9 @@ from ui import atlas as atlases
 from ui import entry, models, pickers, show, state
 from ui.live.runtime import decoder_of
 from ui.live.sliders import Direction, SlidersResult, live_sliders
-from vae.checkpoint import Checkpoint
-from vae.latent import attribute_vector, decode, sample_prior, traverse
-from vae.model import VAE
+from vae.networks.latent import attribute_vector, decode, sample_prior, traverse
+from vae.networks.model import VAE
+from vae.store.checkpoint import Checkpoint
 
 entry.through_app()
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae.checkpoint import save_checkpoint
-from vae.config import ModelConfig
-from vae.data import DATA_ROOT_ENV, load_dataset
-from vae.imageset import ImageSet
-from vae.model import VAE
+from vae.datasets.data import DATA_ROOT_ENV, load_dataset
+from vae.datasets.imageset import ImageSet
+from vae.networks.config import ModelConfig
+from vae.networks.model import VAE
+from vae.store.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 # `make test` and CI set the data root; a bare `pytest` in the repository finds the team's offline copy.

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
-from vae.checkpoint import CONFIG, WEIGHTS
+from vae.store.checkpoint import CONFIG, WEIGHTS
 
 UNREADABLE = "unreadable"
 UNREADABLE_REASON = "cannot be read (Permission denied)"

@@ -17,10 +17,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from vae.data import ImageSet, load_dataset
-from vae.onnx_export import export_onnx
-from vae.sources import open_model
-from vae.trusted import save_code_model
+from vae.datasets.data import ImageSet, load_dataset
+from vae.models.sources import open_model
+from vae.models.trusted import save_code_model
+from vae.store.onnx_export import export_onnx
 
 DIGITS = [str(i) for i in range(10)]
 COLOURS = np.array([[230, 60, 60], [60, 200, 80], [70, 110, 240], [240, 200, 40], [200, 80, 220],

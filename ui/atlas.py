@@ -16,15 +16,15 @@ import streamlit as st
 import torch
 from torch import Tensor
 
-from vae.atlas import Atlas, AtlasError, AtlasMissing, build_atlas, files, load_atlas, save_atlas
-from vae.checkpoint import Checkpoint
-from vae.imageset import ImageSet
-from vae.latent import decode, encode_dataset
-from vae.objectives import kl_per_dim
+from vae.analysis.atlas import Atlas, AtlasError, AtlasMissing, build_atlas, files, load_atlas, save_atlas
+from vae.datasets.imageset import ImageSet
+from vae.networks.latent import decode, encode_dataset
+from vae.networks.objectives import kl_per_dim
+from vae.store.checkpoint import Checkpoint
 
 UMAP_ENV = "LATENT_EXPLORER_ATLAS_UMAP"
 STATS_SUBSET = 2000  # test images encoded for KL order when there are neither metrics nor an atlas
-ACTIVE_VARIANCE = 0.01  # Burda et al.'s active-unit threshold, as in vae.evaluate
+ACTIVE_VARIANCE = 0.01  # Burda et al.'s active-unit threshold, as in vae.training.evaluate
 
 
 def _signature(folder: Path, split: str = "test") -> tuple[int, ...]:

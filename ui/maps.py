@@ -15,10 +15,10 @@ from PIL import Image
 from torch import Tensor
 
 from ui import show
-from vae.atlas import Atlas
-from vae.checkpoint import Checkpoint
-from vae.images import grid
-from vae.latent import decode, plane_grid
+from vae.analysis.atlas import Atlas
+from vae.datasets.images import grid
+from vae.networks.latent import decode, plane_grid
+from vae.store.checkpoint import Checkpoint
 
 AXIS_TITLES = {"latent": ("z0", "z1"), "umap": ("UMAP 1", "UMAP 2"), "pca": ("PC 1", "PC 2")}
 PROJECTION_NAMES = {"latent": "Latent plane", "umap": "UMAP", "pca": "PCA"}

@@ -1,6 +1,6 @@
 """The evaluation metrics as people read them: one list, shared by the model card and the Compare table.
 
-A metric that does not exist for a kind of model (vae.evaluate's `not_defined`) is shown as such,
+A metric that does not exist for a kind of model (vae.training.evaluate's `not_defined`) is shown as such,
 with the reason, never as a number.
 """
 
@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from vae.checkpoint import Checkpoint
+from vae.store.checkpoint import Checkpoint
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Model folders are looked for in the project's `checkpoints/` folder and in the f
 by $LATENT_EXPLORER_CHECKPOINTS (several separated by the path separator) or by
 `streamlit run app.py -- --checkpoints DIR`. Each of those may be a model folder itself or
 hold model folders: our checkpoints (config.json), ONNX folders and trusted code (model.json),
-all opened behind `vae.interface.Model` (`vae.sources.open_model`). Code is imported only when
+all opened behind `vae.models.interface.Model` (`vae.models.sources.open_model`). Code is imported only when
 the app was started with `-- --trust-code`. A folder that fails to load is listed with its reason.
 """
 
@@ -21,17 +21,17 @@ import streamlit as st
 import torch
 
 from ui import state
-from vae.atlas import load_test_set
-from vae.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError
-from vae.data import data_root, dataset_missing
-from vae.folder import PREFIX, locate
-from vae.imageset import DataError, ImageSet
-from vae.interface import Model
-from vae.levels import Levels
-from vae.model_json import DECODER, ENCODER, MODEL_JSON, NOTES_JSON
-from vae.ours import Ours
-from vae.sources import open_model
-from vae.trusted import TRUST_FLAG
+from vae.analysis.atlas import load_test_set
+from vae.datasets.data import data_root, dataset_missing
+from vae.datasets.folder import PREFIX, locate
+from vae.datasets.imageset import DataError, ImageSet
+from vae.datasets.levels import Levels
+from vae.models.interface import Model
+from vae.models.model_json import DECODER, ENCODER, MODEL_JSON, NOTES_JSON
+from vae.models.ours import Ours
+from vae.models.sources import open_model
+from vae.models.trusted import TRUST_FLAG
+from vae.store.checkpoint import CONFIG, WEIGHTS, Checkpoint, CheckpointError
 
 ENV = "LATENT_EXPLORER_CHECKPOINTS"
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"

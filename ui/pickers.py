@@ -11,8 +11,8 @@ import streamlit as st
 import torch
 
 from ui import models, state
-from vae.checkpoint import Checkpoint
-from vae.imageset import ImageSet
+from vae.datasets.imageset import ImageSet
+from vae.store.checkpoint import Checkpoint
 
 TEST_SOURCES = ("Test image", "Test images")  # offered only when the model's test images are at hand
 

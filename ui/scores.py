@@ -1,10 +1,10 @@
 """Anomaly scores in the app.
 
 The Anomalies page's scores: names for people, the stored score fit loaded once per checkpoint, and the
-stored out-of-distribution benchmarks; the test set's scores themselves live in the atlas (vae.atlas).
+stored out-of-distribution benchmarks; the test set's scores themselves live in the atlas (vae.analysis.atlas).
 
 The pad's score (Draw page): a VAE scores an image by its -ELBO at the posterior mean
-(vae.objectives.negative_elbo_at_mean, in nats), given the class picked for a conditional model. A plain or
+(vae.networks.objectives.negative_elbo_at_mean, in nats), given the class picked for a conditional model. A plain or
 Wasserstein autoencoder (cfg.objective "ae", "wae") has no posterior q(z|x), so no ELBO; it is scored by
 its reconstruction error (per-pixel squared error), which says how well the model redraws the image but
 not how likely the model finds it.
@@ -21,16 +21,9 @@ import torch
 from torch import Tensor
 
 from ui.models import signature
-from vae.atlas import Atlas
-from vae.checkpoint import WEIGHTS, Checkpoint
-from vae.config import ModelConfig
-from vae.imageset import ImageSet
-from vae.interface import Model, as_model
-from vae.model import VAE
-from vae.model_json import DECODER, ENCODER
-from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
-from vae.ood import ROC_JSON, load_curves
-from vae.scores import (
+from vae.analysis.atlas import Atlas
+from vae.analysis.ood import ROC_JSON, load_curves
+from vae.analysis.scores import (
     NLL_K,
     REFERENCE_META,
     REFERENCE_TENSORS,
@@ -42,6 +35,13 @@ from vae.scores import (
     load_reference,
     unavailable,
 )
+from vae.datasets.imageset import ImageSet
+from vae.models.interface import Model, as_model
+from vae.models.model_json import DECODER, ENCODER
+from vae.networks.config import ModelConfig
+from vae.networks.model import VAE
+from vae.networks.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
+from vae.store.checkpoint import WEIGHTS, Checkpoint
 
 Curves = dict[str, dict[str, dict[str, list[float]]]]
 
@@ -160,7 +160,7 @@ STORED_AS = {"neg_elbo": "neg_elbo", "recon_error": "recon"}  # the pad's score 
 def scores_of_test_set(ckpt: Checkpoint, data: ImageSet | None, atlas: Atlas | None = None) -> Tensor | None:
     """The test images' scores (score_images), given its own label for a conditional model; None without them.
 
-    An unconditional model's are read from `atlas` where it stores them for these images (vae.scores computes
+    An unconditional model's are read from `atlas` where it stores them for these images (vae.analysis.scores computes
     the very same numbers; the caller vouches that the atlas describes `data`); otherwise they are computed once
     per model. A conditional model's atlas scores each image by the
     class that fits it best instead, so its scores are always computed here.

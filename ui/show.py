@@ -17,7 +17,7 @@ import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from vae.images import grid, to_pil
+from vae.datasets.images import grid, to_pil
 
 CSS = """
 <style>

@@ -8,10 +8,10 @@ import streamlit as st
 from torch import Tensor
 
 from ui import state
-from vae.checkpoint import Checkpoint
-from vae.imageset import ImageSet
-from vae.levels import Levels
-from vae.uploads import FIT_CHOICES, INVERT_CHOICES, UploadError, border_level, prepare_upload
+from vae.datasets.imageset import ImageSet
+from vae.datasets.levels import Levels
+from vae.datasets.uploads import FIT_CHOICES, INVERT_CHOICES, UploadError, border_level, prepare_upload
+from vae.store.checkpoint import Checkpoint
 
 TYPES = ["png", "jpg", "jpeg", "gif", "webp", "bmp"]
 INVERT_NAMES = {"auto": "Auto", "always": "Always", "never": "Never"}

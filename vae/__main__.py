@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from vae.allocator import keep_freed_memory
-from vae.checkpoint import CONFIG, Checkpoint, CheckpointError
-from vae.config import ACTIVATIONS, OBJECTIVES, PRESETS, TrainSettings
-from vae.data import BINARIZATIONS
-from vae.imageset import DataError, ImageSet
-from vae.levels import NORMALISATIONS, Levels
-from vae.model_json import MODEL_JSON
-from vae.ood import SHIFTS
-from vae.scores import NLL_K
-from vae.train import TrainingDiverged
+from vae.analysis.ood import SHIFTS
+from vae.analysis.scores import NLL_K
+from vae.datasets.data import BINARIZATIONS
+from vae.datasets.imageset import DataError, ImageSet
+from vae.datasets.levels import NORMALISATIONS, Levels
+from vae.models.model_json import MODEL_JSON
+from vae.networks.config import ACTIVATIONS, OBJECTIVES, PRESETS, TrainSettings
+from vae.store.checkpoint import CONFIG, Checkpoint, CheckpointError
+from vae.training.allocator import keep_freed_memory
+from vae.training.train import TrainingDiverged
 
 if TYPE_CHECKING:
-    from vae.scores import Reference
+    from vae.analysis.scores import Reference
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -81,7 +81,7 @@ def add_normalise(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.train_command import run
+    from vae.training.train_command import run
 
     run(TrainSettings.from_values(vars(args)), argv)
 
@@ -96,7 +96,7 @@ def add_model_argument(p: argparse.ArgumentParser) -> None:
 
 
 def open_named_model(args: argparse.Namespace) -> Checkpoint:
-    from vae.sources import open_model
+    from vae.models.sources import open_model
 
     return open_model(args.checkpoint, trust_code=args.trust_code)
 
@@ -118,7 +118,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def checkpoint_and_test_set(args: argparse.Namespace) -> tuple[Checkpoint, ImageSet]:
     """The checkpoint named on the command line and its test images (the first --subset ones)."""
-    from vae.atlas import load_test_set
+    from vae.analysis.atlas import load_test_set
 
     if args.subset is not None and args.subset < 1:
         raise ValueError(f"--subset must be >= 1, got {args.subset}")
@@ -138,8 +138,8 @@ def say_notes(data: ImageSet) -> None:
 
 
 def run_evaluate(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.classifier import instrument_for, load_instrument
-    from vae.evaluate import evaluate, format_metrics
+    from vae.networks.classifier import instrument_for, load_instrument
+    from vae.training.evaluate import evaluate, format_metrics
 
     check_k(args.k)
     ckpt, data = checkpoint_and_test_set(args)
@@ -183,8 +183,8 @@ def printed_progress() -> Callable[[float, str], None]:
 
 def score_reference(ckpt: Checkpoint, data_root: str | None, refit: bool, save: bool) -> Reference:
     """The stored fit of the knn and stats scores, or a new one on training images (stored with save)."""
-    from vae.atlas import load_test_set
-    from vae.scores import fit_reference, load_reference, save_reference
+    from vae.analysis.atlas import load_test_set
+    from vae.analysis.scores import fit_reference, load_reference, save_reference
 
     reference = None if refit else load_reference(ckpt.folder, ckpt.model)
     if reference is not None and not reference.stale:
@@ -203,7 +203,7 @@ def check_k(k: int) -> None:
 
 
 def run_atlas(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.atlas import AtlasError, add_quality, build_atlas, load_atlas, load_test_set, save_atlas, summary
+    from vae.analysis.atlas import AtlasError, add_quality, build_atlas, load_atlas, load_test_set, save_atlas, summary
 
     if args.quality_only:
         atlas = load_atlas(args.checkpoint, args.split)
@@ -242,8 +242,8 @@ def add_ood(sub: argparse._SubParsersAction) -> None:
 
 
 def run_ood(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.ood import against_set, benchmark, format_results, save_benchmark
-    from vae.scores import SCORES
+    from vae.analysis.ood import against_set, benchmark, format_results, save_benchmark
+    from vae.analysis.scores import SCORES
 
     check_k(args.k)
     ckpt, test = checkpoint_and_test_set(args)
@@ -273,8 +273,8 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
 
 
 def run_classifier(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.classifier import save_instrument, train_classifier
-    from vae.data import load_dataset
+    from vae.datasets.data import load_dataset
+    from vae.networks.classifier import save_instrument, train_classifier
 
     if args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
@@ -301,7 +301,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae import generate as generated
+    from vae.datasets import generate as generated
 
     generated.check_temperature(args.temperature)
     generated.check_out(args.out, args.overwrite)
@@ -324,14 +324,14 @@ def add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae.onnx_export import export_onnx
+    from vae.store.onnx_export import export_onnx
 
     out = export_onnx(open_named_model(args), args.onnx)
     print(f"wrote {out}: " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in sorted(out.iterdir())))
 
 
 def add_compress(sub: argparse._SubParsersAction) -> None:
-    from vae.compress import CHAINS, DEFAULT_PRECISION, MAX_K
+    from vae.compression.compress import CHAINS, DEFAULT_PRECISION, MAX_K
 
     p = sub.add_parser("compress", help="code images with the model: lossless bits-back (BB-ANS), or lossy")
     add_model_argument(p)
@@ -352,8 +352,8 @@ def add_compress(sub: argparse._SubParsersAction) -> None:
 
 def codec_images(args: argparse.Namespace, ckpt: Checkpoint) -> ImageSet:
     """The images --images names, at the model's size and channels, the first --subset of them."""
-    from vae.atlas import load_test_set
-    from vae.data import load_dataset
+    from vae.analysis.atlas import load_test_set
+    from vae.datasets.data import load_dataset
 
     if args.subset is not None and args.subset < 1:
         raise ValueError(f"--subset must be >= 1, got {args.subset}")
@@ -375,9 +375,9 @@ def codec_images(args: argparse.Namespace, ckpt: Checkpoint) -> ImageSet:
 
 
 def run_compress(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae import compress
-    from vae.atomic import atomic_write
-    from vae.checkpoint import weights_sha256
+    from vae.compression import compress
+    from vae.store.atomic import atomic_write
+    from vae.store.checkpoint import weights_sha256
 
     ckpt = open_named_model(args)
     data = codec_images(args, ckpt)
@@ -405,9 +405,9 @@ def add_decompress(sub: argparse._SubParsersAction) -> None:
 
 
 def run_decompress(args: argparse.Namespace, argv: list[str]) -> None:
-    from vae import compress
-    from vae.checkpoint import weights_sha256
-    from vae.images import to_pil
+    from vae.compression import compress
+    from vae.datasets.images import to_pil
+    from vae.store.checkpoint import weights_sha256
 
     ckpt = open_named_model(args)
     blob = Path(args.file).read_bytes()

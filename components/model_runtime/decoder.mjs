@@ -1,4 +1,4 @@
-// The decoder in the browser: an ONNX network (vae.export.network_specs) run by onnxruntime-web.
+// The decoder in the browser: an ONNX network (vae.store.export.network_specs) run by onnxruntime-web.
 import { labelTensor, loadSession } from "./onnx.mjs";
 
 const clampUnit = (v) => (v < 0 ? 0 : v > 1 ? 1 : v);

@@ -1,4 +1,4 @@
-// The encoder in the browser: an ONNX network (vae.export.network_specs) run by onnxruntime-web.
+// The encoder in the browser: an ONNX network (vae.store.export.network_specs) run by onnxruntime-web.
 import { count } from "./decoder.mjs";
 import { labelTensor, loadSession } from "./onnx.mjs";
 

@@ -1,4 +1,4 @@
-// The latent map both ways, with the atlas points of vae.export.map_spec: a place to a code (the
+// The latent map both ways, with the atlas points of vae.store.export.map_spec: a place to a code (the
 // inverse map the views decode from) and a code to a place (where an encoded drawing lands).
 //
 // Place to code. The code at (x, y) blends the latent means of the K atlas points nearest to it in the map with
@@ -7,7 +7,7 @@
 // as it leaves the K nearest, so the code changes continuously as the pointer moves. Neighbours come
 // from a uniform grid over the points, searched ring by ring around the pointer's cell.
 //
-// Code to place: vae.atlas.Atlas.project's rule. A PCA map is linear, so the place is exact; any
+// Code to place: vae.analysis.atlas.Atlas.project's rule. A PCA map is linear, so the place is exact; any
 // other map places a code at the inverse-squared-distance weighted mean of the map positions of its
 // nearest atlas means in latent space. On a latent plane (a 2-D latent space, spec kind
 // "latent_plane") the map coordinates are the code itself, both ways.

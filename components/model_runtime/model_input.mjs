@@ -1,4 +1,4 @@
-// A picture to the model's input the way vae.uploads.prepare_upload turns an upload into one.
+// A picture to the model's input the way vae.datasets.uploads.prepare_upload turns an upload into one.
 //
 // The picture is RGBA bytes, as a canvas gives them; the result equals prepare_upload's for the same
 // pixels saved as an RGBA PNG: transparent parts filled against the content, ITU-R 601 grey for a
@@ -70,7 +70,7 @@ export function resizeLanczos(src, w, h, ow, oh) {
   return image;
 }
 
-// vae.uploads.border_level: the median of the outermost pixels (corners counted twice, as NumPy does).
+// vae.datasets.uploads.border_level: the median of the outermost pixels (corners counted twice, as NumPy does).
 function borderLevel(grey, w, h) {
   const edge = [];
   for (let x = 0; x < w; x++) edge.push(grey[x], grey[(h - 1) * w + x]);
@@ -87,7 +87,7 @@ function channelMean(values, n, c) {
   return grey;
 }
 
-// Floats in [0, 1] of the RGBA bytes: colour (n x 3) with transparent pixels filled (vae.uploads.composite).
+// Floats in [0, 1] of the RGBA bytes: colour (n x 3) with transparent pixels filled (vae.datasets.uploads.composite).
 function opaqueColour(rgba, n) {
   const colour = new Float32Array(3 * n), alpha = new Float32Array(n);
   let opaque = true;
@@ -121,7 +121,7 @@ function toChannels(colour, n, channels) {
   return grey;
 }
 
-// vae.uploads.crop_to_content: the box of pixels differing from the background by more than 0.2.
+// vae.datasets.uploads.crop_to_content: the box of pixels differing from the background by more than 0.2.
 function cropToContent(values, w, h, c, background) {
   let top = h, bottom = -1, left = w, right = -1;
   for (let y = 0; y < h; y++) {
@@ -139,7 +139,7 @@ function cropToContent(values, w, h, c, background) {
   return { values: out, w: cw, h: chh };
 }
 
-// vae.uploads.fit_to: into the model's frame, letterboxed or (digit) cropped, boxed and centred by mass.
+// vae.datasets.uploads.fit_to: into the model's frame, letterboxed or (digit) cropped, boxed and centred by mass.
 function fitTo(values, w, h, c, [height, width], fit, background) {
   let box = [width, height];
   if (fit === "digit") {

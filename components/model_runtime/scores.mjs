@@ -1,5 +1,5 @@
 // How well the model explains an image, from the encoder's and decoder's outputs: the same sums as
-// vae.objectives.negative_elbo_at_mean (nats) and vae.atlas's reconstruction error (per-pixel MSE).
+// vae.networks.objectives.negative_elbo_at_mean (nats) and vae.analysis.atlas's reconstruction error (per-pixel MSE).
 // `decoded` is what decoder.mjs gives ({ image, logits }); images and logits are channels-last.
 
 const EPS = 1e-7;  // probabilities are kept this far from 0 and 1, so a log never reaches -infinity

@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from vae.checkpoint import save_checkpoint
-from vae.config import ModelConfig
-from vae.data import load_dataset
-from vae.model import VAE
-from vae.objectives import training_loss
+from vae.datasets.data import load_dataset
+from vae.networks.config import ModelConfig
+from vae.networks.model import VAE
+from vae.networks.objectives import training_loss
+from vae.store.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -20,10 +20,10 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
 from tests.app.app_helpers import APP, ATLAS_SUBSET, digit_folder, make_checkpoint, train_folder_model
-from vae.atlas import build_atlas, save_atlas
-from vae.checkpoint import load_checkpoint
-from vae.config import ModelConfig
-from vae.data import load_dataset
+from vae.analysis.atlas import build_atlas, save_atlas
+from vae.datasets.data import load_dataset
+from vae.networks.config import ModelConfig
+from vae.store.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="session")

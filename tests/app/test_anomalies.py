@@ -16,11 +16,11 @@ from tests.app.test_interpolate import drawing
 from ui.maps import PALETTE
 from ui.scores import title
 from vae.__main__ import main
-from vae.atlas import build_atlas, load_atlas, save_atlas
-from vae.checkpoint import load_checkpoint
-from vae.config import ModelConfig
-from vae.data import load_dataset
-from vae.scores import fit_reference, save_reference
+from vae.analysis.atlas import build_atlas, load_atlas, save_atlas
+from vae.analysis.scores import fit_reference, save_reference
+from vae.datasets.data import load_dataset
+from vae.networks.config import ModelConfig
+from vae.store.checkpoint import load_checkpoint
 
 ANOMALIES = "pages/anomalies.py"
 MAP = "pages/map.py"

@@ -1,4 +1,4 @@
-"""vae.atlas: build, store, load, detect staleness, project codes; and `python -m vae atlas`."""
+"""vae.analysis.atlas: build, store, load, detect staleness, project codes; and `python -m vae atlas`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vae.__main__ import main
-from vae.atlas import (
+from vae.analysis.atlas import (
     ATLAS_META,
     ATLAS_TENSORS,
     AtlasError,
@@ -19,9 +19,9 @@ from vae.atlas import (
     load_atlas,
     save_atlas,
 )
-from vae.checkpoint import WEIGHTS, load_checkpoint, save_checkpoint
-from vae.data import load_dataset
-from vae.model import VAE
+from vae.datasets.data import load_dataset
+from vae.networks.model import VAE
+from vae.store.checkpoint import WEIGHTS, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 from tests.app.app_helpers import assert_clean, digit_folder, make_checkpoint, train_folder_model
 from tests.app.test_interpolate import drawing as pen_drawing
 from ui import drawing
-from vae import compress
-from vae.checkpoint import load_checkpoint, weights_sha256
-from vae.config import ModelConfig
+from vae.compression import compress
+from vae.networks.config import ModelConfig
+from vae.store.checkpoint import load_checkpoint, weights_sha256
 
 PAGE = "pages/compress.py"
 MEMBERS = {

@@ -10,7 +10,7 @@ import pytest
 
 from tests.app.app_helpers import assert_clean, image_urls
 from tests.damaged import UNREADABLE_REASON, denied_paths, make_damaged
-from vae.atlas import ATLAS_META, ATLAS_TENSORS
+from vae.analysis.atlas import ATLAS_META, ATLAS_TENSORS
 
 PAGES = ("pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py")
 

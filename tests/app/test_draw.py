@@ -16,8 +16,8 @@ from tests.ui.test_live_views import stroke_text
 from ui import drawing
 from ui import scores as pad_scores
 from ui.live.pad import PadResult
-from vae.atlas import load_atlas, load_test_set
-from vae.sources import open_model
+from vae.analysis.atlas import load_atlas, load_test_set
+from vae.models.sources import open_model
 
 DRAW = "pages/draw.py"
 STROKES = stroke_text((18, [40, 30, 60, 200]), (12, [20, 100, 200, 100]))

@@ -14,14 +14,14 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
 from ui import metrics
-from vae.atlas import build_atlas, save_atlas
-from vae.checkpoint import load_checkpoint
-from vae.classifier import Classifier, Instrument
-from vae.config import ModelConfig
-from vae.data import load_dataset
-from vae.evaluate import evaluate
-from vae.generate import MANIFEST
-from vae.scores import fit_reference, save_reference, unavailable
+from vae.analysis.atlas import build_atlas, save_atlas
+from vae.analysis.scores import fit_reference, save_reference, unavailable
+from vae.datasets.data import load_dataset
+from vae.datasets.generate import MANIFEST
+from vae.networks.classifier import Classifier, Instrument
+from vae.networks.config import ModelConfig
+from vae.store.checkpoint import load_checkpoint
+from vae.training.evaluate import evaluate
 
 COMPARE = "pages/compare.py"
 ANOMALIES = "pages/anomalies.py"

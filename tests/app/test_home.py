@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from tests.app.app_helpers import assert_clean, make_checkpoint
-from vae.checkpoint import update_meta
-from vae.config import ModelConfig
-from vae.imageset import MissingDataError
+from vae.datasets.imageset import MissingDataError
+from vae.networks.config import ModelConfig
+from vae.store.checkpoint import update_meta
 
 
 def model_options(at) -> list[str]:

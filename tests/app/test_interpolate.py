@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.app.app_helpers import assert_clean, image_urls, live_data
-from vae.data import load_dataset
+from vae.datasets.data import load_dataset
 
 INTERPOLATE = "pages/interpolate.py"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import torch
 
 from tests.app.app_helpers import APP, ROOT, assert_clean, image_urls, live_data
-from vae.atlas import ATLAS_META, ATLAS_TENSORS, build_atlas, load_atlas, save_atlas
-from vae.checkpoint import load_checkpoint, save_checkpoint
-from vae.data import load_dataset
-from vae.latent import encode_dataset
-from vae.model import VAE
+from vae.analysis.atlas import ATLAS_META, ATLAS_TENSORS, build_atlas, load_atlas, save_atlas
+from vae.datasets.data import load_dataset
+from vae.networks.latent import encode_dataset
+from vae.networks.model import VAE
+from vae.store.checkpoint import load_checkpoint, save_checkpoint
 
 MAP = "pages/map.py"
 

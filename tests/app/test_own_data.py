@@ -9,10 +9,10 @@ from pathlib import Path
 
 from tests.app.app_helpers import assert_clean, image_urls, live_data
 from vae.__main__ import main
-from vae.atlas import load_atlas
-from vae.checkpoint import load_checkpoint, read_meta, update_meta
-from vae.data import load_dataset
-from vae.latent import encode_dataset
+from vae.analysis.atlas import load_atlas
+from vae.datasets.data import load_dataset
+from vae.networks.latent import encode_dataset
+from vae.store.checkpoint import load_checkpoint, read_meta, update_meta
 
 MAP, SLIDERS, INTERPOLATE = "pages/map.py", "pages/sliders.py", "pages/interpolate.py"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.app.app_helpers import ATLAS_SUBSET, assert_clean
-from vae.atlas import build_atlas, load_test_set, save_atlas
-from vae.model_json import ENCODER, MODEL_JSON
-from vae.sources import open_model
+from vae.analysis.atlas import build_atlas, load_test_set, save_atlas
+from vae.models.model_json import ENCODER, MODEL_JSON
+from vae.models.sources import open_model
 
 PAGES = ["pages/home.py", "pages/map.py", "pages/sliders.py", "pages/interpolate.py", "pages/sample.py",
          "pages/compare.py", "pages/anomalies.py", "pages/draw.py", "pages/repair.py", "pages/compress.py"]

@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 
 from tests.app.app_helpers import assert_clean, image_urls, make_checkpoint
 from ui.box_picker import box_from_selection
-from vae.config import ModelConfig
-from vae.data import load_dataset
+from vae.datasets.data import load_dataset
+from vae.networks.config import ModelConfig
 
 REPAIR = "pages/repair.py"
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from tests.app.app_helpers import ROOT, assert_clean, image_urls
-from vae.atlas import ATLAS_META
-from vae.checkpoint import CheckpointError, load_checkpoint, weights_sha256
-from vae.scores import available, unavailable
+from vae.analysis.atlas import ATLAS_META
+from vae.analysis.scores import available, unavailable
+from vae.store.checkpoint import CheckpointError, load_checkpoint, weights_sha256
 
 SHIPPED = ROOT / "checkpoints"
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from tests.app.app_helpers import assert_clean, image_urls, live_data
-from vae.atlas import load_atlas
-from vae.checkpoint import load_checkpoint
-from vae.data import load_dataset
-from vae.latent import attribute_vector, encode_dataset
-from vae.objectives import kl_per_dim
+from vae.analysis.atlas import load_atlas
+from vae.datasets.data import load_dataset
+from vae.networks.latent import attribute_vector, encode_dataset
+from vae.networks.objectives import kl_per_dim
+from vae.store.checkpoint import load_checkpoint
 
 SLIDERS = "pages/sliders.py"
 NO_BROWSER = "LATENT_EXPLORER_NO_BROWSER_DECODER"

@@ -1,4 +1,4 @@
-"""vae.uploads: every kind of bad or awkward upload is converted or refused with a clear message."""
+"""vae.datasets.uploads: every kind of bad or awkward upload is converted or refused with a clear message."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from vae.uploads import MAX_PIXELS, UploadError, prepare_upload
+from vae.datasets.uploads import MAX_PIXELS, UploadError, prepare_upload
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:

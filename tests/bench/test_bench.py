@@ -11,7 +11,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 import torch
 
-from vae.checkpoint import update_meta
+from vae.store.checkpoint import update_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -27,10 +27,10 @@ from ui.live.path import live_path
 from ui.live.runtime import checkpoint_specs, onnx_specs
 from ui.live.sliders import Direction, live_sliders
 from ui.scores import score_of
-from vae.checkpoint import Checkpoint, load_checkpoint
-from vae.config import ModelConfig
-from vae.export import latent_plane_spec, map_spec
-from vae.model import VAE
+from vae.networks.config import ModelConfig
+from vae.networks.model import VAE
+from vae.store.checkpoint import Checkpoint, load_checkpoint
+from vae.store.export import latent_plane_spec, map_spec
 
 LATENT = 4
 CONFIG = ModelConfig(arch="conv", latent_dim=LATENT, hidden=8)

@@ -22,11 +22,11 @@ from tests.browser.helpers import (
     wait_for_app,
 )
 from ui.show import labelled_rows
-from vae.atlas import build_atlas, save_atlas
-from vae.checkpoint import load_checkpoint
-from vae.config import ModelConfig
-from vae.data import load_dataset
-from vae.evaluate import evaluate
+from vae.analysis.atlas import build_atlas, save_atlas
+from vae.datasets.data import load_dataset
+from vae.networks.config import ModelConfig
+from vae.store.checkpoint import load_checkpoint
+from vae.training.evaluate import evaluate
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")]
 SHOTS = ROOT / "test-artifacts" / "compare"

@@ -12,8 +12,8 @@ from playwright.sync_api import Browser, Page
 
 from tests.app.app_helpers import make_checkpoint
 from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app
-from vae.config import ModelConfig
-from vae.data import load_dataset
+from vae.datasets.data import load_dataset
+from vae.networks.config import ModelConfig
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")]
 SHOTS = ROOT / "test-artifacts" / "compress"

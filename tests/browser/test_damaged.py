@@ -18,7 +18,7 @@ from playwright.sync_api import Page
 
 from tests.browser.helpers import CHROMIUM, ROOT, chromium, screenshot_all, streamlit_server, wait_for_app
 from tests.damaged import UNREADABLE, UNREADABLE_REASON, deny, make_damaged
-from vae.atlas import ATLAS_META
+from vae.analysis.atlas import ATLAS_META
 
 SHIPPED = ROOT / "checkpoints" / "mnist"
 CAN_DROP_PRIVILEGES = os.geteuid() == 0 and shutil.which("setpriv") is not None

@@ -37,8 +37,8 @@ from tests.browser.helpers import (
     streamlit_server,
     wait_for_app,
 )
-from vae.atlas import ATLAS_META
-from vae.data import load_dataset
+from vae.analysis.atlas import ATLAS_META
+from vae.datasets.data import load_dataset
 
 pytestmark = [
     pytest.mark.browser,
@@ -61,10 +61,10 @@ class Explorer:
 def stand_in_root(folder: Path) -> Path:
     """A checkpoint root holding a tiny MNIST model with a scored PCA atlas of all 10,000 test images."""
     from tests.app.app_helpers import make_checkpoint
-    from vae.atlas import build_atlas, save_atlas
-    from vae.checkpoint import load_checkpoint
-    from vae.config import ModelConfig
-    from vae.scores import fit_reference, save_reference
+    from vae.analysis.atlas import build_atlas, save_atlas
+    from vae.analysis.scores import fit_reference, save_reference
+    from vae.networks.config import ModelConfig
+    from vae.store.checkpoint import load_checkpoint
 
     make_checkpoint(folder / "tiny", ModelConfig(arch="conv", latent_dim=4, hidden=4), train_steps=150)
     ckpt = load_checkpoint(folder / "tiny")

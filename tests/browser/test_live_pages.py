@@ -30,7 +30,7 @@ from tests.browser.helpers import (
     wait_for_app,
 )
 from ui.maps import PALETTE
-from vae.atlas import ATLAS_META
+from vae.analysis.atlas import ATLAS_META
 
 SHIPPED = ROOT / "checkpoints" / "mnist"
 pytestmark = [

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import CHROMIUM, ROOT, canvas_pixels, chromium, streamlit_server, wait_for_app
 from tests.js.foreign_decoders import as_image, spatial_probs
-from vae.checkpoint import load_checkpoint
+from vae.store.checkpoint import load_checkpoint
 
 pytestmark = [
     pytest.mark.browser,

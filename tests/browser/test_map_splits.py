@@ -25,9 +25,9 @@ from tests.browser.helpers import (
     streamlit_server,
     wait_for_app,
 )
-from vae.atlas import build_atlas, save_atlas
-from vae.checkpoint import CONFIG, WEIGHTS, load_checkpoint
-from vae.data import load_dataset
+from vae.analysis.atlas import build_atlas, save_atlas
+from vae.datasets.data import load_dataset
+from vae.store.checkpoint import CONFIG, WEIGHTS, load_checkpoint
 
 SHIPPED = ROOT / "checkpoints" / "mnist"
 pytestmark = [

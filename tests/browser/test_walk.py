@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app
-from vae.data import load_dataset
+from vae.datasets.data import load_dataset
 
 pytestmark = [
     pytest.mark.browser,

@@ -1,5 +1,5 @@
 // The encoder (onnxruntime-web) and the scores against PyTorch: posterior means and log-variances (or
-// codes) within 1e-4, and vae.objectives.negative_elbo_at_mean and the reconstruction error computed from them.
+// codes) within 1e-4, and vae.networks.objectives.negative_elbo_at_mean and the reconstruction error computed from them.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 

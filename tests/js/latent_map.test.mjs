@@ -1,5 +1,5 @@
 // The latent map: grid neighbour search against brute force, the blend of latent means (place to
-// code), vae.atlas.Atlas.project's placement (code to place) against PyTorch, and the latent plane.
+// code), vae.analysis.atlas.Atlas.project's placement (code to place) against PyTorch, and the latent plane.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 

@@ -1,4 +1,4 @@
-// The drawing -> model input path against vae.uploads.prepare_upload, picture by picture.
+// The drawing -> model input path against vae.datasets.uploads.prepare_upload, picture by picture.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 

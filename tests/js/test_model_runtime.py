@@ -4,10 +4,10 @@ Fixtures, one JSON file each, in folders the node tests read (tests/js/*.test.mj
 - decoders/: a decoder spec (its ONNX export, as the browser gets it), 100 random latent codes (and
   labels), PyTorch's output for them and the image in [0, 1] the runtime must make of it;
 - encoders/: the encoder and decoder specs, 100 random images (and labels), PyTorch's posterior means
-  and log-variances (or codes), vae.objectives.negative_elbo_at_mean (for a VAE) and the reconstruction error;
+  and log-variances (or codes), vae.networks.objectives.negative_elbo_at_mean (for a VAE) and the reconstruction error;
 - inputs/: RGBA pictures (random strokes, backgrounds, sizes, transparency) and what
-  vae.uploads.prepare_upload makes of each, saved as an RGBA PNG, under several options;
-- maps/: map specs of atlases in each projection, 100 codes, and vae.atlas.Atlas.project's places.
+  vae.datasets.uploads.prepare_upload makes of each, saved as an RGBA PNG, under several options;
+- maps/: map specs of atlases in each projection, 100 codes, and vae.analysis.atlas.Atlas.project's places.
 Covered: mlp and conv, conditional and not, greyscale and RGB, every checkpoint under checkpoints/ that
 loads (with its stored atlas), and tests/js/foreign_decoders.py's conv decoders (BatchNorm, LeakyReLU, nearest
 upsampling, a residual block; a spatial latent; outputs `probs` and a `mean` in [-1, 1]).
@@ -33,15 +33,15 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from tests.js.foreign_decoders import as_image, onnx_bytes, rgb_mean, spatial_probs
-from vae.atlas import Atlas as AtlasData
-from vae.atlas import AtlasError, load_atlas, pca_2d
-from vae.checkpoint import Checkpoint, CheckpointError, find_checkpoints, load_checkpoint
-from vae.config import PRESETS, ModelConfig
-from vae.export import atlas_map_spec, float32_base64, latent_plane_spec, network_specs
-from vae.model import VAE
-from vae.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
-from vae.onnx_export import model_json, onnx_networks
-from vae.uploads import prepare_upload
+from vae.analysis.atlas import Atlas as AtlasData
+from vae.analysis.atlas import AtlasError, load_atlas, pca_2d
+from vae.datasets.uploads import prepare_upload
+from vae.networks.config import PRESETS, ModelConfig
+from vae.networks.model import VAE
+from vae.networks.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
+from vae.store.checkpoint import Checkpoint, CheckpointError, find_checkpoints, load_checkpoint
+from vae.store.export import atlas_map_spec, float32_base64, latent_plane_spec, network_specs
+from vae.store.onnx_export import model_json, onnx_networks
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = 100

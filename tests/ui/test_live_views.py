@@ -22,10 +22,10 @@ from ui.live import sliders as live_sliders_module
 from ui.live.map import Backdrop, _stops, by_value
 from ui.live.pad import _reader, pad_side, parse_strokes
 from ui.live.runtime import COMPONENTS, atlas_spec, bundle, decoder_of, encoder_of
-from vae.atlas import Atlas
-from vae.checkpoint import Checkpoint
-from vae.config import ModelConfig
-from vae.model import VAE
+from vae.analysis.atlas import Atlas
+from vae.networks.config import ModelConfig
+from vae.networks.model import VAE
+from vae.store.checkpoint import Checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ("sliders", "map", "path", "pad")

@@ -1,7 +1,7 @@
 """Fault injection for saves (issue 15): a kill at the i-th step that saves take inside a folder.
 
 The steps counted are those that change what a reader would find: the end of each file's write
-(`vae.atomic.fsync_file`, where a kill first cuts the file in half, as a kill mid-write would), each
+(`vae.store.atomic.fsync_file`, where a kill first cuts the file in half, as a kill mid-write would), each
 rename and each folder removal. `Killed` stands in for SIGKILL: nothing catches it, and the save path
 runs no cleanup on the way out, so what it leaves on disk is what a kill would leave.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import vae.atomic
+import vae.store.atomic
 
 RENAMES = ("rename", "replace", "rmdir")
 
@@ -29,7 +29,7 @@ def kill_at(monkeypatch: pytest.MonkeyPatch, root: Path, step: int | None) -> It
     """Raise Killed at the `step`-th save step under root (1-based; None: never); yields the steps seen."""
     steps: list[str] = []
     real = {name: getattr(os, name) for name in RENAMES}
-    real_fsync_file = vae.atomic.fsync_file
+    real_fsync_file = vae.store.atomic.fsync_file
 
     def reached(kind: str, path: object) -> bool:
         if not str(path).startswith(str(root)):
@@ -55,5 +55,5 @@ def kill_at(monkeypatch: pytest.MonkeyPatch, root: Path, step: int | None) -> It
     with monkeypatch.context() as m:
         for name in RENAMES:
             m.setattr(os, name, counted(name))
-        m.setattr(vae.atomic, "fsync_file", fsync_file)
+        m.setattr(vae.store.atomic, "fsync_file", fsync_file)
         yield steps

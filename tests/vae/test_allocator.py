@@ -9,10 +9,10 @@ import pytest
 
 FAULTS = """
 import resource, sys, torch
-from vae.allocator import keep_freed_memory
-from vae.config import PRESETS
-from vae.model import VAE
-from vae.objectives import negative_iwae
+from vae.training.allocator import keep_freed_memory
+from vae.networks.config import PRESETS
+from vae.networks.model import VAE
+from vae.networks.objectives import negative_iwae
 
 if sys.argv[1] == "keep":
     assert keep_freed_memory()

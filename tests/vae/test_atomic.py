@@ -1,4 +1,4 @@
-"""vae.atomic: a committed save is rolled forward, and only our own leftovers of dead processes are removed."""
+"""vae.store.atomic: a committed save is rolled forward, and only our own leftovers of dead processes are removed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vae.atomic import STAGED, current, save_files, settle
+from vae.store.atomic import STAGED, current, save_files, settle
 
 
 def dead_pid() -> int:

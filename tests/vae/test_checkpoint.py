@@ -11,9 +11,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import vae.checkpoint as checkpoint
+import vae.store.checkpoint as checkpoint
 from tests.vae.kills import Killed, kill_at
-from vae.checkpoint import (
+from vae.store.checkpoint import (
     CONFIG,
     WEIGHTS,
     CheckpointError,

@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from vae.checkpoint import CheckpointError, write_json
-from vae.classifier import (
+from vae.datasets.data import load_dataset
+from vae.networks.classifier import (
     accuracy,
     frechet_distance,
     instrument_for,
@@ -18,7 +18,7 @@ from vae.classifier import (
     save_instrument,
     train_classifier,
 )
-from vae.data import load_dataset
+from vae.store.checkpoint import CheckpointError, write_json
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import vae.train
+import vae.training.train
 from tests.damaged import CASES
 from tests.vae.test_train import TINY_RUN, train
 from vae.__main__ import main
-from vae.checkpoint import CONFIG, read_meta
+from vae.store.checkpoint import CONFIG, read_meta
 
 
 def one_error_line(capsys) -> str:
@@ -32,7 +32,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(vae.train, "train_epoch", refuse)
+    monkeypatch.setattr(vae.training.train, "train_epoch", refuse)
 
 
 @pytest.mark.parametrize(

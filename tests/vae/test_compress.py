@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from tests.vae.test_cli import one_error_line
-from vae import compress
 from vae.__main__ import main
-from vae.checkpoint import weights_sha256
-from vae.compress import CodecError, compress_lossless, compress_lossy, decompress, read_header
+from vae.compression import compress
+from vae.compression.compress import CodecError, compress_lossless, compress_lossy, decompress, read_header
+from vae.store.checkpoint import weights_sha256
 
 SHA = "ab" * 32
 
@@ -166,7 +166,7 @@ def test_compress_and_decompress_commands_round_trip(tiny_checkpoint, tmp_path: 
 
 
 def compress_model(folder: Path):
-    from vae.checkpoint import load_checkpoint
+    from vae.store.checkpoint import load_checkpoint
 
     return load_checkpoint(folder).model
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vae.data import RAW_FILES, batches, binarize, load_dataset
-from vae.imageset import ImageSet, MissingDataError
+from vae.datasets.data import RAW_FILES, batches, binarize, load_dataset
+from vae.datasets.imageset import ImageSet, MissingDataError
 
 
 @pytest.mark.parametrize(("name", "first_class"), [("mnist", "0 - zero"), ("fashion-mnist", "T-shirt/top")])

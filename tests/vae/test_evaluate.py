@@ -10,9 +10,11 @@ import torch
 from PIL import Image
 
 from vae.__main__ import main
-from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta
-from vae.classifier import Classifier, Instrument
-from vae.evaluate import (
+from vae.datasets.imageset import ImageSet
+from vae.networks.classifier import Classifier, Instrument
+from vae.networks.objectives import kl_per_dim, reconstruction_nll
+from vae.store.checkpoint import WEIGHTS, load_checkpoint, read_meta
+from vae.training.evaluate import (
     SAMPLES_PNG,
     binarized_nll,
     continuous_test_loss,
@@ -20,8 +22,6 @@ from vae.evaluate import (
     format_metrics,
     latent_statistics,
 )
-from vae.imageset import ImageSet
-from vae.objectives import kl_per_dim, reconstruction_nll
 
 
 def test_continuous_test_loss_is_the_classic_convention(tiny_model, mnist_test: ImageSet) -> None:

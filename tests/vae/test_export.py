@@ -1,4 +1,4 @@
-"""vae.export: the networks, the atlas and lists of values as JSON-able data for the browser."""
+"""vae.store.export: the networks, the atlas and lists of values as JSON-able data for the browser."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from vae.atlas import Atlas
-from vae.export import atlas_map_spec, float32_base64, latent_plane_spec, map_spec, network_specs, values_spec
+from vae.analysis.atlas import Atlas
+from vae.store.export import atlas_map_spec, float32_base64, latent_plane_spec, map_spec, network_specs, values_spec
 
 
 def floats(b64: str) -> np.ndarray:

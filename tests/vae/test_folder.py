@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 from vae.__main__ import main
-from vae.atlas import load_test_set
-from vae.checkpoint import read_meta
-from vae.data import dataset_missing, load_dataset
-from vae.folder import TEST_FRACTION, absolute_name
-from vae.imageset import MissingDataError
+from vae.analysis.atlas import load_test_set
+from vae.datasets.data import dataset_missing, load_dataset
+from vae.datasets.folder import TEST_FRACTION, absolute_name
+from vae.datasets.imageset import MissingDataError
+from vae.store.checkpoint import read_meta
 
 RUN = ["--arch", "mlp", "--latent-dim", "2", "--hidden", "8", "--size", "8", "--epochs", "1", "--quiet"]
 

@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from vae.__main__ import main
-from vae.checkpoint import load_checkpoint
-from vae.data import load_dataset
-from vae.generate import MAX_IMAGES, class_counts, class_folders, dataset_files, generate, manifest, zip_bytes
+from vae.datasets.data import load_dataset
+from vae.datasets.generate import MAX_IMAGES, class_counts, class_folders, dataset_files, generate, manifest, zip_bytes
+from vae.store.checkpoint import load_checkpoint
 
 
 def read_back(folder: Path) -> tuple[list[str], torch.Tensor, torch.Tensor]:

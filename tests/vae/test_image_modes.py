@@ -15,13 +15,13 @@ import torch
 from PIL import Image
 
 from vae.__main__ import main
-from vae.atlas import load_test_set
-from vae.checkpoint import read_meta, update_meta
-from vae.data import ImageSet, MissingDataError, load_dataset
-from vae.folder import natural_order
-from vae.levels import Levels, to_8bit
-from vae.meta import MetaError, validate
-from vae.uploads import prepare_upload
+from vae.analysis.atlas import load_test_set
+from vae.datasets.data import ImageSet, MissingDataError, load_dataset
+from vae.datasets.folder import natural_order
+from vae.datasets.levels import Levels, to_8bit
+from vae.datasets.uploads import prepare_upload
+from vae.store.checkpoint import read_meta, update_meta
+from vae.store.meta import MetaError, validate
 
 SIZE = 16
 RUN = ["--arch", "mlp", "--latent-dim", "2", "--hidden", "8", "--size", str(SIZE), "--epochs", "1", "--quiet"]

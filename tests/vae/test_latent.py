@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from vae.images import gif_bytes, grid, png_bytes, to_pil
-from vae.imageset import ImageSet
-from vae.latent import (
+from vae.datasets.images import gif_bytes, grid, png_bytes, to_pil
+from vae.datasets.imageset import ImageSet
+from vae.networks.latent import (
     attribute_vector,
     class_means,
     decode,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vae.checkpoint import CONFIG, CheckpointError, load_checkpoint, read_meta
-from vae.meta import MetaError, validate
+from vae.store.checkpoint import CONFIG, CheckpointError, load_checkpoint, read_meta
+from vae.store.meta import MetaError, validate
 
 GOOD = {
     "dataset": "mnist",
@@ -119,8 +119,8 @@ def test_the_train_record_is_derived_from_train_settings() -> None:
     from dataclasses import fields
 
     from vae.__main__ import add_train
-    from vae.config import TrainSettings
-    from vae.meta import TRAIN
+    from vae.networks.config import TrainSettings
+    from vae.store.meta import TRAIN
 
     recorded = {f.name for f in fields(TrainSettings) if f.metadata.get("recorded", True)}
     assert set(TRAIN.fields) == recorded
@@ -132,8 +132,8 @@ def test_the_train_record_is_derived_from_train_settings() -> None:
 
 
 def test_every_shipped_checkpoints_settings_load_back_unchanged() -> None:
-    from vae.checkpoint import find_checkpoints, read_meta
-    from vae.config import TrainSettings
+    from vae.networks.config import TrainSettings
+    from vae.store.checkpoint import find_checkpoints, read_meta
 
     folders = find_checkpoints(Path(__file__).resolve().parents[2] / "checkpoints")
     assert folders

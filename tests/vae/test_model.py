@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from vae.config import PRESETS, ModelConfig
-from vae.model import VAE, ModelTooLarge, build, count_parameters, parameter_count
+from vae.networks.config import PRESETS, ModelConfig
+from vae.networks.model import VAE, ModelTooLarge, build, count_parameters, parameter_count
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -144,12 +144,12 @@ def test_build_counts_before_it_allocates_and_refuses_absurd_sizes() -> None:
 
 
 def test_build_turns_an_allocation_failure_into_a_message(monkeypatch) -> None:
-    import vae.model
+    import vae.networks.model
 
     def out_of_memory(cfg):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4000000000 bytes.")
 
-    monkeypatch.setattr(vae.model, "VAE", out_of_memory)
-    monkeypatch.setattr(vae.model, "parameter_count", lambda cfg: 10**9)
+    monkeypatch.setattr(vae.networks.model, "VAE", out_of_memory)
+    monkeypatch.setattr(vae.networks.model, "parameter_count", lambda cfg: 10**9)
     with pytest.raises(ModelTooLarge, match=r"could not allocate the model's 1,000,000,000 parameters \(4.0 GB\)"):
         build(ModelConfig())

@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import vae.objectives as objectives
-from vae.objectives import (
+import vae.networks.objectives as objectives
+from vae.networks.objectives import (
     free_bits_kl,
     iwae_bound,
     kl_per_dim,
@@ -195,9 +195,9 @@ def test_negative_elbo_at_the_mean_is_deterministic_and_refused_without_a_poster
 
 
 def test_reconstruction_error_at_the_mean_is_the_atlas_recon_error(tiny_model, mnist_test) -> None:
-    from vae.atlas import encode_with_errors
-    from vae.checkpoint import Checkpoint
-    from vae.imageset import ImageSet
+    from vae.analysis.atlas import encode_with_errors
+    from vae.datasets.imageset import ImageSet
+    from vae.store.checkpoint import Checkpoint
 
     model, data = tiny_model("conv", objective="ae"), mnist_test.subset(16)
     images = ImageSet(data.name, data.images, data.labels, [])

@@ -1,4 +1,4 @@
-"""vae.onnx_export: our checkpoints' networks as ONNX, run by onnxruntime, match PyTorch."""
+"""vae.store.onnx_export: our checkpoints' networks as ONNX, run by onnxruntime, match PyTorch."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 import torch
 from onnx.external_data_helper import uses_external_data
 
-from vae.checkpoint import load_checkpoint
-from vae.onnx_export import DECODER, ENCODER, MODEL_JSON, export_onnx, onnx_networks
+from vae.store.checkpoint import load_checkpoint
+from vae.store.onnx_export import DECODER, ENCODER, MODEL_JSON, export_onnx, onnx_networks
 
 
 def session(data: bytes) -> ort.InferenceSession:

@@ -1,4 +1,5 @@
-"""vae.ood and `python -m vae ood`: the metrics wiring, the built-in shifts and sets, and the stored results."""
+"""vae.analysis.ood and `python -m vae ood`: the metrics wiring, the built-in shifts and sets, and the stored
+results."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from PIL import Image
 
 from tests.app.app_helpers import make_checkpoint
 from vae.__main__ import main
-from vae.checkpoint import read_meta
-from vae.config import ModelConfig
-from vae.ood import FPR_GRID, ROC_JSON, ROC_PNG, SHIFTS, against_set, load_curves, separation, shifted
-from vae.scores import REFERENCE_TENSORS
+from vae.analysis.ood import FPR_GRID, ROC_JSON, ROC_PNG, SHIFTS, against_set, load_curves, separation, shifted
+from vae.analysis.scores import REFERENCE_TENSORS
+from vae.networks.config import ModelConfig
+from vae.store.checkpoint import read_meta
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from vae.__main__ import main
-from vae.atlas import load_atlas
-from vae.checkpoint import read_meta
-from vae.model_json import MODEL_JSON, NOTES_JSON
-from vae.sources import open_model
+from vae.analysis.atlas import load_atlas
+from vae.models.model_json import MODEL_JSON, NOTES_JSON
+from vae.models.sources import open_model
+from vae.store.checkpoint import read_meta
 
 SOURCES = [(name, kind) for name in ("classic", "conv-bn", "rgb-resnet", "spatial") for kind in ("code", "onnx")]
 

@@ -1,11 +1,11 @@
-"""How far a map keeps the latent neighbourhoods (vae.quality), and that atlases store it."""
+"""How far a map keeps the latent neighbourhoods (vae.analysis.quality), and that atlases store it."""
 
 from __future__ import annotations
 
 import torch
 
-from vae.atlas import Atlas, add_quality, load_atlas, pca_2d, save_atlas
-from vae.quality import K, neighbours_kept, trustworthiness
+from vae.analysis.atlas import Atlas, add_quality, load_atlas, pca_2d, save_atlas
+from vae.analysis.quality import K, neighbours_kept, trustworthiness
 
 
 def test_a_map_that_is_the_latent_plane_keeps_every_neighbour() -> None:

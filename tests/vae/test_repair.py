@@ -1,4 +1,4 @@
-"""vae.repair: each corruption and its mask, inpainting's fit to the visible pixels, the baselines, PSNR."""
+"""vae.analysis.repair: each corruption and its mask, inpainting's fit to the visible pixels, the baselines, PSNR."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import math
 import pytest
 import torch
 
-from vae.imageset import ImageSet
-from vae.model import VAE
-from vae.objectives import training_loss
-from vae.repair import (
+from vae.analysis.repair import (
     FILL,
     Corruption,
     baselines,
@@ -26,6 +23,9 @@ from vae.repair import (
     repairs,
     salt_and_pepper,
 )
+from vae.datasets.imageset import ImageSet
+from vae.networks.model import VAE
+from vae.networks.objectives import training_loss
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""vae.scores and vae.images.png_bits: each anomaly score ranks far-off images above test images on tiny
+"""vae.analysis.scores and vae.datasets.images.png_bits: each anomaly score ranks far-off images above test images
+on tiny
 trained models (a VAE, a conditional VAE, a plain autoencoder), the fitted reference round-trips, and the
 scores reach the atlas."""
 
@@ -15,14 +16,8 @@ from PIL import Image
 
 from tests.app.app_helpers import make_checkpoint
 from vae.__main__ import main
-from vae.atlas import build_atlas, load_atlas, save_atlas
-from vae.checkpoint import load_checkpoint, save_checkpoint
-from vae.config import ModelConfig
-from vae.data import load_dataset
-from vae.images import png_bits, png_bytes, to_pil
-from vae.model import VAE
-from vae.objectives import negative_elbo_at_mean
-from vae.scores import (
+from vae.analysis.atlas import build_atlas, load_atlas, save_atlas
+from vae.analysis.scores import (
     REFERENCE_META,
     REFERENCE_TENSORS,
     SCORES,
@@ -35,6 +30,12 @@ from vae.scores import (
     score_set,
     unavailable,
 )
+from vae.datasets.data import load_dataset
+from vae.datasets.images import png_bits, png_bytes, to_pil
+from vae.networks.config import ModelConfig
+from vae.networks.model import VAE
+from vae.networks.objectives import negative_elbo_at_mean
+from vae.store.checkpoint import load_checkpoint, save_checkpoint
 
 MODELS = {
     "vae": ModelConfig(arch="conv", latent_dim=4, hidden=4),

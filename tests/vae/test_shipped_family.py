@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae.checkpoint import load_checkpoint
-from vae.classifier import instrument_for, logits_of
-from vae.evaluate import prior_samples
+from vae.networks.classifier import instrument_for, logits_of
+from vae.store.checkpoint import load_checkpoint
+from vae.training.evaluate import prior_samples
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 FAMILY_KINDS = {

@@ -1,5 +1,5 @@
-"""vae.interface and its three sources (vae.sources.open_model): ours, ONNX folders, trusted code; model.json;
-`python -m vae export`; and every broken folder refused with one clear reason."""
+"""vae.models.interface and its three sources (vae.models.sources.open_model): ours, ONNX folders, trusted code;
+model.json; `python -m vae export`; and every broken folder refused with one clear reason."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 import torch
 from onnx import TensorProto, numpy_helper
 
-from vae import onnx_model
 from vae.__main__ import main
-from vae.checkpoint import CheckpointError, load_checkpoint
-from vae.interface import NotAvailable
-from vae.model_json import DECODER, ENCODER, MODEL_JSON
-from vae.sources import open_model
-from vae.trusted import save_code_model
+from vae.models import onnx_model
+from vae.models.interface import NotAvailable
+from vae.models.model_json import DECODER, ENCODER, MODEL_JSON
+from vae.models.sources import open_model
+from vae.models.trusted import save_code_model
+from vae.store.checkpoint import CheckpointError, load_checkpoint
 
 SPATIAL = {"code": "examples.own_models.spatial:build", "latent_shape": [4, 7, 7], "image_shape": [1, 28, 28],
            "output": "logits", "dataset": "mnist"}
@@ -29,9 +29,9 @@ SPATIAL = {"code": "examples.own_models.spatial:build", "latent_shape": [4, 7, 7
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> tuple[Path, Path]:
     """A tiny conditional conv VAE of ours and its ONNX folder, written by `python -m vae export`."""
-    from vae.checkpoint import save_checkpoint
-    from vae.config import ModelConfig
-    from vae.model import VAE
+    from vae.networks.config import ModelConfig
+    from vae.networks.model import VAE
+    from vae.store.checkpoint import save_checkpoint
 
     root = tmp_path_factory.mktemp("exported")
     torch.manual_seed(0)

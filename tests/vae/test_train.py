@@ -13,11 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-import vae.train
+import vae.training.train
 from tests.vae.kills import Killed, kill_at
 from vae.__main__ import main
-from vae.checkpoint import WEIGHTS, load_checkpoint, read_meta, update_meta
-from vae.objectives import Loss
+from vae.networks.objectives import Loss
+from vae.store.checkpoint import WEIGHTS, load_checkpoint, read_meta, update_meta
 
 TINY_RUN = ["--dataset", "mnist", "--arch", "mlp", "--latent-dim", "4", "--hidden", "32", "--subset", "512",
             "--batch-size", "64", "--seed", "3", "--quiet"]
@@ -55,7 +55,7 @@ def test_a_tiny_run_improves_the_elbo(tmp_path: Path) -> None:
 def test_resume_continues_as_if_never_interrupted(tmp_path: Path, monkeypatch, capsys) -> None:
     assert train(tmp_path / "whole", "--epochs", "3", "--lr-min", "1e-4") == 0
 
-    real_epoch, calls = vae.train.train_epoch, []
+    real_epoch, calls = vae.training.train.train_epoch, []
 
     def interrupted_in_epoch_two(*args, **kwargs):
         calls.append(1)
@@ -63,7 +63,7 @@ def test_resume_continues_as_if_never_interrupted(tmp_path: Path, monkeypatch, c
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(vae.train, "train_epoch", interrupted_in_epoch_two)
+    monkeypatch.setattr(vae.training.train, "train_epoch", interrupted_in_epoch_two)
     out = tmp_path / "resumed"
     assert train(out, "--epochs", "3", "--lr-min", "1e-4") == 130
     assert [h["epoch"] for h in read_meta(out)["history"]] == [1]
@@ -169,14 +169,14 @@ def test_conditional_training_needs_labels(tmp_path: Path, capsys) -> None:
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path: Path, monkeypatch, capsys) -> None:
-    real_loss, calls = vae.train.training_loss, []
+    real_loss, calls = vae.training.train.training_loss, []
 
     def nan_in_epoch_two(*args, **kwargs):
         calls.append(1)
         loss = real_loss(*args, **kwargs)
         return Loss(loss.loss * float("nan"), loss.recon, loss.kl) if len(calls) > 8 else loss
 
-    monkeypatch.setattr(vae.train, "training_loss", nan_in_epoch_two)
+    monkeypatch.setattr(vae.training.train, "training_loss", nan_in_epoch_two)
     out = tmp_path / "run"
     assert train(out, "--epochs", "3") == 2
     err = capsys.readouterr().err
@@ -251,7 +251,8 @@ def test_two_process_ddp_run(tmp_path: Path, repo_root: Path, child_env: dict) -
 def test_a_kill_at_any_step_of_any_save_is_resumed_exactly(tmp_path: Path, monkeypatch) -> None:
     """Issue 15: a kill between (or inside) the files of any save of a run, then --resume, ends where an
     uninterrupted run ends: same steps, history and weights, and no leftovers of the kill."""
-    monkeypatch.setattr(vae.train, "load_dataset", functools.cache(vae.train.load_dataset))  # read MNIST once
+    # read MNIST once
+    monkeypatch.setattr(vae.training.train, "load_dataset", functools.cache(vae.training.train.load_dataset))
     run = ("--epochs", "2", "--lr-min", "1e-4")
     assert train(tmp_path / "whole", *run) == 0
     with kill_at(monkeypatch, tmp_path / "count", None) as steps:
@@ -271,15 +272,15 @@ def test_a_kill_at_any_step_of_any_save_is_resumed_exactly(tmp_path: Path, monke
 
 KILL_AT_A_WRITE = """
 import os, signal, sys
-import vae.atomic
+import vae.store.atomic
 from vae.__main__ import main
-writes, real = [], vae.atomic.fsync_file
+writes, real = [], vae.store.atomic.fsync_file
 def fsync_file(path):
     writes.append(path)
     if len(writes) == int(sys.argv[1]):
         os.kill(os.getpid(), signal.SIGKILL)
     real(path)
-vae.atomic.fsync_file = fsync_file
+vae.store.atomic.fsync_file = fsync_file
 main(sys.argv[2:])
 """
 

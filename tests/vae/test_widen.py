@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vae.objectives import negative_elbo
-from vae.widen import widen
+from vae.networks.objectives import negative_elbo
+from vae.networks.widen import widen
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])

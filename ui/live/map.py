@@ -31,7 +31,7 @@ from torch import Tensor
 from ui import maps, show
 from ui.live import runtime
 from ui.live.sliders import finite
-from vae.export import content_id
+from vae.store.export import content_id
 
 _view = runtime.view_component("map", ("map",))
 PICTURE_FORMAT = "latent-explorer-picture/1"

@@ -6,10 +6,10 @@
         ...result.z, result.image     # the drawing's latent mean and the model input it came from
 
 In the browser, on every stroke update: the drawing is made the model's input as an upload of the
-same pixels would be (vae.uploads.prepare_upload, reproduced in components/model_runtime/
+same pixels would be (vae.datasets.uploads.prepare_upload, reproduced in components/model_runtime/
 model_input.mjs), encoded to its posterior mean, decoded, scored (the -ELBO at the mean, or the
 reconstruction error for autoencoders), ranked among the test set's scores, and placed on the
-latent map as vae.atlas.Atlas.project would place it. The strokes are short text (parse_strokes
+latent map as vae.analysis.atlas.Atlas.project would place it. The strokes are short text (parse_strokes
 checks it), so a link can carry the drawing.
 """
 
@@ -28,7 +28,7 @@ from torch import Tensor
 from ui.live import runtime
 from ui.live.map import Colouring, by_class
 from ui.scores import Score
-from vae.uploads import FIT_CHOICES, INVERT_CHOICES, WORKING_SCALE
+from vae.datasets.uploads import FIT_CHOICES, INVERT_CHOICES, WORKING_SCALE
 
 _view = runtime.view_component("pad", ("map", "pad"))
 MAX_SIDE = 256  # raster pixels per side: one byte per coordinate (components/views/strokes.mjs)
@@ -37,7 +37,7 @@ MAX_STROKE_TEXT = 60_000
 
 @dataclass(frozen=True)
 class ModelInput:
-    """How the pad's picture becomes the model's input: vae.uploads.prepare_upload's options."""
+    """How the pad's picture becomes the model's input: vae.datasets.uploads.prepare_upload's options."""
 
     channels: int
     height: int

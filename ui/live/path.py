@@ -51,7 +51,7 @@ def live_path(
     image_size: int = 196,
     on_commit: Callable[[PathResult], None] | None = None,
 ) -> PathResult:
-    """Mount a scrubber along `path` (codes from A to B, as from vae.latent.interpolate) starting at `t`.
+    """Mount a scrubber along `path` (codes from A to B, as from vae.networks.latent.interpolate) starting at `t`.
 
     `label` is the class for a conditional decoder; a new `t` from Python moves the scrubber.
     `on_commit(result)` runs before the script, like a widget's on_change.

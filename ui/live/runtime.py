@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 import streamlit as st
 from torch import Tensor
 
-from vae.atlas import Atlas
-from vae.atomic import atomic_write
-from vae.checkpoint import WEIGHTS, Checkpoint
-from vae.export import atlas_map_spec, network_specs, values_spec
-from vae.interface import Model, as_model
-from vae.onnx_export import DECODER, ENCODER, OnnxNetworks, model_json, onnx_networks
+from vae.analysis.atlas import Atlas
+from vae.models.interface import Model, as_model
+from vae.store.atomic import atomic_write
+from vae.store.checkpoint import WEIGHTS, Checkpoint
+from vae.store.export import atlas_map_spec, network_specs, values_spec
+from vae.store.onnx_export import DECODER, ENCODER, OnnxNetworks, model_json, onnx_networks
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "components"
@@ -154,7 +154,7 @@ def _served(specs: dict[str, Spec], runtime: str) -> dict[str, Spec]:
 
 
 def checkpoint_specs(ckpt: Checkpoint) -> dict[str, Spec] | None:
-    """The checkpoint's encoder and decoder specs for the browser (vae.export.network_specs of its ONNX
+    """The checkpoint's encoder and decoder specs for the browser (vae.store.export.network_specs of its ONNX
     export, made once per weights and cached), each naming where onnxruntime-web is served; None if
     the networks cannot be exported. An ONNX folder's files are served as they are."""
     model = as_model(ckpt.model, ckpt.class_names)
@@ -196,7 +196,7 @@ def _map_spec(_atlas: Atlas, projection: str, class_names: tuple[str, ...], iden
 
 
 def atlas_spec(atlas: Atlas, projection: str, class_names: list[str]) -> Spec:
-    """The map of an atlas in one projection, made once per atlas and projection (vae.export.atlas_map_spec)."""
+    """The map of an atlas in one projection, made once per atlas and projection (vae.store.export.atlas_map_spec)."""
     identity = (atlas.meta.get("weights_sha256"), len(atlas), id(atlas))
     return _map_spec(atlas, projection, tuple(class_names), identity)
 
@@ -207,7 +207,7 @@ def _values_spec(_values: Tensor, identity: tuple[Any, ...]) -> Spec:
 
 
 def values_of(values: Tensor, name: str, owner: Any) -> Spec:
-    """vae.export.values_spec of a list of numbers, made once per `name` and `owner` (an atlas, a model)."""
+    """vae.store.export.values_spec of a list of numbers, made once per `name` and `owner` (an atlas, a model)."""
     return _values_spec(values, (name, id(owner), len(values)))
 
 

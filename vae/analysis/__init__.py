@@ -1,0 +1,1 @@
+"""What a trained model shows: the latent map, anomaly scores, out-of-distribution, repair."""

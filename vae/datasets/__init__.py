@@ -1,0 +1,1 @@
+"""Images in: datasets by name, folders, uploads, pixel levels, generated sets."""

@@ -1,0 +1,1 @@
+"""Every model behind one interface: ours, ONNX exports, and trusted user code."""

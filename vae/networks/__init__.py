@@ -1,0 +1,1 @@
+"""The networks: the VAE, its shape and objectives, and what is built from it."""

@@ -1,0 +1,1 @@
+"""Models on disk: checkpoints, their metadata, atomic writes, exports for other runtimes."""

@@ -1,0 +1,1 @@
+"""Training and evaluating a VAE from the command line."""
