@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA_ROOT ?= $(or $(LATENT_EXPLORER_DATA),data)
 PORT ?= 8501
+# More model folders to list (`make run CHECKPOINTS=~/my-models`), and TRUST_CODE=1 to open models that bring
+# their own Python code (model.json naming module:callable): that code is imported and run.
+CHECKPOINTS ?=
+TRUST_CODE ?=
 # Where the app listens: this machine only, unless asked (`make run ADDRESS=0.0.0.0` shares it on the network).
 ADDRESS ?= 127.0.0.1
 LOOPBACK := 127.0.0.1 localhost ::1
@@ -38,7 +42,8 @@ install-dev: $(VENV)/.installed-dev $(ORT)/.installed
 run: install
 	$(if $(filter-out $(LOOPBACK),$(ADDRESS)),@echo "warning: the explorer is shared on $(ADDRESS):$(PORT): anyone who can reach this machine can open it and upload files and start work on it" >&2)
 	LATENT_EXPLORER_DATA=$(DATA_ROOT) $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true \
-		--server.address $(ADDRESS)
+		--server.address $(ADDRESS) $(if $(CHECKPOINTS)$(TRUST_CODE),-- $(addprefix --checkpoints ,$(CHECKPOINTS)) \
+		$(if $(TRUST_CODE),--trust-code))
 
 test: install-dev
 	$(VENV)/bin/ruff check .

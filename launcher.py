@@ -60,12 +60,15 @@ def shared_warning(cmd: list[str]) -> str | None:
 def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="latent-explorer", formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="latent-explorer [run] [--checkpoints DIR] [--port PORT] [--address ADDR] [--data-root DIR]\n"
+        usage="latent-explorer [run] [--checkpoints DIR] [--trust-code] [--port PORT] [--address ADDR]\n"
+              "                       [--data-root DIR]\n"
               "       latent-explorer COMMAND [options]   (COMMAND: see below)",
         description="Start the Latent Explorer app on the shipped checkpoints (and on --checkpoints folders); "
                     "open the URL it prints.")
     p.add_argument("--checkpoints", action="append", default=[], metavar="DIR",
                    help="another folder of checkpoints (or one checkpoint folder) to list; may be repeated")
+    p.add_argument("--trust-code", action="store_true", help="open models whose model.json names Python code "
+                   "(module:callable): their code is imported and run; only for code you trust")
     p.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
     p.add_argument("--address", help="address to bind (default: the app's setting)")
     p.add_argument("--data-root", help=f"where datasets live (default: ${DATA_ROOT_ENV} or ./data)")
@@ -80,8 +83,9 @@ def streamlit_command(args: argparse.Namespace) -> tuple[list[str], dict[str, st
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
            *(arg for name, value in options.items() for arg in (f"--{name}", value))]
     folders = [str(Path(folder).expanduser().resolve()) for folder in args.checkpoints]
-    if folders:
-        cmd += ["--", *(arg for folder in folders for arg in ("--checkpoints", folder))]
+    app_args = [*(arg for folder in folders for arg in ("--checkpoints", folder)), *["--trust-code"] * args.trust_code]
+    if app_args:
+        cmd += ["--", *app_args]
     data_root = args.data_root or os.environ.get(DATA_ROOT_ENV) or "data"
     return cmd, {**os.environ, DATA_ROOT_ENV: str(Path(data_root).expanduser().resolve())}
 

@@ -81,7 +81,7 @@ def missing_tools() -> list[str]:
     from tests.browser.helpers import CHROMIUM
 
     tools = {f"Chromium at {CHROMIUM} (the browser tests, tests/browser)": Path(CHROMIUM).exists(),
-             "node (the JavaScript runtime tests, tests/test_model_runtime_js.py)": shutil.which("node") is not None}
+             "node (the JavaScript runtime tests, tests/js/test_model_runtime.py)": shutil.which("node") is not None}
     return [tool for tool, found in tools.items() if not found]
 
 

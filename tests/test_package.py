@@ -76,6 +76,13 @@ def test_run_serves_the_app_with_absolute_folders(tmp_path: Path, monkeypatch: p
     assert env[launcher.DATA_ROOT_ENV] == str(tmp_path / "data")
 
 
+def test_trust_code_reaches_the_app_only_when_asked() -> None:
+    plain, _ = launcher.streamlit_command(launcher.run_parser().parse_args([]))
+    assert "--trust-code" not in plain and "--" not in plain
+    trusted, _ = launcher.streamlit_command(launcher.run_parser().parse_args(["--trust-code"]))
+    assert trusted[-2:] == ["--", "--trust-code"]
+
+
 def test_other_commands_are_python_m_vae(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         launcher.main(["train", "--help"])
