@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,3 +178,11 @@ def screenshot_all(page: Page, path: str | os.PathLike, max_height: int = 4000) 
     page.wait_for_timeout(300)  # let charts follow the new size
     page.screenshot(path=path)
 
+
+
+def browser_marks(*needed: Path) -> list[pytest.MarkDecorator]:
+    """A Chromium test module's marks: `browser`, and skipped without Chromium or without the files it needs."""
+    missing = [str(path.relative_to(ROOT)) for path in needed if not path.exists()]
+    return [pytest.mark.browser,
+            pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+            pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)}")]

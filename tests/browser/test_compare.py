@@ -4,7 +4,6 @@ rate-distortion plot; a 2-D model's map is drawn over its decoded manifold."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,9 +11,9 @@ from playwright.sync_api import Browser, Page
 
 from tests.app.app_helpers import ATLAS_SUBSET, make_checkpoint
 from tests.browser.helpers import (
-    CHROMIUM,
     ROOT,
     after_rerun,
+    browser_marks,
     chromium,
     live_map_points,
     live_map_ready,
@@ -28,7 +27,7 @@ from vae.networks.config import ModelConfig
 from vae.store.checkpoint import load_checkpoint
 from vae.training.evaluate import evaluate
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = browser_marks()
 SHOTS = ROOT / "test-artifacts" / "compare"
 MODELS = {
     "tiny-vae": ModelConfig(arch="conv", latent_dim=4, hidden=4),

@@ -11,11 +11,11 @@ from PIL import Image
 from playwright.sync_api import Browser, Page
 
 from tests.app.app_helpers import make_checkpoint
-from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app
+from tests.browser.helpers import ROOT, after_rerun, browser_marks, chromium, streamlit_server, wait_for_app
 from vae.datasets.data import load_dataset
 from vae.networks.config import ModelConfig
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = browser_marks()
 SHOTS = ROOT / "test-artifacts" / "compress"
 WAIT = 120_000
 

@@ -16,17 +16,20 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.helpers import CHROMIUM, ROOT, chromium, screenshot_all, streamlit_server, wait_for_app
+from tests.browser.helpers import (
+    ROOT,
+    browser_marks,
+    chromium,
+    screenshot_all,
+    streamlit_server,
+    wait_for_app,
+)
 from tests.damaged import UNREADABLE, UNREADABLE_REASON, deny, make_damaged
 from vae.analysis.atlas import ATLAS_META
 
 SHIPPED = ROOT / "checkpoints" / "mnist"
 CAN_DROP_PRIVILEGES = os.geteuid() == 0 and shutil.which("setpriv") is not None
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-    pytest.mark.skipif(not (SHIPPED / ATLAS_META).is_file(), reason="the shipped MNIST model and its atlas"),
-]
+pytestmark = browser_marks(SHIPPED / ATLAS_META)
 PAGES = ["", "map", "sliders", "interpolate", "sample"]
 SHOTS = ROOT / "test-artifacts" / "damaged"
 WAIT = 120_000

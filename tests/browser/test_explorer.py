@@ -25,9 +25,9 @@ from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.helpers import (
-    CHROMIUM,
     ROOT,
     after_rerun,
+    browser_marks,
     canvas_pixels,
     chromium,
     live_map_point,
@@ -40,10 +40,7 @@ from tests.browser.helpers import (
 from vae.analysis.atlas import ATLAS_META
 from vae.datasets.data import load_dataset
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = browser_marks()
 SHIPPED = ROOT / "checkpoints" / "mnist"
 MNIST_TEST_SIZE = 10_000
 SHOTS = ROOT / "test-artifacts" / "explorer"

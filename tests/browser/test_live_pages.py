@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
-    CHROMIUM,
     ROOT,
     after_rerun,
+    browser_marks,
     canvas_pixels,
     chromium,
     live_map_point,
@@ -33,11 +32,7 @@ from ui.maps import PALETTE
 from vae.analysis.atlas import ATLAS_META
 
 SHIPPED = ROOT / "checkpoints" / "mnist"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-    pytest.mark.skipif(not (SHIPPED / ATLAS_META).is_file(), reason="the shipped MNIST model and its atlas"),
-]
+pytestmark = browser_marks(SHIPPED / ATLAS_META)
 SHOTS = ROOT / "test-artifacts" / "live_pages"
 
 

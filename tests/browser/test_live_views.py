@@ -16,14 +16,11 @@ import pytest
 import torch
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import CHROMIUM, ROOT, canvas_pixels, chromium, streamlit_server, wait_for_app
+from tests.browser.helpers import ROOT, browser_marks, canvas_pixels, chromium, streamlit_server, wait_for_app
 from tests.js.foreign_decoders import as_image, spatial_probs
 from vae.store.checkpoint import load_checkpoint
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = browser_marks()
 APP = Path(__file__).with_name("live_views_app.py")
 SHOTS = ROOT / "test-artifacts" / "live_views"
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
-    CHROMIUM,
     ROOT,
     after_rerun,
+    browser_marks,
     canvas_pixels,
     chromium,
     live_map_point,
@@ -30,11 +29,7 @@ from vae.datasets.data import load_dataset
 from vae.store.checkpoint import CONFIG, WEIGHTS, load_checkpoint
 
 SHIPPED = ROOT / "checkpoints" / "mnist"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-    pytest.mark.skipif(not (SHIPPED / WEIGHTS).is_file(), reason="the shipped MNIST model"),
-]
+pytestmark = browser_marks(SHIPPED / WEIGHTS)
 SHOTS = ROOT / "test-artifacts" / "map_splits"
 TEST, TRAIN = 200, 300
 

@@ -26,13 +26,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.helpers import CHROMIUM, ROOT, after_rerun, chromium, streamlit_server, wait_for_app
+from tests.browser.helpers import ROOT, after_rerun, browser_marks, chromium, streamlit_server, wait_for_app
 from vae.datasets.data import load_dataset
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = browser_marks()
 SHOTS = ROOT / "test-artifacts" / "walk"
 WAIT = 120_000  # ms; every wait is on a condition, so a long limit costs nothing on a quiet machine
 QUICK = ("--arch", "mlp", "--hidden", "32", "--latent-dim", "4", "--epochs", "1", "--subset", "1024",
