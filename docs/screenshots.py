@@ -2,12 +2,13 @@
 
 Starts `streamlit run app.py` on a free port on the shipped checkpoints, opens the Latent map of the
 shipped MNIST model in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright, as the browser
-tests do), waits until the map's 10,000 points are drawn and Streamlit is idle, opens the "Hover to decode"
-tab and holds the pointer over the map (at --hover, a fraction of its width and height) so that the image
-decoded there shows, and saves the window as a palette PNG (small enough for the repository: the README's
-picture stays under 500 kB). Another page: --page sliders (or compare, draw, ...), shot as it opens.
+tests do), waits until the map's 10,000 points are drawn and Streamlit is idle, and holds the pointer over
+the map (at --hover, a fraction of its width and height) so that the image decoded there shows, and saves
+the window as a palette PNG (small enough for the repository: the README's picture stays under 500 kB).
+Another page: --page sliders (or compare, draw, ...), shot as it opens. Point $LATENT_EXPLORER_DATA at the
+datasets first, so that the map's images show.
 
-    python docs/screenshots.py [--page map] [--hover 0.44,0.6] [--out docs/screenshot.png]
+    python docs/screenshots.py [--page map] [--hover 0.5,0.62] [--out docs/screenshot.png]
                                [--width 1400] [--height 820]
 """
 
@@ -24,24 +25,13 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from playwright.sync_api import Page  # noqa: E402
 
-from tests.browser.helpers import chromium, streamlit_server, wait_for_app  # noqa: E402
-
-# Done when plotly holds every point of the map and its WebGL scene has drawn them.
-MAP_DRAWN = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  if (!gd || !gd._fullData || !gd._fullLayout || !gd._fullLayout._plots) return false;
-  const scene = gd._fullLayout._plots.xy && gd._fullLayout._plots.xy._scene;
-  return gd._fullData.reduce((n, t) => n + (t._length || 0), 0) >= 10000 && !!scene && scene.dirty === false;
-}"""
+from tests.browser.helpers import chromium, live_map_ready, streamlit_server, wait_for_app  # noqa: E402
 
 
 def hover_map(page: Page, at: tuple[float, float]) -> None:
-    """Open the map's "Hover to decode" tab and hold the pointer at a place of the map (fractions of its box)."""
-    page.get_by_role("tab", name="Hover to decode").click()
-    wait_for_app(page)
-    overlay = page.locator("canvas.led-overlay")  # the live map's pointer layer, over its points
-    overlay.wait_for()
-    box = overlay.bounding_box()
+    """Hold the pointer at a place of the map (fractions of its box) once the map has drawn."""
+    live_map_ready(page)
+    box = page.locator("canvas.led-overlay").bounding_box()  # the live map's pointer layer, over its points
     page.mouse.move(box["x"] + at[0] * box["width"], box["y"] + at[1] * box["height"], steps=5)
     page.locator("canvas.led-image").wait_for()
 
@@ -54,7 +44,6 @@ def shoot(page_path: str, out: Path, width: int, height: int, hover: tuple[float
         page.goto(f"{url}/{page_path}?model=mnist")
         wait_for_app(page, timeout=120_000)
         if page_path == "map":
-            page.wait_for_function(MAP_DRAWN, polling=200)
             hover_map(page, hover)
         page.wait_for_timeout(1500)  # let the last fade-ins and fonts settle before the picture is taken
         png = page.screenshot()
@@ -70,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     p.add_argument("--width", type=int, default=1400)
     p.add_argument("--height", type=int, default=820)
-    p.add_argument("--hover", default="0.44,0.6", help="where the pointer rests on the map: x,y fractions of its box")
+    p.add_argument("--hover", default="0.5,0.62", help="where the pointer rests on the map: x,y fractions of its box")
     args = p.parse_args(argv)
     x, y = (float(v) for v in args.hover.split(","))
     size = shoot(args.page, args.out, args.width, args.height, (x, y))
