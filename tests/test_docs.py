@@ -20,8 +20,6 @@ import launcher
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = sorted([README, *(ROOT / "docs").glob("*.md")])
-# Written on other branches of this round (issues 19-22); the lead empties this set after merging them.
-PENDING = {"docs/own-models.md"}  # written on a branch not merged yet
 
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -50,18 +48,15 @@ def relative_links(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_relative_link_resolves(doc: Path) -> None:
-    broken, pending = [], []
+    broken = []
     for link in relative_links(doc):
         target, _, anchor = link.partition("#")
         file = (doc.parent / target).resolve() if target else doc
-        name = file.relative_to(ROOT).as_posix() if file.is_relative_to(ROOT) else str(file)
         if not file.exists():
-            (pending if name in PENDING else broken).append(link)
+            broken.append(link)
         elif anchor and file.suffix == ".md" and anchor not in anchors(file):
             broken.append(f"{link} (no such heading)")
     assert not broken, f"{doc.name}: broken links {broken}"
-    if pending:
-        pytest.xfail(f"links to docs still on other branches: {pending}")
 
 
 def test_the_readme_picture_is_small() -> None:
