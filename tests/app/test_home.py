@@ -84,7 +84,7 @@ def test_without_any_model_every_page_says_what_to_do(open_app, tmp_path: Path) 
 def test_without_the_test_images_the_pages_still_work(open_app, monkeypatch, tmp_path: Path) -> None:
     import ui.models
 
-    def missing(meta, root=None):
+    def missing(meta, root=None, near=None, split="test"):
         raise MissingDataError("mnist is not in the data root (a test stand-in)")
 
     monkeypatch.setattr(ui.models, "load_test_set", missing)

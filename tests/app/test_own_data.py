@@ -194,3 +194,12 @@ def test_the_model_card_shows_the_recorded_class_order(open_app, own_root: Path,
     at = open_app(root=folder.parent, model="tiles")
     assert_clean(at)
     assert any(c.value == "Classes in label order (0 to 2): 1, 10, 2." for c in at.caption)
+
+
+def test_compress_without_the_test_images_offers_an_upload(open_app, own_root: Path, tmp_path: Path) -> None:
+    """The walk's data-gone model: the Compress page crashed taking a test image it did not have."""
+    root = with_dataset(own_root, tmp_path, f"folder:{tmp_path / 'moved-away'}")
+    at = open_app("pages/compress.py", root=root, model="digits")
+    assert_clean(at)
+    assert at.segmented_control(key="source").options == ["Upload"]
+    assert any("Upload an image to compress." in i.value for i in at.info)
