@@ -11,19 +11,14 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.app.app_helpers import assert_clean, digit_folder, make_checkpoint, train_folder_model
+from tests.app.test_family import FAMILY
 from tests.app.test_interpolate import drawing as pen_drawing
 from ui import drawing
 from vae.compression import compress
-from vae.networks.config import ModelConfig
 from vae.store.checkpoint import load_checkpoint, weights_sha256
 
 PAGE = "pages/compress.py"
-MEMBERS = {
-    "tiny-vae": ModelConfig(arch="conv", latent_dim=4, hidden=4),
-    "tiny-ae": ModelConfig(arch="conv", latent_dim=4, hidden=4, objective="ae"),
-    "tiny-wae": ModelConfig(arch="conv", latent_dim=4, hidden=4, objective="wae", mmd_weight=10.0),
-    "tiny-cvae": ModelConfig(arch="mlp", latent_dim=3, hidden=32, num_classes=10),
-}
+MEMBERS = {name: FAMILY[name] for name in ("tiny-vae", "tiny-ae", "tiny-wae", "tiny-cvae")}
 
 
 @pytest.fixture(scope="module")
