@@ -128,7 +128,7 @@ def test_a_lasso_fills_the_selection_panel(page: Page) -> None:
     heading = page.get_by_role("heading", name=re.compile(r"[\d,]+ points selected"))
     heading.wait_for()
     assert int(heading.inner_text().split()[0].replace(",", "")) > 100
-    assert page.locator('[data-testid="stImage"]').count() >= 1  # the grid of the selected images
+    page.locator('[data-testid="stImage"]').first.wait_for()  # the grid of the selected images
 
 
 def test_zooming_in_far_enough_draws_thumbnails(page: Page) -> None:
