@@ -133,7 +133,7 @@ def own_image(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, score: str,
         )
     with right:
         projection = atlas.projections[0]
-        base = maps.backdrop(maps.cache_key(ckpt, atlas), atlas, projection, tuple(models.class_names(ckpt)))
+        base = maps.backdrop(maps.cache_key(ckpt, atlas), atlas, projection)
         (px, py), = atlas.project(mu, projection).tolist()
         st.plotly_chart(maps.with_marker(base, px, py, "your image"), key="own_map",
                         config={"displaylogo": False, "scrollZoom": True})

@@ -109,7 +109,7 @@ def path_on_map(ckpt: Checkpoint, atlas: Atlas | None, path: Tensor, current: in
     st.segmented_control("Map", atlas.projections, key="projection", format_func=maps.PROJECTION_NAMES.get,
                          required=True, label_visibility="collapsed")
     projection = st.session_state["projection"]
-    base = maps.backdrop(maps.cache_key(ckpt, atlas), atlas, projection, tuple(models.class_names(ckpt)))
+    base = maps.backdrop(maps.cache_key(ckpt, atlas), atlas, projection)
     st.plotly_chart(maps.with_path(base, atlas.project(path, projection), current), key="path_map",
                     config={"displaylogo": False, "scrollZoom": True})
     note = "exact (PCA is linear)" if projection == "pca" else "placed by the nearest test images' positions"

@@ -1,7 +1,8 @@
-"""The latent map as a WebGL scatter: one trace per class (so the legend filters classes), or one trace
-coloured by an anomaly score on a continuous scale; the dataset index of each point in `customdata`; and
-paths of latent codes or a single point drawn on top. A model with a 2-D latent is shown in its own plane,
-over the decoded manifold (Kingma & Welling, 2014, Fig. 4)."""
+"""The latent map as still pictures, cached per atlas: every point a dot in its class's colour. Compare
+shows them as they are; Interpolate and Anomalies draw a path or a point over a muted one in a plotly chart
+that pans and zooms. A model with a 2-D latent gets its decoded manifold (Kingma & Welling, 2014, Fig. 4)
+behind the live map. The live map itself is components/views/map.mjs.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ MANIFOLD_TILES = 20  # images across the decoded manifold behind a 2-D latent pl
 PALETTE = ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0",
            "#d5dae5"]
 SCORE_SCALE = "Viridis"  # low scores dark, unusual ones bright
-SCORE_RANGE = (0.01, 0.99)  # quantiles the colour scale spans, so that a few extreme scores do not wash it out
+MUTED = 0.35  # how much of its class colour a backdrop's point keeps (the rest is white): the path stands out
+BACKDROP_PIXELS = 480  # the backdrop picture's side, about the chart's own size at 420 pixels high
 PATH_COLOUR = "#111827"
 
 
@@ -37,89 +39,57 @@ def cache_key(ckpt: Checkpoint, atlas: Atlas) -> str:
     return f"{ckpt.folder.resolve()}:{atlas.meta.get('weights_sha256', '')}"
 
 
-def colour(label: int) -> str:
-    return PALETTE[label % len(PALETTE)]
-
-
-def point_size(n: int) -> float:
-    return 6.0 if n <= 1000 else 4.0 if n <= 5000 else 3.2
-
-
-def _score_trace(xy: Tensor, values: Tensor, title: str) -> go.Scattergl:
-    """Every point in one trace, coloured by its score; the most unusual drawn last, on top."""
-    order = torch.argsort(values)
-    lo, hi = torch.quantile(values, torch.tensor(SCORE_RANGE)).tolist()
-    return go.Scattergl(
-        x=xy[order, 0].numpy(), y=xy[order, 1].numpy(), mode="markers", name=title, customdata=order.numpy(),
-        marker={"size": point_size(len(values)), "color": values[order].numpy(), "colorscale": SCORE_SCALE,
-                "cmin": lo, "cmax": hi, "opacity": 0.85, "colorbar": {"title": {"text": title, "side": "right"},
-                                                                      "thickness": 14}},
-        hovertemplate=f"#%{{customdata}} · {title} %{{marker.color:.4g}}<extra></extra>", showlegend=False,
-    )
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def figure(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...], muted: bool = False,
-           score: str | None = None, score_title: str = "") -> go.Figure:
-    """The map of every atlas point coloured by class (one trace and no legend without
-    classes), or by the stored score `score` (titled `score_title`);
-    `key` names the atlas (folder and weights hash).
-
-    Muted maps (faint points, no hover) are the backdrop for paths. The figure is shared between
-    sessions and reruns: callers copy it before adding traces.
-    """
-    xy = _atlas.coords[projection].numpy()
-    labels = _atlas.labels
-    fig = go.Figure()
-    if score is not None:
-        fig.add_trace(_score_trace(_atlas.coords[projection], _atlas.scores[score], score_title))
-    for label in ([] if score is not None else torch.unique(labels).tolist()):
-        idx = torch.nonzero(labels == label).flatten().numpy()
-        name = class_names[label] if label < len(class_names) else str(label)
-        fig.add_trace(go.Scattergl(
-            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name if class_names else "test images", customdata=idx,
-            marker={"size": point_size(len(labels)), "color": colour(label), "opacity": 0.25 if muted else 0.8},
-            hovertemplate=f"#%{{customdata}}{' · ' + name if class_names else ''}<extra></extra>",
-            hoverinfo="skip" if muted else None, showlegend=bool(class_names),
-        ))
-    x_title, y_title = AXIS_TITLES[projection]
-    fig.update_layout(
-        height=420 if muted else 640,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"itemsizing": "constant", "y": 0.95, "yanchor": "top"},
-        uirevision=f"{key}-{projection}",  # keep zoom and hidden classes across reruns (and colourings)
-        dragmode="pan" if muted else "zoom",
-        xaxis={"title": x_title, "showticklabels": False, "zeroline": False},
-        yaxis={"title": y_title, "showticklabels": False, "zeroline": False, "scaleanchor": "x"},
-    )
-    return fig
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def snapshot(key: str, _atlas: Atlas, projection: str, size: int = 360) -> str:
-    """The map as a still picture (a PNG data URL): every point a 2x2 dot in its class's colour, on white.
-
-    For pages that show several maps at once (Compare): a picture costs the browser nothing to draw, where a
-    WebGL chart of 10,000 points per model took most of the page's time.
-    """
-    xy = _atlas.coords[projection].numpy()
+def _dots(atlas: Atlas, projection: str, size: int, muted: bool) -> tuple[Image.Image, tuple[float, ...]]:
+    """Every point a 2x2 dot in its class's colour (faded towards white when `muted`), on a white square;
+    and the square's extent (x0, x1, y0, y1) in map coordinates, the same scale on both axes."""
+    xy = atlas.coords[projection].numpy()
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     scale = (size - 8) / max(float((hi - lo).max()), 1e-9)
     offset = (size - (hi - lo) * scale) / 2
     px = ((xy[:, 0] - lo[0]) * scale + offset[0]).astype(np.int64).clip(0, size - 2)
     py = (size - 1 - ((xy[:, 1] - lo[1]) * scale + offset[1])).astype(np.int64).clip(0, size - 2)
-    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in PALETTE], dtype=np.uint8)
-    colours = rgb[_atlas.labels.numpy() % len(PALETTE)]
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in PALETTE], dtype=np.float32)
+    if muted:
+        rgb = 255 - (255 - rgb) * MUTED
+    colours = rgb.astype(np.uint8)[atlas.labels.numpy() % len(PALETTE)]
     picture = np.full((size, size, 3), 255, dtype=np.uint8)
     for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
         picture[py + dy, px + dx] = colours
-    return show.inline_png(Image.fromarray(picture))
+    x0, y1 = lo[0] - offset[0] / scale, lo[1] + (size - offset[1]) / scale
+    extent = (float(x0), float(x0 + size / scale), float(y1 - size / scale), float(y1))
+    return Image.fromarray(picture), extent
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def snapshot(key: str, _atlas: Atlas, projection: str, size: int = 360) -> str:
+    """The map as a still picture (a PNG data URL), `key` naming the atlas (cache_key).
+
+    For pages that show several maps at once (Compare): a picture costs the browser nothing to draw, where a
+    WebGL chart of 10,000 points per model took most of the page's time.
+    """
+    return show.inline_png(_dots(_atlas, projection, size, muted=False)[0])
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def backdrop(key: str, _atlas: Atlas, projection: str, class_names: tuple[str, ...]) -> dict[str, Any]:
-    """The muted map as a plain dict, cheap to extend with a path on every rerun."""
-    return figure(key, _atlas, projection, class_names, muted=True).to_dict()
+def backdrop(key: str, _atlas: Atlas, projection: str) -> dict[str, Any]:
+    """The muted map, a plotly figure as a plain dict, for a path or a point drawn over it on every rerun.
+
+    The points are one still picture stretched over the axes (it pans and zooms with them): the browser
+    draws a few path markers instead of a WebGL scatter of every point, which cost Interpolate ~170 ms a visit.
+    """
+    picture, (x0, x1, y0, y1) = _dots(_atlas, projection, BACKDROP_PIXELS, muted=True)
+    x_title, y_title = AXIS_TITLES[projection]
+    image = {"source": show.inline_png(picture), "xref": "x", "yref": "y", "x": x0, "y": y1, "sizex": x1 - x0,
+             "sizey": y1 - y0, "sizing": "stretch", "layer": "below"}
+    return {"data": [], "layout": {
+        "height": 420, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "images": [image], "dragmode": "pan",
+        "uirevision": f"{key}-{projection}",  # keep the zoom across reruns
+        "xaxis": {"title": {"text": x_title}, "range": [x0, x1], "showticklabels": False, "showgrid": False,
+                  "zeroline": False},
+        "yaxis": {"title": {"text": y_title}, "range": [y0, y1], "showticklabels": False, "showgrid": False,
+                  "zeroline": False, "scaleanchor": "x"},
+        "plot_bgcolor": "white",
+    }}
 
 
 def with_path(base: dict[str, Any], xy: Tensor, current: int | None = None) -> dict[str, Any]:
