@@ -4,13 +4,16 @@ reconstructions of the same test images, prior samples from the same codes, one 
 each model's map."""
 
 import random
+from collections.abc import Callable
 from itertools import islice
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from PIL import Image
 from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
 from ui import atlas as atlases
 from ui import entry, maps, metrics, models, show, state
@@ -108,53 +111,73 @@ def model_colours(chosen: list[tuple[str, Checkpoint]]) -> dict[str, str]:
     return {i: qualitative.Plotly[n % len(qualitative.Plotly)] for n, (i, _) in enumerate(chosen)}
 
 
-def rate_distortion(chosen: list[tuple[str, Checkpoint]], colours: dict[str, str]) -> go.Figure | None:
-    """Rate (KL) against distortion, a point per VAE; deterministic models as lines at their distortion."""
-    fig = go.Figure()
-    points = [(i, metrics.value(c, "rate"), metrics.value(c, "distortion")) for i, c in chosen]
-    with_rate = [(i, r, d) for i, r, d in points if r is not None and d is not None]
+RD_TITLE, KL_TITLE = "Rate against distortion", "KL per latent dimension, largest first"
+RD_NOTE = ("Rate against distortion: lower left is better. Along a dotted line the ELBO (rate + distortion) is "
+           "the same; a larger β buys a smaller rate with more distortion. Deterministic models have no rate: their "
+           "distortion is a line.")
+KL_NOTE = ("KL per dimension: dimensions with almost no KL carry no information about the image: the posterior has "
+           "collapsed onto the prior there.")
+NO_RD_NOTE = "No rate or distortion measured yet for these models (`python -m vae evaluate`)."
+
+
+def rate_distortion(fig: go.Figure, col: int, points: list[tuple[str, float | None, float]],
+                    colours: dict[str, str]) -> None:
+    """Rate (KL) against distortion, a point per VAE; deterministic models (no rate) as lines at their
+    distortion. `points` are (model, rate, distortion)."""
+    with_rate = [(i, r, d) for i, r, d in points if r is not None]
     for n, (i, r, d) in enumerate(sorted(with_rate, key=lambda p: p[1])):  # neighbours' labels on opposite sides
         fig.add_scatter(x=[r], y=[d], mode="markers+text", text=[i], textposition=SIDES[n % 2] + " center", name=i,
-                        marker={"size": 13, "color": colours[i]},
+                        marker={"size": 13, "color": colours[i]}, showlegend=False, row=1, col=col,
                         hovertemplate=f"{i}<br>rate %{{x:.2f}} nats<br>distortion %{{y:.2f}} nats<extra></extra>")
     if with_rate:  # lines of equal ELBO (rate + distortion) through the best point
         total = min(r + d for _, r, d in with_rate)
         xs = [0, max(r for _, r, _ in with_rate) * 1.3 + 1]
         for offset in (0, 10, 20):
             fig.add_scatter(x=xs, y=[total + offset - x for x in xs], mode="lines", showlegend=False, hoverinfo="skip",
-                            line={"dash": "dot", "width": 1, "color": "#9ca3af"})
-    lines = sorted((d, i) for i, r, d in points if r is None and d is not None)
+                            line={"dash": "dot", "width": 1, "color": "#9ca3af"}, row=1, col=col)
+    lines = sorted((d, i) for i, r, d in points if r is None)
     for n, (d, i) in enumerate(lines):  # from the lowest up: below, above, below, ...
         fig.add_hline(y=d, line={"dash": "dash", "width": 1.5, "color": colours[i]}, annotation_text=f"{i} (no rate)",
-                      annotation_position=SIDES[1 - n % 2] + " left")  # the points lie to the right
-    ys = [d for _, _, d in points if d is not None]
-    if not ys:
-        return None
+                      annotation_position=SIDES[1 - n % 2] + " left", row=1, col=col)  # the points lie to the right
+    ys = [d for _, _, d in points]
     pad = max(4.0, 0.1 * (max(ys) - min(ys)))
-    fig.update_layout(
-        title="Rate against distortion", height=380, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"title": "rate: KL(q(z|x) || p(z)), nats", "rangemode": "tozero"},
-        yaxis={"title": "distortion: reconstruction, nats", "range": [min(ys) - pad, max(ys) + 2 * pad]},
-    )
-    return fig
+    fig.update_xaxes(title="rate: KL(q(z|x) || p(z)), nats", rangemode="tozero", row=1, col=col)
+    fig.update_yaxes(title="distortion: reconstruction, nats", range=[min(ys) - pad, max(ys) + 2 * pad], row=1, col=col)
 
 
-def kl_bars(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None, colours: dict[str, str]) -> go.Figure | None:
+def kl_bars(fig: go.Figure, col: int, kls: dict[str, torch.Tensor], colours: dict[str, str]) -> None:
     """Each VAE's KL per dimension, largest first: near-zero bars are collapsed dimensions."""
-    fig = go.Figure()
+    for i, kl in kls.items():
+        fig.add_bar(x=list(range(1, len(kl) + 1)), y=kl.tolist(), name=i, marker_color=colours[i], row=1, col=col,
+                    hovertemplate=f"{i}: dimension %{{x}} by KL, %{{y:.2f}} nats<extra></extra>")
+    fig.update_xaxes(title="dimension, by KL", dtick=1, row=1, col=col)
+    fig.update_yaxes(title="nats", row=1, col=col)
+
+
+def measured_charts(chosen: list[tuple[str, Checkpoint]], data: ImageSet | None,
+                    colours: dict[str, str]) -> tuple[go.Figure | None, str]:
+    """Rate against distortion and KL per dimension, the ones there are figures for, side by side in one chart
+    (a chart costs the browser ~55 ms of each visit to draw), and a note on them."""
+    points = [(i, metrics.value(c, "rate"), metrics.value(c, "distortion")) for i, c in chosen]
+    points = [(i, r, d) for i, r, d in points if d is not None]
+    kls = {}
     for i, c in chosen:
         stats = atlases.latent_stats(c, data)
-        if stats is None or stats[0] is None:
-            continue
-        kl = torch.sort(stats[0], descending=True).values
-        fig.add_bar(x=list(range(1, len(kl) + 1)), y=kl.tolist(), name=i, marker_color=colours[i],
-                    hovertemplate=f"{i}: dimension %{{x}} by KL, %{{y:.2f}} nats<extra></extra>")
-    if not fig.data:
-        return None
-    fig.update_layout(title="KL per latent dimension, largest first", barmode="group", height=380,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis={"title": "dimension, by KL", "dtick": 1},
-                      yaxis={"title": "nats"}, legend={"orientation": "h", "y": -0.2})
-    return fig
+        if stats is not None and stats[0] is not None:
+            kls[i] = torch.sort(stats[0], descending=True).values
+    panels = [(title, note, draw) for title, note, draw, shown in (
+        (RD_TITLE, RD_NOTE, lambda fig, col: rate_distortion(fig, col, points, colours), bool(points)),
+        (KL_TITLE, KL_NOTE, lambda fig, col: kl_bars(fig, col, kls, colours), bool(kls))) if shown]
+    notes = [note for _, note, _ in panels] + ([] if points else [NO_RD_NOTE])
+    if not panels:
+        return None, " ".join(notes)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, _, _ in panels],
+                        horizontal_spacing=0.08)
+    for col, (_, _, draw) in enumerate(panels, start=1):
+        draw(fig, col)
+    fig.update_layout(height=400, barmode="group", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.2, "x": 1, "xanchor": "right"})
+    return fig, " ".join(notes)
 
 
 def reconstructions(chosen: list[tuple[str, Checkpoint]], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -186,20 +209,38 @@ def paths(chosen: list[tuple[str, Checkpoint]], ends: torch.Tensor, labels: torc
     return torch.stack(rows)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _picture(what: str, models_key: tuple, args: tuple, _make: Callable[[], Image.Image]) -> str:
+    return show.inline_png(_make())
+
+
+def cached_picture(chosen: list[tuple[str, Checkpoint]], what: str, args: tuple,
+                 make: Callable[[], Image.Image], width: int | str = "content") -> None:
+    """Show `make`'s picture, made once per models (their folders and files' signatures), `what` and `args`:
+    a second visit decodes and draws nothing again (the page's decoding took ~70 ms of each visit)."""
+    key = tuple((i, str(c.folder.resolve()), models.signature(c.folder)) for i, c in chosen)
+    st.image(_picture(what, key, args, make), width=width)
+
+
 def small_maps(chosen: list[tuple[str, Checkpoint]]) -> None:
-    columns = st.columns(3)
-    for n, (i, c) in enumerate(chosen):
-        with columns[n % 3]:
-            try:
-                atlas = atlases.stored(c)
-            except AtlasError:  # a broken atlas is the Latent map page's to explain
-                atlas = None
-            if atlas is None:
-                st.caption(f"**{i}**: no latent map yet (open it on the Latent map page once).")
-                continue
-            projection = atlas.projections[0]
-            st.image(maps.snapshot(maps.cache_key(c, atlas), atlas, projection),
-                     caption=f"{i} · {maps.PROJECTION_NAMES[projection]}", width="stretch")
+    """Each model's map (its first projection), all in one picture; a caption for models that have none."""
+    shown, missing = [], []
+    for i, c in chosen:
+        try:
+            atlas = atlases.stored(c)
+        except AtlasError:  # a broken atlas is the Latent map page's to explain
+            atlas = None
+        if atlas is None:
+            missing.append(i)
+        else:
+            shown.append((i, maps.cache_key(c, atlas), atlas, atlas.projections[0]))
+    if shown:
+        cached_picture(chosen, "maps", tuple((key, projection) for _, key, _, projection in shown),
+                     lambda: maps.snapshots([(f"{i} · {maps.PROJECTION_NAMES[projection]}",
+                                              maps.snapshot(key, atlas, projection))
+                                             for i, key, atlas, projection in shown]), width="stretch")
+    if missing:
+        st.caption(f"No latent map yet for {', '.join(missing)} (open each on the Latent map page once).")
 
 
 def random_pair(size: int) -> None:
@@ -220,21 +261,10 @@ data = models.load_test_images(first)
 
 st.subheader("Measured")
 metrics_table(chosen)
-left, right = st.columns(2, gap="large")
-colours = model_colours(chosen)
-rd = rate_distortion(chosen, colours)
-if rd is not None:
-    left.plotly_chart(rd, key="rate_distortion")
-    left.caption("Lower left is better. Along a dotted line the ELBO (rate + distortion) is the same; a larger β "
-                 "buys a smaller rate with more distortion. Deterministic models have no rate: their distortion is a "
-                 "line.")
-else:
-    left.caption("No rate or distortion measured yet for these models (`python -m vae evaluate`).")
-bars = kl_bars(chosen, data, colours)
-if bars is not None:
-    right.plotly_chart(bars, key="kl_bars")
-    right.caption("Dimensions with almost no KL carry no information about the image: the posterior has collapsed "
-                  "onto the prior there.")
+chart, note = measured_charts(chosen, data, model_colours(chosen))
+if chart is not None:
+    st.plotly_chart(chart, key="measured")
+st.caption(note)
 
 if data is None:
     st.info("The test images are not available, so the side-by-side images are off.")
@@ -251,8 +281,8 @@ st.subheader("Reconstructions of the same test images")
 st.button("Other images", key="other_inputs", on_click=state.new_seed, args=("inputs",), icon=":material/casino:")
 idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(st.session_state["inputs"]))[:SHOWN]
 x, y = data.floats(idx), data.labels[idx]
-show.picture(show.labelled_rows(reconstructions(chosen, x, y), ["input", *names], [f"#{i}" for i in idx.tolist()],
-                                tile=TILE))
+cached_picture(chosen, "reconstructions", tuple(idx.tolist()), lambda: show.labelled_rows(
+    reconstructions(chosen, x, y), ["input", *names], [f"#{i}" for i in idx.tolist()], tile=TILE))
 
 st.subheader("Samples from the prior, the same codes")
 controls = st.columns([2, 1, 1], vertical_alignment="bottom")
@@ -260,8 +290,9 @@ controls[0].slider("Temperature", 0.05, 3.0, step=0.05, key="temperature")
 controls[1].number_input("Seed", 0, state.MAX_SEED, key="seed")
 controls[2].button("Resample", key="resample", on_click=state.new_seed, args=("seed",), icon=":material/casino:",
                    width="stretch")
-show.picture(show.labelled_rows(samples(chosen, st.session_state["seed"], st.session_state["temperature"]), names,
-                                [str(i + 1) for i in range(SHOWN)], tile=TILE))
+seed, temperature = st.session_state["seed"], st.session_state["temperature"]
+cached_picture(chosen, "samples", (seed, temperature), lambda: show.labelled_rows(
+    samples(chosen, seed, temperature), names, [str(i + 1) for i in range(SHOWN)], tile=TILE))
 st.caption("Models of the same latent size decode the very same codes; conditional ones are given the classes in "
            "turn. An autoencoder was never asked to make its codes look like N(0, I), which shows here.")
 
@@ -271,8 +302,8 @@ ends_cols[0].number_input("Image A", 0, len(data) - 1, key="a")
 ends_cols[1].number_input("Image B", 0, len(data) - 1, key="b")
 ends_cols[2].button("Random pair", key="random_pair", icon=":material/casino:", on_click=random_pair, args=(len(data),))
 ends = torch.tensor([st.session_state["a"], st.session_state["b"]])
-strip = paths(chosen, data.floats(ends), data.labels[ends])
-show.picture(show.labelled_rows(strip, names, ["A", *[""] * (SHOWN - 2), "B"], tile=TILE))
+cached_picture(chosen, "paths", tuple(ends.tolist()), lambda: show.labelled_rows(
+    paths(chosen, data.floats(ends), data.labels[ends]), names, ["A", *[""] * (SHOWN - 2), "B"], tile=TILE))
 if any(c.model.conditional for _, c in chosen):
     st.caption("A conditional model decodes the whole path as A's class: its code holds the style, the label the "
                "digit, so it morphs A's style into B's and keeps A's class.")

@@ -3,13 +3,16 @@ scores each kind has, the Sample page's ZIP and the Repair page with each member
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.app.app_helpers import ATLAS_SUBSET, assert_clean, live_data, make_checkpoint
@@ -116,11 +119,22 @@ def test_compare_shows_the_chosen_models_side_by_side(open_app, family_root: Pat
     [table] = at.dataframe
     assert list(table.value.index) == ["tiny-vae", "tiny-ae", "tiny-beta4"]
     assert table.value.loc["tiny-ae", "NLL (nats)"] != table.value.loc["tiny-ae", "NLL (nats)"]  # NaN: not defined
-    charts = {json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")
-              if "title" in json.loads(c.proto.spec)["layout"]}
-    assert {"Rate against distortion", "KL per latent dimension, largest first"} <= charts
-    assert len(at.image) >= 3  # reconstructions, samples, interpolation
+    [chart] = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]  # both panels in one chart
+    titles = [a["text"] for a in chart["layout"]["annotations"]]
+    assert titles[:2] == ["Rate against distortion", "KL per latent dimension, largest first"]
+    assert len(at.image) == 4  # reconstructions, samples, interpolation, and the three maps in one picture
+    maps = Image.open(io.BytesIO(base64.b64decode(at.image[3].value[0].split(",", 1)[1])))
+    assert maps.width == 3 * 360 + 2 * 15 and maps.height > 360  # three maps in a row, titled below
     assert at.query_params["models"] == "tiny-vae,tiny-ae,tiny-beta4"
+
+
+def test_compare_names_the_models_without_a_map(open_app, family_root: Path, tmp_path: Path) -> None:
+    shutil.copytree(family_root, tmp_path / "root")
+    for name in ("atlas.json", "atlas.safetensors"):
+        (tmp_path / "root" / "tiny-ae" / name).unlink()
+    at = opened(open_app, tmp_path / "root", COMPARE, models="tiny-vae,tiny-ae")
+    assert any("No latent map yet for tiny-ae" in c.value for c in at.caption)
+    assert len(at.image) == 4  # the one map there is still shown
 
 
 def test_compare_starts_with_the_sidebar_model_and_two_that_fit(open_app, family_root: Path) -> None:

@@ -66,11 +66,11 @@ def test_three_models_picked_give_three_reconstruction_rows_and_a_rate_distortio
     pick(page, "tiny-beta4")
     assert "models=tiny-vae%2Ctiny-ae%2Ctiny-beta4" in page.url or "models=tiny-vae,tiny-ae,tiny-beta4" in page.url
     page.get_by_text("Reconstructions of the same test images").wait_for()
-    image = page.locator('[data-testid="stImage"] img').first
-    height = image.evaluate("img => img.naturalHeight")
-    # the input row and one row per model, drawn as the page draws them
+    # the input row and one row per model, drawn as the page draws them (the first picture on the page, once the
+    # run's pictures have replaced the two-model ones)
     expected = labelled_rows(torch.zeros(4, 10, 1, 28, 28), ["input", *list(MODELS)[:3]], ["#0"] * 10, tile=44)
-    assert height == expected.height
+    page.wait_for_function("h => document.querySelector('[data-testid=\"stImage\"] img')?.naturalHeight === h",
+                           arg=expected.height)
     plot = page.locator(".js-plotly-plot").filter(has_text="Rate against distortion")
     plot.wait_for()
     assert plot.evaluate("gd => gd._fullData.filter(t => t.mode === 'markers+text').length") == 2  # VAE and β-VAE
