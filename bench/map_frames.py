@@ -65,7 +65,7 @@ const spec = { format: "latent-explorer-map/1", id: "bench-map", n: N, latent_di
   xy: base64(xy), mu: base64(mu), labels, class_names: Array.from({ length: CLASSES }, (_, c) => `class ${c}`),
   placement: { rule: "neighbours", k: 8 } };
 provide("bench-map", () => loadMap(spec));
-const blank = async () => new Float32Array(TILE * TILE).fill(-4);
+const blank = async () => ({ image: new Float32Array(TILE * TILE), logits: null });  // the runtime's decoder answer
 provide("bench-decoder", () => ({ shape: [1, TILE, TILE], latentDim: D, decode: blank }));
 const columns = Math.ceil(Math.sqrt(N)), resources = { map: "bench-map", decoder: "bench-decoder" };
 let sprite = null;

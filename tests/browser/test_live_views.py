@@ -251,6 +251,18 @@ def test_bench_runs_in_quick_mode(tiny_checkpoint: Callable[..., Path], child_en
     assert all(int(r[1]) >= 2 for r in rows)
 
 
+def test_map_frames_bench_sees_every_gesture(tmp_path: Path, child_env: dict[str, str]) -> None:
+    """bench/map_frames.py on a small synthetic map: each gesture drew frames, thumbnails once zoomed in (its
+    stand-in decoder once fell out of step with the runtime and every gesture silently recorded nothing)."""
+    out = tmp_path / "frames.json"
+    run = subprocess.run([sys.executable, "bench/map_frames.py", "--points", "3000", "--moves", "12", "--json",
+                          str(out)], cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = {r["gesture"]: r for r in json.loads(out.read_text())}
+    assert all(r["frames"] >= 1 for r in rows.values()), rows
+    assert rows["zoomed in: thumbnails, hover + pan"]["thumbnails"] > 0
+
+
 def test_a_latent_plane_is_drawn_over_its_picture_and_the_place_is_the_code(page: Page) -> None:
     open_mode(page, "mode=plane")
     overlay, points = page.locator("canvas.led-overlay"), page.locator("canvas.led-points")
