@@ -1,8 +1,10 @@
 """How fast the explorer answers in Chromium, with the app warm: every page, the latent map, the server slider.
 
 Method. `streamlit run app.py` is served with the browser decoder off (images come from the server,
-the path issue 3 is about) and driven by Playwright in headless Chromium. Every page app.py lists is
-opened once to warm the caches (model, test set, atlas, figures); then:
+the path issue 3 is about; `--browser-decoder` leaves it on, as the app is by default: a page is then ready
+once its live views have their models too, and the slider presses are left to bench/live_decode.py) and
+driven by Playwright in headless Chromium. Every page app.py lists is opened once to warm the caches (model,
+test set, atlas, figures); then:
 
 - Sidebar click to page idle (issue 21): in one tab, a click on each page's link in the sidebar, round
   after round; from the click to the first animation frame after the run it causes has ended with every
@@ -25,7 +27,7 @@ include what the browser does and a person would wait for. Targets: sidebar clic
 machine and its load; the output says both.
 
     python bench/page_speed.py [--model mnist] [--checkpoints DIR] [--loads 10] [--clicks 3] [--presses 30]
-                               [--warmup 1] [--json OUT.json] [--quick]
+                               [--warmup 1] [--json OUT.json] [--browser-decoder] [--quick]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bench.stats import percentile  # noqa: E402
 from tests.browser.helpers import APP_IDLE, chromium, streamlit_server, wait_for_app  # noqa: E402
 
 TIMEOUT_MS = 120_000
+LIVE_MOUNT_MS = 2_000  # in the warm-up, time given to a page's live views to mount before they are counted
 
 
 def app_pages() -> dict[str, str]:
@@ -57,6 +60,24 @@ def app_pages() -> dict[str, str]:
 
 
 PAGES = app_pages()
+
+# Defined in every document. __liveViews(): the live views (components/views, inside shadow roots) on the page.
+# __liveSettled(path): the page has as many live views as the warm-up saw on it (window.__liveExpected, by
+# path: they mount after the script's run has ended), each has its models, and none shows an error.
+SETTLED = """window.__liveViews = () => {
+  const found = [], walk = (root) => {
+    for (const e of root.querySelectorAll("*")) if (e.shadowRoot) walk(e.shadowRoot);
+    found.push(...root.querySelectorAll(".led"));
+  };
+  walk(document);
+  return found;
+};
+window.__liveSettled = (path) => {
+  const views = window.__liveViews();
+  return views.length >= ((window.__liveExpected || {})[path] || 0) && views.every((v) =>
+    !v.querySelector(".led-error") && [...v.querySelectorAll(".led-status")].every((e) => e.textContent === ""));
+};
+"""
 
 # Installed in every document before its scripts run: on each animation frame, note the first time
 # the page's content is ready (window.__ready) and the map is drawn (window.__mapDrawn).
@@ -84,7 +105,8 @@ WATCH = """(() => {
   const tick = () => {
     const now = performance.now();
     if (page === "map" && window.__mapDrawn === undefined && mapDrawn()) window.__mapDrawn = now;
-    if (window.__ready === undefined && (ready[page] || anyPage)() && idle()) window.__ready = now;
+    const content = window.__live ? (page === "map" ? ready.map : anyPage) : (ready[page] || anyPage);
+    if (window.__ready === undefined && content() && idle() && window.__liveSettled(page)) window.__ready = now;
     if (window.__ready === undefined) requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
@@ -120,7 +142,7 @@ PRESS = """() => { window.__press = new Promise((resolve, reject) => {
 
 # A click on the sidebar link titled `title`; resolves with the milliseconds until the run it causes has
 # ended and the new page's images are loaded (and, on the Latent map, the map is drawn).
-CLICK = """(title) => new Promise((resolve, reject) => {
+CLICK = """([title, path]) => new Promise((resolve, reject) => {
   const app = document.querySelector('[data-testid="stApp"]');
   let ran = false;
   const seen = new MutationObserver((records) => { if (records.some((r) => r.oldValue === "running")) ran = true; });
@@ -138,7 +160,7 @@ CLICK = """(title) => new Promise((resolve, reject) => {
   const start = performance.now();
   link.click();
   const tick = () => {
-    if (moved() && document.querySelector(%(idle)s) && images() && drawn()) {
+    if (moved() && document.querySelector(%(idle)s) && images() && drawn() && window.__liveSettled(path)) {
       seen.disconnect();
       resolve(performance.now() - start);
     } else if (performance.now() - start > 120000) {
@@ -154,13 +176,13 @@ def sidebar_clicks(page: Page, url: str, model: str, rounds: int) -> list[dict]:
     """Each page reached by its sidebar link, `rounds` times round the app (after one uncounted round)."""
     open_page(page, url, "", model)
     script = CLICK % {"idle": json.dumps(APP_IDLE)}
-    order = [*list(PAGES.values())[1:], PAGES[""]]  # from Home: every other page, then Home again
-    for title in order:
-        page.evaluate(script, title)
-    times: dict[str, list[float]] = {title: [] for title in order}
+    order = [*list(PAGES.items())[1:], ("", PAGES[""])]  # from Home: every other page, then Home again
+    for path, title in order:
+        page.evaluate(script, [title, path])
+    times: dict[str, list[float]] = {title: [] for _, title in order}
     for _ in range(rounds):
-        for title in order:
-            times[title].append(page.evaluate(script, title))
+        for path, title in order:
+            times[title].append(page.evaluate(script, [title, path]))
     return [{"measure": f"{title}: sidebar click → idle", "samples": len(v), "median_ms": statistics.median(v),
              "p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95), "max_ms": max(v), "target": "median ≤ 300"}
             for title, v in times.items()]
@@ -180,9 +202,13 @@ def open_page(page: Page, url: str, path: str, model: str) -> dict[str, float]:
 
 def page_loads(page: Page, url: str, model: str, loads: int, warmup: int) -> list[dict]:
     """Each page opened `loads` times after `warmup` uncounted rounds; a row per page, and one for the map."""
-    for _ in range(warmup):  # fills the caches: model, test set, atlas, figure
+    live: dict[str, int] = {}
+    for _ in range(warmup):  # fills the caches (model, test set, atlas, figure) and counts each page's live views
         for path in PAGES:
             open_page(page, url, path, model)
+            page.wait_for_timeout(LIVE_MOUNT_MS)
+            live[path] = max(live.get(path, 0), page.evaluate("() => window.__liveViews().length"))
+    page.context.add_init_script(f"window.__liveExpected = {json.dumps(live)};")
     times: dict[str, list[float]] = {path: [] for path in PAGES}
     drawn = []
     for _ in range(loads):
@@ -216,14 +242,18 @@ def slider_presses(page: Page, url: str, model: str, presses: int) -> list[dict]
 
 
 def measure(browser: Browser, url: str, model: str, points: int, loads: int, presses: int,
-            warmup: int = 1, clicks: int = 3) -> list[dict]:
-    """Every measurement against a running app (the app serves `model`, whose map has `points` points)."""
+            warmup: int = 1, clicks: int = 3, live: bool = False) -> list[dict]:
+    """Every measurement against a running app (the app serves `model`, whose map has `points` points); `live`:
+    the app decodes in the browser, so a page is ready once its live views have their models too, and the
+    server slider's presses are not measured (bench/live_decode.py times the live views)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    context.add_init_script(f"window.__mapPoints = {int(points)};\n" + WATCH % {"idle": json.dumps(APP_IDLE)})
+    context.add_init_script(f"window.__mapPoints = {int(points)}; window.__live = {json.dumps(live)};\n"
+                            + SETTLED + WATCH % {"idle": json.dumps(APP_IDLE)})
     page = context.new_page()
     try:
         loaded = page_loads(page, url, model, loads, warmup)
-        return sidebar_clicks(page, url, model, clicks) + loaded + slider_presses(page, url, model, presses)
+        pressed = [] if live else slider_presses(page, url, model, presses)
+        return sidebar_clicks(page, url, model, clicks) + loaded + pressed
     finally:
         context.close()
 
@@ -244,6 +274,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--presses", type=int, default=30, help="timed slider key presses (default %(default)s)")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds of page loads (default %(default)s)")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--browser-decoder", action="store_true",
+                        help="decode in the browser, as the app does by default (the live views; no slider presses)")
     parser.add_argument("--quick", action="store_true",
                         help="no warm-up, 1 load per page and 3 presses: checks that the bench runs")
     args = parser.parse_args(argv)
@@ -269,13 +301,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if folder is None:
         raise SystemExit(f"error: no checkpoint folder named {args.model!r} in {', '.join(map(str, roots))}")
     points = atlas_points(folder)
-    env = {"LATENT_EXPLORER_NO_BROWSER_DECODER": "1", "LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    env = {"LATENT_EXPLORER_ATLAS_UMAP": "0"}
+    if not args.browser_decoder:
+        env["LATENT_EXPLORER_NO_BROWSER_DECODER"] = "1"
     if args.checkpoints:
         env["LATENT_EXPLORER_CHECKPOINTS"] = str(Path(args.checkpoints).resolve())
     with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
-        rows = measure(browser, url, args.model, points, args.loads, args.presses, args.warmup, args.clicks)
+        rows = measure(browser, url, args.model, points, args.loads, args.presses, args.warmup, args.clicks,
+                       args.browser_decoder)
         version = browser.version
-    print(f"model {args.model} ({folder}); Chromium {version} headless, 1400x1100; "
+    decoder = "in the browser (onnxruntime-web)" if args.browser_decoder else "on the server"
+    print(f"model {args.model} ({folder}), decoding {decoder}; Chromium {version} headless, 1400x1100; "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     print(table(rows))
     if args.json:
