@@ -29,6 +29,7 @@ MAX_RINGED = 5000  # a larger selection is not sent back to the map, which rings
 NEIGHBOURS = 8
 KEPT = "kept"  # the colouring by latent neighbours kept on the map
 SPLIT_NAMES = {"test": "Test images", "train": "Training images", "all": "Both"}
+POINT_NAMES = {"test": "Test image", "train": "Training image"}  # a point of each split, as the map names it
 
 
 def on_map(done: MapResult) -> None:
@@ -52,7 +53,7 @@ def point_name(atlas: Atlas, i: int, short: bool = False) -> str:
     split, index = atlas.source(i)
     if short:
         return f"#{index}" if split == "test" else f"{split} #{index}"
-    return f"{'Test' if split == 'test' else 'Training'} image #{index}"
+    return f"{POINT_NAMES[split]} #{index}"
 
 
 def class_tag(names: list[str], label: int, short: bool = False) -> str:
@@ -156,7 +157,9 @@ def the_map(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, projection: s
     live = live_map(decoder_of(ckpt), key="live_map", points=atlas_spec(atlas, projection, names),
                     colouring=colouring_of(atlas, projection, st.session_state["colour"]),
                     pinned=st.session_state["pin"], backdrop=backdrop, sprite=sprite,
-                    selected=chosen if len(chosen) <= MAX_RINGED else None, on_commit=on_map)
+                    selected=chosen if len(chosen) <= MAX_RINGED else None, on_commit=on_map,
+                    parts=None if set(atlas.splits) == {"test"} else
+                    [(POINT_NAMES[s], n) for s, n in atlas.splits.items()])
     if not live.available:
         st.caption(f"{live.error} Pick an image by its number to look at it:")
         st.number_input("Image #", 0, len(atlas) - 1, value=None, key="find_index", on_change=find_by_number)

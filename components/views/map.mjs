@@ -70,19 +70,41 @@ class MapView extends LiveView {
     reset.addEventListener("click", () => { this.plot.reset(); this.dirty = true; this.request(null); });
     const find = el("form", "led-find", bar);
     el("label", "", find, "Find #");
+    this.findPart = el("select", "led-find-part", find);  // on a map of several parts (test and training images)
+    this.findPart.title = "Which images the number counts";
     this.findInput = el("input", "", find);
     Object.assign(this.findInput, { type: "number", min: 0, step: 1, placeholder: "index" });
     find.addEventListener("submit", (event) => {
       event.preventDefault();
+      const parts = this.parts(), part = parts[Math.max(0, this.findPart.selectedIndex)];
       const i = Number(this.findInput.value);
-      if (!Number.isInteger(i) || i < 0 || i >= this.models.map.n) {
-        this.note.textContent = `No image #${this.findInput.value}: the map has ${this.models.map.n.toLocaleString()}.`;
+      if (!Number.isInteger(i) || i < 0 || i >= part.n) {
+        this.note.textContent = `No ${part.name.toLowerCase()} #${this.findInput.value}: there are `
+          + `${part.n.toLocaleString()}.`;
         return;
       }
-      this.focusOn(i);
-      this.select([i], "find");
+      this.focusOn(part.offset + i);
+      this.select([part.offset + i], "find");
     });
     this.note = el("span", "led-note led-map-note", bar);
+  }
+
+  // The map's parts, in point order: data.parts ([name, count] each, e.g. test images then training images), or
+  // one part of every point.
+  parts() {
+    let offset = 0;
+    return (this.data.parts ?? [["Image", this.models.map.n]]).map(([name, n]) => {
+      offset += n;
+      return { name, n, offset: offset - n };
+    });
+  }
+
+  // A point by its part and its number there: "Training image #12" ("training #12" when short); "image #3".
+  pointName(point, short = false) {
+    const parts = this.parts(), part = parts.findLast((p) => p.offset <= point) ?? parts[0];
+    const name = parts.length > 1 || part.name !== "Image" ? part.name : "image";
+    return short ? `${parts.length > 1 ? `${name.split(" ")[0].toLowerCase()} ` : ""}#${point - part.offset}`
+      : `${name} #${point - part.offset}`;
   }
 
   setMode(mode) {
@@ -201,6 +223,12 @@ class MapView extends LiveView {
       this.colourbar.hidden = data.colouring.kind === "classes";
       this.drawClassLegend(data.class_palette, map);
       this.applyShown(picture, sprite);
+    }
+    const parts = this.parts(), partsKey = JSON.stringify(parts);
+    if (partsKey !== this.partsKey) {  // kept across reruns otherwise, with the user's choice of part
+      this.partsKey = partsKey;
+      this.findPart.replaceChildren(...parts.map((p) => el("option", "", null, p.name.split(" ")[0])));
+      this.findPart.hidden = parts.length < 2;
     }
     // Python's values replace what the user did here only when they change.
     const changed = (name, value) => {
@@ -337,14 +365,14 @@ class MapView extends LiveView {
     this.original.classList.toggle("led-empty", point === null || !sprite);
     if (point === null || !sprite || !sheet) {
       ctx.clearRect(0, 0, this.original.width, this.original.height);
-      this.originalCaption.textContent = point === null ? "image (on a point)" : `image #${point}`;
+      this.originalCaption.textContent = point === null ? "image (on a point)" : this.pointName(point);
       return;
     }
     const { columns, tile } = sheet;
     this.original.width = this.original.height = tile;
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(sprite, (point % columns) * tile, Math.floor(point / columns) * tile, tile, tile, 0, 0, tile, tile);
-    this.originalCaption.textContent = `image #${point}`;
+    this.originalCaption.textContent = this.pointName(point);
   }
 
   // Decode z, latest request wins: one decode at a time, and a request made while one runs replaces any
@@ -400,7 +428,7 @@ class MapView extends LiveView {
     r.place[0].textContent = this.hover ? (point === null ? "Pointer" : "Point") : "Pinned";
     r.place[1].textContent = `(${format(place[0])}, ${format(place[1])})`;
     r.nearest[0].textContent = point === null ? "Nearest encoding" : "Image";
-    r.nearest[1].textContent = `#${where.index}${name}`;
+    r.nearest[1].textContent = `${this.pointName(where.index, true)}${name}`;
     r.onMap[1].textContent = `${format(where.distance)} map units (${format(where.distance / map.spacing, 1)}× the typical gap)`;
     r.inLatent[1].textContent = `${format(where.latentDistance)} latent units`;
   }

@@ -185,6 +185,7 @@ def test_the_map_shows_test_training_or_both_images_once_an_atlas_of_both_is_bui
     at = open_app(MAP, root=fresh_root, split="train", selected="3", colour="nll")
     assert_clean(at)
     assert chart_points(at) == 50 and live_data(at, "live_map")["sprite"]["columns"] == 8
+    assert live_data(at, "live_map")["parts"] == [["Training image", 50]]  # the view names its points so
     assert at.subheader[0].value.startswith("Training image #3 · ")
     colour = at.selectbox(key="colour")
     assert colour.value == "class" and colour.options == ["Class", "Neighbours kept"]  # no scores for training images
@@ -194,7 +195,9 @@ def test_the_map_shows_test_training_or_both_images_once_an_atlas_of_both_is_bui
     assert_clean(at)
     assert chart_points(at) == 80 and at.query_params["split"] == "all" and "selected" not in at.query_params
     assert any(c.value.startswith("30 test and 50 training images") for c in at.caption)
+    assert live_data(at, "live_map")["parts"] == [["Test image", 30], ["Training image", 50]]
     at.segmented_control(key="split").set_value("test").run()
     at.selectbox(key="colour").set_value("nll").run()
     assert_clean(at)
     assert chart_points(at) == 30 and live_data(at, "live_map")["colouring"]["kind"] == "scale"
+    assert live_data(at, "live_map")["parts"] is None  # the test map: "image #i" as ever

@@ -59,7 +59,7 @@ def test_the_map_switches_between_training_and_both_and_hovers_a_training_image(
     x, y, index = live_map_point(page)
     page.mouse.move(x, y)
     page.get_by_text("reconstruction", exact=True).wait_for()
-    assert page.get_by_text(f"image #{index}", exact=True).is_visible()
+    assert page.get_by_text(f"Training image #{index}", exact=True).is_visible()  # named by its split
     assert max(canvas_pixels(page.locator("canvas.led-original"))[0::4]) > 200  # cut from the training sprite
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "training.png"))
@@ -67,3 +67,11 @@ def test_the_map_switches_between_training_and_both_and_hovers_a_training_image(
     page.wait_for_function(f"() => globalThis.__latentMap.models.map.n === {TEST + TRAIN}", timeout=60_000)
     assert "split=all" in page.url
     page.screenshot(path=str(SHOTS / "both.png"))
+    # On Both, a number is found among the images of the part picked beside it: training image #5 is point 205
+    page.locator("select.led-find-part").select_option("Training")
+    page.locator(".led-find input").fill("5")
+    after_rerun(page, lambda: page.locator(".led-find input").press("Enter"))
+    page.get_by_role("heading", name="Training image #5 ").wait_for()
+    page.locator(".led-find input").fill(str(TRAIN))
+    page.locator(".led-find input").press("Enter")
+    page.get_by_text(f"No training image #{TRAIN}: there are {TRAIN}.").wait_for()

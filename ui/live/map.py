@@ -152,13 +152,16 @@ def live_map(
     sprite: Sprite | None = None,
     selected: Sequence[int] | None = None,
     focus: int | None = None,
+    parts: Sequence[tuple[str, int]] | None = None,
     image_size: int = 196,
     on_commit: Callable[[MapResult], None] | None = None,
 ) -> MapResult:
     """Mount the map of `points` (ui.live.runtime.atlas_spec) and return what was clicked or selected.
 
     Hovering decodes, clicking pins; `pinned` marks a place already chosen, `selected` rings points (None
-    leaves the map's own selection alone), `focus` zooms to a point when it changes. `label` is the class for
+    leaves the map's own selection alone), `focus` zooms to a point when it changes. `parts` names the points by
+    part and number in it, in point order (("Test image", 10000), ("Training image", 60000)); the hover labels
+    and Find # follow it (default: "image #i"). `label` is the class for
     a conditional decoder (default: the nearest atlas point's). `colouring` defaults to by_class.
     `on_commit(result)` runs before the script, like a widget's on_change.
     """
@@ -189,5 +192,8 @@ def live_map(
         "sprite": None if sprite is None else {"columns": sprite.columns, "tile": sprite.tile},
         "selected": None if selected is None else [int(i) for i in selected],
         "focus": None if focus is None else int(focus),
+        "parts": None if parts is None else [[str(name), int(n)] for name, n in parts],
     }
+    if parts is not None and sum(n for _, n in data["parts"]) != points["n"]:
+        raise ValueError(f"the parts count {sum(n for _, n in data['parts'])} points, the map has {points['n']}")
     return runtime.mount(_view, key, data, specs, lambda commit: _result(commit, note), on_commit)
