@@ -109,8 +109,9 @@ def test_without_the_browser_an_uploaded_drawing_is_encoded_here(open_app, monke
     assert_clean(at)
     assert any("−ELBO (anomaly score)" in m.value and "nats" in m.value for m in at.markdown)
     assert len(image_urls(at)) == 2 + 8  # the drawing, its reconstruction, the nearest test images
-    at.button(key="to_interpolate_a").click().run()
-    assert at.title[0].value == "Interpolate" and at.query_params["a_source"] == "Drawing"
+    at.button(key="to_interpolate_b").click().run()
+    assert at.title[0].value == "Interpolate" and at.query_params["b_source"] == "Drawing"
+    assert at.query_params["a_source"] == "Test image"  # the other end is left as it was
 
 
 def test_a_drawing_of_another_size_in_the_link_is_ignored(open_app) -> None:

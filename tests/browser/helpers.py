@@ -12,6 +12,7 @@ flags the team agreed on. Everything waits on conditions, not on sleeps.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -133,11 +134,16 @@ def after_rerun(page: Page, action: Callable[[], object], timeout: float | None 
                            timeout=timeout)
 
 
-def canvas_pixels(canvas: Locator) -> list[int]:
-    """The RGBA bytes of a canvas element (works inside shadow roots: Playwright's locators pierce them)."""
-    return canvas.evaluate(
-        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
-    )
+def canvas_pixels(canvas: Locator) -> bytes:
+    """The RGBA bytes of a canvas element (works inside shadow roots: Playwright's locators pierce them).
+
+    They cross from the page as one base64 string: a list of numbers for a map's canvas (a million and more)
+    took seconds to serialize."""
+    return base64.b64decode(canvas.evaluate("""c => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, parts = [];
+      for (let i = 0; i < d.length; i += 0x8000) parts.push(String.fromCharCode.apply(null, d.subarray(i, i + 0x8000)));
+      return btoa(parts.join(''));
+    }"""))
 
 
 def live_map_ready(page: Page, timeout: float = 120_000) -> None:
