@@ -29,6 +29,7 @@ MAX_RINGED = 5000  # a larger selection is not sent back to the map, which rings
 NEIGHBOURS = 8
 KEPT = "kept"  # the colouring by latent neighbours kept on the map
 SPLIT_NAMES = {"test": "Test images", "train": "Training images", "all": "Both"}
+SHOWN_CODE = 32  # numbers of a pinned code written out (a spatial latent has hundreds)
 POINT_NAMES = {"test": "Test image", "train": "Training image"}  # a point of each split, as the map names it
 
 
@@ -171,7 +172,10 @@ def the_map(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, projection: s
     if st.session_state["pin"] is not None:
         x, y = st.session_state["pin"]
         cols = st.columns([3, 1], vertical_alignment="center")
-        cols[0].caption(f"Pinned at ({x:.2f}, {y:.2f}): z = {', '.join(f'{v:+.2f}' for v in st.session_state['z'])}")
+        z = st.session_state["z"]
+        more = f", … ({len(z)} in all)" if len(z) > SHOWN_CODE else ""
+        shown = ", ".join(f"{v:+.2f}" for v in z[:SHOWN_CODE]) + more
+        cols[0].caption(f"Pinned at ({x:.2f}, {y:.2f}): z = {shown}")
         cols[1].button("Open the pin in the sliders", key="pin_to_sliders", icon=":material/tune:",
                        on_click=open_in_sliders, args=(st.session_state["z"],))
 

@@ -30,6 +30,9 @@ export async function loadDecoder(spec) {
     throw new Error(`the decoder's inputs are ${session.inputNames.join(", ")}; conditional is ${spec.conditional}`);
   }
   const unit = toUnit(spec.output, spec.input_range ?? [0, 1]), pixels = c * h * w;
+  // z goes in as the network declares it: flat (1, D), as ours are exported, or in the latent shape (1, C, h, w)
+  const zMeta = (session.inputMetadata ?? []).find((m) => m.name === zName);
+  const zDims = zMeta?.isTensor && zMeta.shape.length === 2 ? [1, latentDim] : [1, ...latentShape];
   return {
     id: spec.id,
     latentDim,
@@ -38,7 +41,7 @@ export async function loadDecoder(spec) {
     output: spec.output,
     async decode(z, label = 0) {
       if (z.length !== latentDim) throw new Error(`the decoder takes ${latentDim} values, got ${z.length}`);
-      const feeds = { [zName]: new ort.Tensor("float32", Float32Array.from(z), [1, ...latentShape]) };
+      const feeds = { [zName]: new ort.Tensor("float32", Float32Array.from(z), zDims) };
       if (spec.conditional) feeds.y = labelTensor(ort, numClasses, label);
       const out = (await session.run(feeds))[session.outputNames[0]].data;
       if (out.length !== pixels) throw new Error(`the decoder gave ${out.length} values, not an image of ${pixels}`);

@@ -34,6 +34,7 @@ export async function loadSession(spec) {
     ort,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    inputMetadata: session.inputMetadata,  // each input's declared shape: a decoder's z flat or in the latent shape
     run(feeds) {
       const result = queue.then(() => session.run(feeds));
       queue = result.catch(() => {});

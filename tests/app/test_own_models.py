@@ -56,6 +56,18 @@ def test_every_page_on_every_model_from_elsewhere(open_app, own_root: Path, trus
     assert at.query_params["model"] == [model] or at.query_params["model"] == model
 
 
+def test_a_pin_on_the_map_of_a_spatial_latent_reaches_the_sliders(open_app, own_root: Path, trusted) -> None:
+    """196 numbers: the caption writes out the first ones, the button hands them all to the sliders."""
+    z = ",".join(f"{(i % 7 - 3) / 10:g}" for i in range(4 * 7 * 7))
+    at = open_app("pages/map.py", root=own_root, model="spatial-onnx", pin="0.5,-1", z=z)
+    assert_clean(at)
+    assert any(c.value.startswith("Pinned at (0.50, -1.00)") and c.value.endswith("… (196 in all)")
+               for c in at.caption)
+    at.button(key="pin_to_sliders").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Latent sliders" and at.query_params["z"] == z
+
+
 def test_broken_folders_are_listed_with_their_reason_and_the_rest_work(open_app, own_root: Path, caplog,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     with caplog.at_level(logging.WARNING):

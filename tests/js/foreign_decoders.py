@@ -48,6 +48,18 @@ class ConvEncoder(nn.Module):
         return self.net(x)
 
 
+class FlatZ(nn.Module):
+    """A spatial decoder taking its codes flat, (N, C*h*w), as vae.store.onnx_export exports ours: the browser
+    must feed z as the network declares it (a (1, C, h, w) tensor broke every spatial model of ours there)."""
+
+    def __init__(self, decoder: nn.Module, latent: tuple[int, ...]) -> None:
+        super().__init__()
+        self.decoder, self.latent = decoder, latent
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.decoder(z.reshape(-1, *self.latent))
+
+
 def randomized(module: nn.Module, seed: int) -> nn.Module:
     """The module with random weights and BatchNorm statistics (not the identity a fresh one has), in eval mode."""
     gen = torch.Generator().manual_seed(seed)

@@ -32,7 +32,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from tests.js.foreign_decoders import as_image, onnx_bytes, rgb_mean, spatial_probs
+from tests.js.foreign_decoders import FlatZ, as_image, onnx_bytes, rgb_mean, spatial_probs
 from vae.analysis.atlas import Atlas as AtlasData
 from vae.analysis.atlas import AtlasError, load_atlas, pca_2d
 from vae.datasets.uploads import prepare_upload
@@ -111,7 +111,10 @@ def foreign_fixtures(gen: torch.Generator) -> tuple[dict[str, dict], dict[str, d
     specs = network_specs(onnx_bytes(encoder, torch.rand(1, 1, 28, 28), "x", "z"),
                           onnx_bytes(probs, torch.randn(1, *spatial), "z", "x"), grey)
     rgb_specs = network_specs(None, onnx_bytes(tanh, torch.randn(1, 6), "z", "x"), rgb)
+    flat, dim = FlatZ(probs, spatial).eval(), int(np.prod(spatial))
+    flat_specs = network_specs(None, onnx_bytes(flat, torch.randn(1, dim), "z", "x"), grey)
     decoders = {"foreign-bn-residual-spatial-probs": decoder_fixture(specs["decoder"], probs, spatial, 0, gen),
+                "foreign-spatial-probs-flat-z": decoder_fixture(flat_specs["decoder"], flat, (dim,), 0, gen),
                 "foreign-bn-residual-rgb-mean": decoder_fixture(rgb_specs["decoder"], tanh, (6,), 0, gen)}
     with torch.no_grad():
         x = torch.rand(SAMPLES, 1, 28, 28, generator=gen)
