@@ -175,13 +175,12 @@ def roc_section(ckpt: Checkpoint, atlas: Atlas, score: str) -> None:
         st.caption(":orange[Some benchmarks were measured on earlier weights of this model.]")
 
 
-ckpt = models.require_model()
-data = models.load_test_images(ckpt)
-names = models.class_names(ckpt)
-st.title("Anomalies")
-st.caption("What the model finds unusual. Every test image has a few anomaly scores, higher meaning more unusual; "
-           "pick one to rank the test set by it, set a threshold, score your own image, and see how well it tells "
-           "other images from the test set.")
+ckpt, data, names = models.open_page(
+    "Anomalies",
+    "What the model finds unusual. Every test image has a few anomaly scores, higher meaning more unusual; "
+    "pick one to rank the test set by it, set a threshold, score your own image, and see how well it tells "
+    "other images from the test set.",
+)
 atlas = atlases.get(ckpt, data)
 if atlas is None:
     st.stop()

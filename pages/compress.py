@@ -189,14 +189,13 @@ def publish() -> None:
     state.publish({k: st.session_state.get(k) for k in keys})
 
 
-ckpt = models.require_model()
+ckpt, data, names = models.open_page(
+    "Compress",
+    "The model as a codec. Losslessly, bits-back coding (BB-ANS) codes a binarized image in about its "
+    "−ELBO; lossily, the latent mean is rounded to a few bits per dimension and decoded. Both beside the "
+    "usual codecs.",
+)
 model = ckpt.model
-data = models.load_test_images(ckpt)
-names = models.class_names(ckpt)
-st.title("Compress")
-st.caption("The model as a codec. Losslessly, bits-back coding (BB-ANS) codes a binarized image in about its "
-           "−ELBO; lossily, the latent mean is rounded to a few bits per dimension and decoded. Both beside the "
-           "usual codecs.")
 source_col, info_col = st.columns([1, 2], gap="large")
 with source_col:
     x, label, caption = chosen_image(ckpt, data, names)

@@ -139,12 +139,11 @@ def hand_on(x: torch.Tensor, z: list[float], label: int | None) -> None:
                    args=(x, label), width="stretch", help="The Compress page, with this drawing as its image.")
 
 
-ckpt = models.require_model()
-data = models.load_test_images(ckpt)
-names = models.class_names(ckpt)
-st.title("Draw")
-st.caption("Draw on the pad: the model encodes your drawing as you draw, in your browser, and shows what it "
-           "makes of it, how unusual it finds it and where it lands on the latent map.")
+ckpt, data, names = models.open_page(
+    "Draw",
+    "Draw on the pad: the model encodes your drawing as you draw, in your browser, and shows what it "
+    "makes of it, how unusual it finds it and where it lands on the latent map.",
+)
 atlas = atlases.get(ckpt, data)
 
 state.bind("strokes", "", strokes)

@@ -126,14 +126,13 @@ def publish() -> None:
     state.publish({"seed": st.session_state.get("seed") if noisy else None})
 
 
-ckpt = models.require_model()
+ckpt, data, names = models.open_page(
+    "Repair",
+    "Damage an image, then let the model repair it: its plain reconstruction, and an inpainting that "
+    "fits the latent code to the pixels that survived. A classical filter stands beside them; PSNR is "
+    "measured against the original (higher is better).",
+)
 model = ckpt.model
-data = models.load_test_images(ckpt)
-names = models.class_names(ckpt)
-st.title("Repair")
-st.caption("Damage an image, then let the model repair it: its plain reconstruction, and an inpainting that "
-           "fits the latent code to the pixels that survived. A classical filter stands beside them; PSNR is "
-           "measured against the original (higher is better).")
 state.bind("seed", 0, state.integer(0, state.MAX_SEED))
 source_col, corruption_col = st.columns([1, 2], gap="medium")  # five corruption names fit at 1200 px
 with source_col:

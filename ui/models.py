@@ -229,6 +229,15 @@ def require_model() -> Checkpoint:
     return ckpt
 
 
+def open_page(title: str, caption: str) -> tuple[Checkpoint, ImageSet | None, list[str]]:
+    """A page's first lines: the model picked (the page stops here without one), the page's title and caption
+    over it, and the model's test images (None when they are missing, with why) and class names."""
+    ckpt = require_model()
+    st.title(title)
+    st.caption(caption)
+    return ckpt, load_test_images(ckpt), class_names(ckpt)
+
+
 @st.cache_resource(max_entries=4, ttl=300, show_spinner="Loading the test images…")
 def _load_test_images(dataset: str, train: tuple[tuple[str, Any], ...], levels: tuple[tuple[str, Any], ...],
                        class_names: tuple[str, ...], image_shape: tuple[int, ...] | None, root: str,

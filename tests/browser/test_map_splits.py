@@ -12,25 +12,14 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import (
-    ROOT,
-    after_rerun,
-    browser_marks,
-    canvas_pixels,
-    chromium,
-    live_map_point,
-    live_map_points,
-    live_map_ready,
-    streamlit_server,
-    wait_for_app,
-)
+from tests.browser import helpers as h
 from vae.analysis.atlas import build_atlas, save_atlas
 from vae.datasets.data import load_dataset
 from vae.store.checkpoint import CONFIG, WEIGHTS, load_checkpoint
 
-SHIPPED = ROOT / "checkpoints" / "mnist"
-pytestmark = browser_marks(SHIPPED / WEIGHTS)
-SHOTS = ROOT / "test-artifacts" / "map_splits"
+SHIPPED = h.ROOT / "checkpoints" / "mnist"
+pytestmark = h.browser_marks(SHIPPED / WEIGHTS)
+SHOTS = h.ROOT / "test-artifacts" / "map_splits"
 TEST, TRAIN = 200, 300
 
 
@@ -46,31 +35,31 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser
     save_atlas(folder, build_atlas(ckpt, test, use_umap=False, train=train))
     env = {"LATENT_EXPLORER_CHECKPOINTS": str(root), "LATENT_EXPLORER_NO_BROWSER_DECODER": "",
            "LATENT_EXPLORER_ATLAS_UMAP": "0"}
-    with streamlit_server("app.py", env=env, timeout=120) as url, chromium() as browser:
+    with h.streamlit_server("app.py", env=env, timeout=120) as url, h.chromium() as browser:
         yield url, browser
 
 
 def test_the_map_switches_between_training_and_both_and_hovers_a_training_image(page: Page) -> None:
     page.goto(f"{page.base_url}/map?model=mnist-split&split=train")  # type: ignore[attr-defined]
     page.locator("h1").first.wait_for(timeout=90_000)
-    wait_for_app(page, timeout=90_000)
-    live_map_ready(page)
-    assert live_map_points(page) == TRAIN
-    x, y, index = live_map_point(page)
+    h.wait_for_app(page, timeout=90_000)
+    h.live_map_ready(page)
+    assert h.live_map_points(page) == TRAIN
+    x, y, index = h.live_map_point(page)
     page.mouse.move(x, y)
     page.get_by_text("reconstruction", exact=True).wait_for()
     assert page.get_by_text(f"Training image #{index}", exact=True).is_visible()  # named by its split
-    assert max(canvas_pixels(page.locator("canvas.led-original"))[0::4]) > 200  # cut from the training sprite
+    assert max(h.canvas_pixels(page.locator("canvas.led-original"))[0::4]) > 200  # cut from the training sprite
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "training.png"))
-    after_rerun(page, lambda: page.get_by_text("Both", exact=True).click())
+    h.after_rerun(page, lambda: page.get_by_text("Both", exact=True).click())
     page.wait_for_function(f"() => globalThis.__latentMap.models.map.n === {TEST + TRAIN}", timeout=60_000)
     assert "split=all" in page.url
     page.screenshot(path=str(SHOTS / "both.png"))
     # On Both, a number is found among the images of the part picked beside it: training image #5 is point 205
     page.locator("select.led-find-part").select_option("Training")
     page.locator(".led-find input").fill("5")
-    after_rerun(page, lambda: page.locator(".led-find input").press("Enter"))
+    h.after_rerun(page, lambda: page.locator(".led-find input").press("Enter"))
     page.get_by_role("heading", name="Training image #5 ").wait_for()
     page.locator(".led-find input").fill(str(TRAIN))
     page.locator(".led-find input").press("Enter")
