@@ -10,7 +10,8 @@ Fixtures, one JSON file each, in folders the node tests read (tests/js/*.test.mj
 - maps/: map specs of atlases in each projection, 100 codes, and vae.analysis.atlas.Atlas.project's places.
 Covered: mlp and conv, conditional and not, greyscale and RGB, every checkpoint under checkpoints/ that
 loads (with its stored atlas), and tests/js/foreign_decoders.py's conv decoders (BatchNorm, LeakyReLU, nearest
-upsampling, a residual block; a spatial latent; outputs `probs` and a `mean` in [-1, 1]).
+upsampling, a residual block; a spatial latent fed flat or shaped; outputs `probs` and a `mean` in [-1, 1]),
+and issue 19's models nobody here wrote (examples/own_models: their ONNX decoders against their PyTorch code).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from tests.js.foreign_decoders import FlatZ, as_image, onnx_bytes, rgb_mean, spa
 from vae.analysis.atlas import Atlas as AtlasData
 from vae.analysis.atlas import AtlasError, load_atlas, pca_2d
 from vae.datasets.uploads import prepare_upload
+from vae.models.model_json import DECODER, MODEL_JSON
+from vae.models.sources import open_model
 from vae.networks.config import PRESETS, ModelConfig
 from vae.networks.model import VAE
 from vae.networks.objectives import negative_elbo_at_mean, reconstruction_error_at_mean
@@ -125,6 +128,17 @@ def foreign_fixtures(gen: torch.Generator) -> tuple[dict[str, dict], dict[str, d
     return decoders, encoders
 
 
+def example_fixtures(own_models: dict[str, tuple[Path, Path]], gen: torch.Generator) -> dict[str, dict]:
+    """Decoder fixtures of examples/own_models: each ONNX folder's decoder as it is, against the model's own
+    PyTorch code (tests/own_models.py trains and exports them)."""
+    found = {}
+    for name, (code, onnx) in own_models.items():
+        model = open_model(code, trust_code=True).model
+        specs = network_specs(None, (onnx / DECODER).read_bytes(), json.loads((onnx / MODEL_JSON).read_text()))
+        found[f"example-{name}"] = decoder_fixture(specs["decoder"], model.decode, (model.latent_dim,), 0, gen)
+    return found
+
+
 def picture(gen: np.random.Generator, size: tuple[int, int], light: bool, alpha: str) -> Image.Image:
     """Random strokes of random widths on a plain background, opaque or with transparency."""
     paper, ink = ((255, 255, 255), (0, 0, 0)) if light else ((0, 0, 0), (255, 255, 255))
@@ -179,7 +193,7 @@ def synthetic_atlas(n: int, d: int, gen: torch.Generator) -> AtlasData:
     return AtlasData(coords, mu, torch.zeros(n, d), torch.zeros(n), torch.arange(n) % 10, mean, basis)
 
 
-def test_the_browser_runtime_matches_pytorch(tmp_path: Path) -> None:
+def test_the_browser_runtime_matches_pytorch(tmp_path: Path, own_models: dict[str, tuple[Path, Path]]) -> None:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed, so the JavaScript runtime cannot be checked")
@@ -195,6 +209,7 @@ def test_the_browser_runtime_matches_pytorch(tmp_path: Path) -> None:
               decoder_fixture(specs["decoder"], model.decode, (cfg.latent_dim,), cfg.num_classes, gen))
         write(tmp_path / "encoders" / f"{name}.json", encoder_fixture(model, specs, gen))
     decoders, encoders = foreign_fixtures(gen)
+    decoders |= example_fixtures(own_models, gen)
     for kind, found in (("decoders", decoders), ("encoders", encoders)):
         for name, fixture in found.items():
             write(tmp_path / kind / f"{name}.json", fixture)
