@@ -163,8 +163,8 @@ def test_home_pick_a_model(page: Page, explorer: Explorer) -> None:
     assert explorer.model in names
     for name in [n for n in names if n != explorer.model] + [explorer.model]:
         pick_model(page, name)
-    assert page.locator('[data-testid="stMetric"]').count() >= 6
-    assert page.locator(".js-plotly-plot").count() == 2  # the training curves
+    expect(page.locator('[data-testid="stMetric"]').nth(5)).to_be_visible(timeout=WAIT)  # six metrics at least
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=WAIT)  # the training curves, drawn after the run
     assert_clean(page)
 
 
@@ -230,10 +230,10 @@ def test_upload_two_images_and_get_a_strip(page: Page, explorer: Explorer, tmp_p
         after_rerun(page, lambda: inputs.nth(i).set_input_files(path))  # noqa: B023 (called at once)
     page.get_by_text("10 steps, linear").wait_for()
     assert_clean(page)
-    assert page.get_by_text("Transparent areas filled with white").is_visible()
+    expect(page.get_by_text("Transparent areas filled with white")).to_be_visible()
     sizes = page.locator(f"{IMAGE} img").evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
     assert any(w >= 8 * h for w, h in sizes), sizes  # a 10-step strip is one long row
-    assert image_with_caption(page, "step 1 of 10").count() == 1
+    expect(image_with_caption(page, "step 1 of 10")).to_have_count(1, timeout=WAIT)
 
 
 def metric_value(page: Page, label: str) -> Locator:

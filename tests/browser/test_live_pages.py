@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import helpers as h
 from ui.maps import PALETTE
@@ -73,7 +73,7 @@ def test_map_hover_decodes_two_places_and_a_pin_reaches_the_sliders(page: Page) 
         page.wait_for_timeout(150)
         shown.append(h.canvas_pixels(image))
     assert shown[0] != shown[1]
-    assert page.get_by_text("in latent space").is_visible()  # how far the nearest real code is
+    expect(page.get_by_text("in latent space")).to_be_visible()  # how far the nearest real code is
     h.after_rerun(page, lambda: page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5))
     page.get_by_text("Pinned at").wait_for()
     query = parse_qs(urlparse(page.url).query)
@@ -98,7 +98,7 @@ def test_hovering_a_point_shows_its_image_beside_its_reconstruction(page: Page) 
     page.mouse.move(x, y)
     original = page.locator("canvas.led-original")
     page.get_by_text("reconstruction", exact=True).wait_for()
-    assert page.get_by_text(f"image #{index}", exact=True).is_visible()
+    expect(page.get_by_text(f"image #{index}", exact=True)).to_be_visible()
     assert max(h.canvas_pixels(original)[0::4]) > 200  # the digit's white strokes, cut from the sprite sheet
     recon = h.canvas_pixels(page.locator("canvas.led-image"))
     assert max(recon[0::4]) > 150

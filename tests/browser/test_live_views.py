@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.helpers import ROOT, browser_marks, canvas_pixels, chromium, streamlit_server, wait_for_app
 from tests.js.foreign_decoders import as_image, spatial_probs
@@ -156,7 +156,7 @@ def test_map_hover_decodes_distant_places_differently_and_click_pins(page: Page)
         page.wait_for_timeout(150)
         images.append(canvas_pixels(image))
     assert images[0] != images[1] and images[1] != images[2]
-    assert page.get_by_text("Off the data").is_visible()
+    expect(page.get_by_text("Off the data")).to_be_visible()
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.45)
     wait_for_app(page)
     page.wait_for_function("() => !document.body.innerText.includes('committed: null')")
@@ -187,7 +187,7 @@ def test_path_scrubber_decodes_live(page: Page) -> None:
 
 def test_forced_fallback_draws_no_browser_decoder(page: Page) -> None:
     open_mode(page, "mode=sliders&decoder=server")
-    assert page.get_by_text("Browser decoding is switched off").is_visible()
+    expect(page.get_by_text("Browser decoding is switched off")).to_be_visible()
     assert page.locator("canvas.led-image").count() == 0
 
 

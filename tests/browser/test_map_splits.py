@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import helpers as h
 from vae.analysis.atlas import build_atlas, save_atlas
@@ -48,7 +48,7 @@ def test_the_map_switches_between_training_and_both_and_hovers_a_training_image(
     x, y, index = h.live_map_point(page)
     page.mouse.move(x, y)
     page.get_by_text("reconstruction", exact=True).wait_for()
-    assert page.get_by_text(f"Training image #{index}", exact=True).is_visible()  # named by its split
+    expect(page.get_by_text(f"Training image #{index}", exact=True)).to_be_visible()  # named by its split
     assert max(h.canvas_pixels(page.locator("canvas.led-original"))[0::4]) > 200  # cut from the training sprite
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "training.png"))
