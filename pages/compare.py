@@ -215,7 +215,7 @@ def _picture(what: str, models_key: tuple, args: tuple, _make: Callable[[], Imag
 
 
 def cached_picture(chosen: list[tuple[str, Checkpoint]], what: str, args: tuple,
-                 make: Callable[[], Image.Image], width: int | str = "content") -> None:
+                   make: Callable[[], Image.Image], width: int | str = "content") -> None:
     """Show `make`'s picture, made once per models (their folders and files' signatures), `what` and `args`:
     a second visit decodes and draws nothing again (the page's decoding took ~70 ms of each visit)."""
     key = tuple((i, str(c.folder.resolve()), models.signature(c.folder)) for i, c in chosen)
@@ -236,9 +236,8 @@ def small_maps(chosen: list[tuple[str, Checkpoint]]) -> None:
             shown.append((i, maps.cache_key(c, atlas), atlas, atlas.projections[0]))
     if shown:
         cached_picture(chosen, "maps", tuple((key, projection) for _, key, _, projection in shown),
-                     lambda: maps.snapshots([(f"{i} · {maps.PROJECTION_NAMES[projection]}",
-                                              maps.snapshot(key, atlas, projection))
-                                             for i, key, atlas, projection in shown]), width="stretch")
+                       lambda: maps.snapshots([(f"{i} · {maps.PROJECTION_NAMES[projection]}", atlas, projection)
+                                               for i, _, atlas, projection in shown]), width="stretch")
     if missing:
         st.caption(f"No latent map yet for {', '.join(missing)} (open each on the Latent map page once).")
 

@@ -60,26 +60,19 @@ def _dots(atlas: Atlas, projection: str, size: int, muted: bool) -> tuple[Image.
     return Image.fromarray(picture), extent
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def snapshot(key: str, _atlas: Atlas, projection: str, size: int = 360) -> Image.Image:
-    """The map as a still picture, `key` naming the atlas (cache_key)."""
-    return _dots(_atlas, projection, size, muted=False)[0]
-
-
-def snapshots(pictures: list[tuple[str, Image.Image]], ncol: int = 3) -> Image.Image:
-    """Maps side by side, `ncol` to a row, each titled below: one picture for a page that shows several maps
-    (Compare), which costs the browser one image to decode and lay out, where a WebGL chart of 10,000 points
-    per model took most of the page's time, and separate images ~10 ms each."""
-    size = pictures[0][1].width
+def snapshots(maps: list[tuple[str, Atlas, str]], ncol: int = 3, size: int = 360) -> Image.Image:
+    """Maps (title, atlas, projection) side by side, `ncol` to a row, each titled below: one picture for a page
+    that shows several maps (Compare), which costs the browser one image to decode and lay out, where a WebGL
+    chart of 10,000 points per model took most of the page's time, and separate images ~10 ms each."""
     font = show.label_font(max(12, size // 22))
     gap, below = size // 24, int(font.size * 2)
-    rows = -(-len(pictures) // ncol)
-    width = min(ncol, len(pictures))
+    rows = -(-len(maps) // ncol)
+    width = min(ncol, len(maps))
     canvas = Image.new("RGB", (width * size + (width - 1) * gap, rows * (size + below)), "white")
     draw = ImageDraw.Draw(canvas)
-    for n, (title, picture) in enumerate(pictures):
+    for n, (title, atlas, projection) in enumerate(maps):
         x, y = (n % ncol) * (size + gap), (n // ncol) * (size + below)
-        canvas.paste(picture, (x, y))
+        canvas.paste(_dots(atlas, projection, size, muted=False)[0], (x, y))
         draw.rectangle([x, y, x + size - 1, y + size - 1], outline=(226, 232, 240))
         draw.text((x + size / 2, y + size + below / 2), title, fill=show.LABELS["RGB"][1], font=font, anchor="mm")
     return canvas

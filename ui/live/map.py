@@ -194,6 +194,7 @@ def live_map(
         "focus": None if focus is None else int(focus),
         "parts": None if parts is None else [[str(name), int(n)] for name, n in parts],
     }
-    if parts is not None and sum(n for _, n in data["parts"]) != points["n"]:
-        raise ValueError(f"the parts count {sum(n for _, n in data['parts'])} points, the map has {points['n']}")
+    counted = None if parts is None else sum(n for _, n in data["parts"])
+    if counted is not None and counted != points["n"]:
+        raise ValueError(f"the parts count {counted} points, the map has {points['n']}")
     return runtime.mount(_view, key, data, specs, lambda commit: _result(commit, note), on_commit)
