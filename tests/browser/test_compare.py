@@ -12,7 +12,6 @@ from playwright.sync_api import Browser, Page
 from tests.app.app_helpers import ATLAS_SUBSET, make_checkpoint
 from tests.browser.helpers import (
     ROOT,
-    after_rerun,
     browser_marks,
     chromium,
     live_map_points,
@@ -55,7 +54,11 @@ def pick(page: Page, name: str) -> None:
     page.locator('[data-testid="stMultiSelect"]').first.locator("input").fill(name)
     option = page.get_by_role("option", name=name, exact=True)
     option.wait_for()  # the list has filtered (under load, an Enter pressed before that picks nothing)
-    after_rerun(page, option.click)
+    option.click()
+    # the run it causes may be too quick to show as "running" (Compare's pictures are cached): the link tells
+    page.wait_for_function("n => (new URL(location.href).searchParams.get('models') || '').split(',').includes(n)",
+                           arg=name)
+    wait_for_app(page)
 
 
 def test_three_models_picked_give_three_reconstruction_rows_and_a_rate_distortion_plot(page: Page) -> None:
