@@ -15,6 +15,9 @@ const DIGIT_BOX = 20 / 28;
 const f32 = Math.fround;
 const CONTENT_THRESHOLD = f32(0.2);
 const LUMA = [f32(0.299), f32(0.587), f32(0.114)];
+// Per byte value b: f32(b / 255), and its three weighted shares of ITU-R 601 grey, f32(f32(b / 255) * LUMA[c]).
+const UNIT = Float32Array.from({ length: 256 }, (_, b) => b / 255);
+const SHARES = LUMA.map((weight) => UNIT.map((v) => v * weight));
 
 /** Python's round(): to the nearest integer, halves to the even one. */
 export function roundHalfEven(v) {
@@ -50,9 +53,9 @@ function resamplePass(src, lines, lineStep, step, outSize, inSize, outLineStep, 
   const { kk, bounds, ksize } = coefficients(inSize, outSize), out = new Float32Array(lines * outSize);
   for (let line = 0; line < lines; line++) {
     for (let o = 0; o < outSize; o++) {
-      const first = bounds[2 * o], count = bounds[2 * o + 1];
+      const count = bounds[2 * o + 1], k = o * ksize;
       let ss = 0;
-      for (let t = 0; t < count; t++) ss += src[line * lineStep + (first + t) * step] * kk[o * ksize + t];
+      for (let t = 0, i = line * lineStep + bounds[2 * o] * step; t < count; t++, i += step) ss += src[i] * kk[k + t];
       out[line * outLineStep + o * outStep] = ss;
     }
   }
@@ -61,7 +64,7 @@ function resamplePass(src, lines, lineStep, step, outSize, inSize, outLineStep, 
 
 /** Image.resize(LANCZOS) of a float32 image ("F" mode) of w x h, row-major, to ow x oh. */
 export function resizeLanczos(src, w, h, ow, oh) {
-  let image = Float32Array.from(src), width = w;
+  let image = new Float32Array(src), width = w;  // a copy (from a typed array, a memcpy)
   if (ow !== w) {
     image = resamplePass(image, h, w, 1, ow, w, ow, 1);
     width = ow;
@@ -70,18 +73,27 @@ export function resizeLanczos(src, w, h, ow, oh) {
   return image;
 }
 
-// vae.datasets.uploads.border_level: the median of the outermost pixels (corners counted twice, as NumPy does).
-function borderLevel(grey, w, h) {
-  const edge = [];
-  for (let x = 0; x < w; x++) edge.push(grey[x], grey[(h - 1) * w + x]);
-  for (let y = 0; y < h; y++) edge.push(grey[y * w], grey[y * w + w - 1]);
-  edge.sort((a, b) => a - b);
+// vae.datasets.uploads.border_level of the channel mean: the median of the outermost pixels (corners counted
+// twice, as NumPy does). Only the border's pixels are averaged.
+function borderLevel(values, w, h, c) {
+  const mean = (p) => (c === 1 ? values[p] : f32(f32(f32(values[3 * p] + values[3 * p + 1]) + values[3 * p + 2]) / 3));
+  const edge = new Float32Array(2 * (w + h));
+  let i = 0;
+  for (let x = 0; x < w; x++) {
+    edge[i++] = mean(x);
+    edge[i++] = mean((h - 1) * w + x);
+  }
+  for (let y = 0; y < h; y++) {
+    edge[i++] = mean(y * w);
+    edge[i++] = mean(y * w + w - 1);
+  }
+  edge.sort();
   const mid = edge.length >> 1;
-  return edge.length % 2 ? edge[mid] : f32(f32(edge[mid - 1] + edge[mid]) / 2);
+  return f32(f32(edge[mid - 1] + edge[mid]) / 2);  // an even count
 }
 
-function channelMean(values, n, c) {
-  if (c === 1) return values;
+// The mean of three channels, pixel by pixel.
+function rgbMean(values, n) {
   const grey = new Float32Array(n);
   for (let p = 0; p < n; p++) grey[p] = f32(f32(f32(values[3 * p] + values[3 * p + 1]) + values[3 * p + 2]) / 3);
   return grey;
@@ -92,12 +104,12 @@ function opaqueColour(rgba, n) {
   const colour = new Float32Array(3 * n), alpha = new Float32Array(n);
   let opaque = true;
   for (let p = 0; p < n; p++) {
-    for (let c = 0; c < 3; c++) colour[3 * p + c] = f32(rgba[4 * p + c] / 255);
-    alpha[p] = f32(rgba[4 * p + 3] / 255);
+    for (let c = 0; c < 3; c++) colour[3 * p + c] = UNIT[rgba[4 * p + c]];
+    alpha[p] = UNIT[rgba[4 * p + 3]];
     if (alpha[p] < 1) opaque = false;
   }
   if (opaque) return colour;
-  const luminance = channelMean(colour, n, 3);
+  const luminance = rgbMean(colour, n);
   let weight = 0, content = 0;
   for (let p = 0; p < n; p++) {
     weight += alpha[p];
@@ -115,8 +127,18 @@ function toChannels(colour, n, channels) {
   if (channels === 3) return colour;
   const grey = new Float32Array(n);
   for (let p = 0; p < n; p++) {
-    const [r, g, b] = [colour[3 * p], colour[3 * p + 1], colour[3 * p + 2]];
-    grey[p] = f32(f32(f32(r * LUMA[0]) + f32(g * LUMA[1])) + f32(b * LUMA[2]));
+    grey[p] = f32(f32(f32(colour[3 * p] * LUMA[0]) + f32(colour[3 * p + 1] * LUMA[1])) + f32(colour[3 * p + 2] * LUMA[2]));
+  }
+  return grey;
+}
+
+// The grey of opaque RGBA bytes, as toChannels(opaqueColour(...), n, 1) gives it, in one pass; null if any
+// pixel is transparent. (The drawing pad's case, on every stroke update.)
+function greyOfOpaque(rgba, n) {
+  const grey = new Float32Array(n), [r, g, b] = SHARES;
+  for (let p = 0, i = 0; p < n; p++, i += 4) {
+    if (rgba[i + 3] !== 255) return null;
+    grey[p] = f32(f32(r[rgba[i]] + g[rgba[i + 1]]) + b[rgba[i + 2]]);
   }
   return grey;
 }
@@ -187,11 +209,11 @@ export function prepareInput(rgba, width, height, { channels, size, darkBackgrou
     throw new Error(`a ${width}x${height} picture is larger than ${WORKING_SCALE}x the model's ${size[1]}x${size[0]}`);
   }
   const n = width * height;
-  let colour = toChannels(opaqueColour(rgba, n), n, channels);
-  const lightBackground = borderLevel(channelMean(colour, n, channels), width, height) > 0.5;
+  let colour = (channels === 1 && greyOfOpaque(rgba, n)) || toChannels(opaqueColour(rgba, n), n, channels);
+  const lightBackground = borderLevel(colour, width, height, channels) > 0.5;
   if (invert === "always" || (invert === "auto" && lightBackground === darkBackground)) {
-    colour = colour.map((v) => f32(1 - v));
+    for (let i = 0; i < colour.length; i++) colour[i] = 1 - colour[i];  // a Float32Array stores f32(1 - v)
   }
-  const background = borderLevel(channelMean(colour, n, channels), width, height);
+  const background = borderLevel(colour, width, height, channels);
   return fitTo(colour, width, height, channels, size, fit, background);
 }
