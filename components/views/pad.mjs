@@ -249,6 +249,7 @@ class PadView extends LiveView {
     }
     this.seen.showImage(r.x, shape);
     this.recon.showImage(r.decoded.image, shape);
+    this.drawMarker(r.place);  // before the text below changes: its theme colours are then read without a style recalculation
     this.pad.dataset.score = String(r.score);
     this.scoreValue.textContent = r.score.toFixed(data.score.digits);
     this.scoreUnit.textContent = ` ${data.score.unit}`;
@@ -259,7 +260,6 @@ class PadView extends LiveView {
     } else {
       this.scoreRank.textContent = data.score.noReference;
     }
-    this.drawMarker(r.place);
   }
 
   drawMarker(place) {
