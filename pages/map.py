@@ -50,10 +50,11 @@ def label_name(names: list[str], label: int, short: bool = False) -> str:
 
 
 def point_name(atlas: Atlas, i: int, short: bool = False) -> str:
-    """Point i by its split and its number there: "Test image #3" ("#3"), "Training image #12" ("train #12")."""
+    """Point i by its split and its number there, as the map view names it: "Test image #3", "Training image
+    #12"; short, "training #12" (just "#12" on an atlas of one split)."""
     split, index = atlas.source(i)
     if short:
-        return f"#{index}" if split == "test" else f"{split} #{index}"
+        return f"{POINT_NAMES[split].split()[0].lower()} #{index}" if len(atlas.splits) > 1 else f"#{index}"
     return f"{POINT_NAMES[split]} #{index}"
 
 
@@ -93,10 +94,13 @@ def one_point(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, i: int, nam
     with cols[1]:
         show.image(recon, f"reconstruction (MSE {atlas.recon_error[i]:.4f})", width=150)
     cols[2].plotly_chart(code_chart(mu, sigma), key="code_chart")
-    if atlas.scores:
+    scored = {name: values for name, values in atlas.scores.items() if i < len(values)}  # the test images only
+    if scored:
         st.caption("Anomaly scores (percentile in the test set): " + " · ".join(
             f"{scores.title(name)} {values[i]:.4g} ({percentile(values, float(values[i])):.0f})"
-            for name, values in atlas.scores.items()))
+            for name, values in scored.items()))
+    elif atlas.scores:
+        st.caption("Anomaly scores are kept for the test images only.")
     idx, dist = nearest_neighbours(mu, atlas.mu, k=NEIGHBOURS + 1)
     keep = [(int(j), float(d)) for j, d in zip(idx[0], dist[0], strict=True) if int(j) != i][:NEIGHBOURS]
     st.markdown("**Nearest neighbours in latent space**")

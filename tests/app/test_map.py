@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,10 @@ def test_the_map_shows_test_training_or_both_images_once_an_atlas_of_both_is_bui
     assert_clean(at)
     assert chart_points(at) == 30 and live_data(at, "live_map")["colouring"]["kind"] == "scale"
     assert live_data(at, "live_map")["parts"] is None  # the test map: "image #i" as ever
+    at = open_app(MAP, root=fresh_root, split="all", selected="40")
+    assert_clean(at)
+    assert at.subheader[0].value.startswith("Training image #10 · ")
+    assert any(c.value == "Anomaly scores are kept for the test images only." for c in at.caption)
+    neighbours = [caption for element in at.image for caption in element.captions if " · d " in caption]
+    assert len(neighbours) == 8  # named as the map view names points, "training #12", "test #3"
+    assert all(re.match(r"(test|training) #\d+ · ", name) for name in neighbours), neighbours
