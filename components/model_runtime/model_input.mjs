@@ -64,13 +64,13 @@ function resamplePass(src, lines, lineStep, step, outSize, inSize, outLineStep, 
 
 /** Image.resize(LANCZOS) of a float32 image ("F" mode) of w x h, row-major, to ow x oh. */
 export function resizeLanczos(src, w, h, ow, oh) {
-  let image = new Float32Array(src), width = w;  // a copy (from a typed array, a memcpy)
+  let image = src, width = w;
   if (ow !== w) {
     image = resamplePass(image, h, w, 1, ow, w, ow, 1);
     width = ow;
   }
   if (oh !== h) image = resamplePass(image, width, 1, width, oh, h, 1, width);
-  return image;
+  return image === src ? Float32Array.from(src) : image;  // always a new image
 }
 
 // vae.datasets.uploads.border_level of the channel mean: the median of the outermost pixels (corners counted
@@ -172,8 +172,11 @@ function fitTo(values, w, h, c, [height, width], fit, background) {
   const iw = Math.max(1, roundHalfEven(w * scale)), ih = Math.max(1, roundHalfEven(h * scale));
   const resized = new Float32Array(iw * ih * c);
   for (let ch = 0; ch < c; ch++) {
-    const plane = new Float32Array(w * h);
-    for (let p = 0; p < w * h; p++) plane[p] = values[p * c + ch];
+    let plane = values;
+    if (c > 1) {
+      plane = new Float32Array(w * h);
+      for (let p = 0; p < w * h; p++) plane[p] = values[p * c + ch];
+    }
     const scaled = resizeLanczos(plane, w, h, iw, ih);
     for (let p = 0; p < iw * ih; p++) resized[p * c + ch] = Math.min(1, Math.max(0, scaled[p]));
   }
