@@ -110,3 +110,21 @@ def test_augment_compares_real_with_generated_training_images(tiny_checkpoint, c
 def test_augment_refuses_an_unconditional_model(tiny_checkpoint) -> None:
     with pytest.raises(SystemExit):
         _bench("augment").main([str(tiny_checkpoint(arch="mlp")), "--seeds", "1"])
+
+
+def test_live_frames_are_timed_from_the_move_behind_their_first_input() -> None:
+    """bench/live_decode.py: a frame counts from the pointermove handled just before the view's handler (a
+    slider's `input` comes from one), never from a move that changed nothing on screen before it."""
+    pointer = [{"created": 0.0, "handled": 5.0},  # a move the view ignored (under the pad's 2-pixel step)
+               {"created": 20.0, "handled": 21.0},  # the move behind the frame's first input
+               {"created": 22.0, "handled": 30.0}]  # a later move, shown by the same frame
+    frames = [{"mode": "pad", "created": 21.0, "handled": 21.2, "painted": 25.0}]
+
+    class Page:
+        def evaluate(self, script: str) -> list[dict]:
+            return frames if "__liveDecoderTimings" in script else pointer
+
+    live = _bench("live_decode")
+    assert live.live_samples(Page(), "pad") == [{"mode": "pad", "created": 20.0, "handled": 21.2, "painted": 25.0}]
+    summary = live.summarize("pad", live.live_samples(Page(), "pad"))
+    assert [summary[k] for k in ("p95_ms", "handler_p95_ms", "wait_p95_ms")] == pytest.approx([5.0, 3.8, 1.2])
