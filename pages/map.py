@@ -288,7 +288,8 @@ state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
 state.bind("pin", None, state.numbers(2, -1e6, 1e6))
 if state.bind_code("z", ckpt.model.latent_dim, 1e3):
     st.session_state["pin"] = None  # the pin's code was another model's
-colourings = ["class", *atlas.scores, *([KEPT] if atlas.kept else [])]
+scored = [name for name, values in atlas.scores.items() if len(values) == len(atlas)]  # on Both: none (test only)
+colourings = ["class", *scored, *([KEPT] if atlas.kept else [])]
 state.bind("colour", "class", state.choice(colourings))
 controls = st.columns([2, 2], vertical_alignment="bottom")
 controls[0].segmented_control(
