@@ -150,7 +150,18 @@ def colouring_of(atlas: Atlas, projection: str, colour: str) -> Colouring | None
     if colour == KEPT:
         title = f"Latent neighbours kept on the {maps.PROJECTION_NAMES[projection]} map (of {quality.K})"
         return by_value(atlas.kept[projection].float(), atlas, title, maps.SCORE_SCALE, (0, quality.K))
-    return by_value(atlas.scores[colour], atlas, scores.title(colour), maps.SCORE_SCALE)
+    values = atlas.scores[colour]  # on Both, the test images' (they come first): the training images are grey
+    missing = "training images: no score" if len(values) < len(atlas) else None
+    return by_value(values, atlas, scores.title(colour), maps.SCORE_SCALE, missing=missing)
+
+
+def scores_note(ckpt: Checkpoint, atlas: Atlas) -> str:
+    """What the Colour-by list says of the scores on this part of the map."""
+    if "train" not in atlas.splits:
+        return "" if atlas.scores else "This map has no scores yet: " + scores.add_scores_hint(ckpt)
+    if atlas.scores:  # Both: the test part's
+        return "Scores are stored for the test images only: on Both, the training images stay grey."
+    return "Scores are stored for the test images only: pick Test images or Both to colour by them."
 
 
 def the_map(ckpt: Checkpoint, atlas: Atlas, data: ImageSet | None, projection: str, names: list[str]) -> None:
@@ -288,8 +299,7 @@ state.bind("selected", [], state.integers(0, len(atlas) - 1, MAX_IN_URL))
 state.bind("pin", None, state.numbers(2, -1e6, 1e6))
 if state.bind_code("z", ckpt.model.latent_dim, 1e3):
     st.session_state["pin"] = None  # the pin's code was another model's
-scored = [name for name, values in atlas.scores.items() if len(values) == len(atlas)]  # on Both: none (test only)
-colourings = ["class", *scored, *([KEPT] if atlas.kept else [])]
+colourings = ["class", *atlas.scores, *([KEPT] if atlas.kept else [])]
 state.bind("colour", "class", state.choice(colourings))
 controls = st.columns([2, 2], vertical_alignment="bottom")
 controls[0].segmented_control(
@@ -305,9 +315,8 @@ controls[1].selectbox(
     "Colour by", colourings, key="colour",
     format_func=lambda c: "Class" if c == "class" else "Neighbours kept" if c == KEPT else scores.title(c),
     help="The class, an anomaly score stored with the map (brighter is more unusual; see the Anomalies page), "
-    "or how many of each image's 10 nearest latent neighbours stay its neighbours on the map (dark: torn apart)."
-    + (" Scores are stored for the test images only: pick Test images to colour by them." if atlas.splits.get("train")
-       else "" if atlas.scores else " This map has no scores yet: " + scores.add_scores_hint(ckpt)),
+    "or how many of each image's 10 nearest latent neighbours stay its neighbours on the map (dark: torn apart). "
+    + scores_note(ckpt, atlas),
 )
 counted = " and ".join(f"{n:,} {'test' if s == 'test' else 'training'}" for s, n in atlas.splits.items())
 st.caption(f"{counted} images, each placed by its latent mean. " + trust_caption(atlas, projection))

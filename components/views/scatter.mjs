@@ -2,14 +2,16 @@
 // under them, and an overlay for pointers and markers. Shared by the map view and the drawing pad.
 //
 // Colourings come from Python (ui/live/map.py): {kind: "classes", palette, names} colours point i by
-// palette[label % palette.length], the plotly map's colours; {kind: "scale", stops, range, title}
-// colours it by values[i] (a runtime list) along the colour scale, drawn as a colour bar.
+// palette[label % palette.length], the plotly map's colours; {kind: "scale", stops, range, title, missing?}
+// colours it by values[i] (a runtime list) along the colour scale, drawn as a colour bar. With `missing` (a
+// legend label), the values may cover only the first points; the others are drawn in MISSING_COLOUR.
 import { el, format } from "./view.mjs";
 
 const POINT_RADIUS = 1.6;
 const PAD = 12;
 const SCALE_STEPS = 64;  // a value scale is drawn in this many colours
 const PICTURE_ALPHA = 0.55;
+const MISSING_COLOUR = "#b4b9c3";  // a point without a value: a grey between the light and dark themes' backgrounds
 
 function hex([r, g, b]) {
   return `#${[r, g, b].map((v) => Math.round(v).toString(16).padStart(2, "0")).join("")}`;
@@ -31,12 +33,16 @@ export function pointColours(colouring, labels, values) {
     for (let i = 0; i < n; i++) index[i] = ((labels[i] % palette.length) + palette.length) % palette.length;
     return { palette, index };
   }
-  if (!values || values.length !== n) throw new Error(`a value scale needs one value per point (${n})`);
+  if (!values || !(values.length === n || (colouring.missing && values.length < n))) {
+    throw new Error(`a value scale needs one value per point (${n})`);
+  }
   const [lo, hi] = colouring.range, span = hi - lo || 1;
   const palette = Array.from({ length: SCALE_STEPS }, (_, s) => colourAt(colouring.stops, s / (SCALE_STEPS - 1)));
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < values.length; i++) {
     index[i] = Math.round(Math.max(0, Math.min(1, (values[i] - lo) / span)) * (SCALE_STEPS - 1));
   }
+  palette.push(MISSING_COLOUR);
+  index.fill(SCALE_STEPS, values.length);
   return { palette, index };
 }
 
@@ -59,6 +65,11 @@ export function drawLegend(box, colouring, labels) {
   const ramp = el("i", "led-colourbar-ramp", bar);
   ramp.style.background = `linear-gradient(to right, ${colouring.stops.map(([p, c]) => `${hex(c)} ${100 * p}%`).join(", ")})`;
   el("span", "led-colourbar-end", bar, format(colouring.range[1]));
+  if (colouring.missing) {
+    const item = el("span", "led-key", box);
+    el("i", "", item).style.background = MISSING_COLOUR;
+    el("span", "", item, colouring.missing);
+  }
 }
 
 /** The map's canvases inside `stage` (a square box): points below, an overlay on top. */

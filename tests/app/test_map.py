@@ -196,19 +196,20 @@ def test_the_map_shows_test_training_or_both_images_once_an_atlas_of_both_is_bui
     assert_clean(at)
     assert chart_points(at) == 80 and at.query_params["split"] == "all" and "selected" not in at.query_params
     assert any(c.value.startswith("30 test and 50 training images") for c in at.caption)
-    assert at.selectbox(key="colour").options == ["Class", "Neighbours kept"]  # the scores cover the test images only
+    assert "Neighbours kept" in at.selectbox(key="colour").options and len(at.selectbox(key="colour").options) > 3
     assert live_data(at, "live_map")["parts"] == [["Test image", 30], ["Training image", 50]]
     at.segmented_control(key="split").set_value("test").run()
     at.selectbox(key="colour").set_value("nll").run()
     assert_clean(at)
     assert chart_points(at) == 30 and live_data(at, "live_map")["colouring"]["kind"] == "scale"
     assert live_data(at, "live_map")["parts"] is None  # the test map: "image #i" as ever
-    at.segmented_control(key="split").set_value("all").run()  # coloured by a score, then Both: by class
+    at.segmented_control(key="split").set_value("all").run()  # coloured by a score, then Both: training images grey
     assert_clean(at)
-    assert at.selectbox(key="colour").value == "class" and live_data(at, "live_map")["colouring"]["kind"] == "classes"
-    at = open_app(MAP, root=fresh_root, split="all", selected="40", colour="nll")  # a test map's colouring: class
+    colouring = live_data(at, "live_map")["colouring"]
+    assert at.selectbox(key="colour").value == "nll" and colouring["kind"] == "scale"
+    assert colouring["missing"] == "training images: no score" and "stay grey" in at.selectbox(key="colour").help
+    at = open_app(MAP, root=fresh_root, split="all", selected="40", colour="nll")
     assert_clean(at)
-    assert at.selectbox(key="colour").value == "class" and live_data(at, "live_map")["colouring"]["kind"] == "classes"
     assert at.subheader[0].value.startswith("Training image #10 · ")
     assert any(c.value == "Anomaly scores are kept for the test images only." for c in at.caption)
     neighbours = [caption for element in at.image for caption in element.captions if " · d " in caption]

@@ -32,7 +32,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser
         shutil.copy(SHIPPED / name, folder / name)
     ckpt = load_checkpoint(folder)
     test, train = load_dataset("mnist", "test").subset(TEST), load_dataset("mnist", "train").subset(TRAIN)
-    save_atlas(folder, build_atlas(ckpt, test, use_umap=False, train=train))
+    save_atlas(folder, build_atlas(ckpt, test, use_umap=False, train=train, scores=True, nll_k=2))
     env = {"LATENT_EXPLORER_CHECKPOINTS": str(root), "LATENT_EXPLORER_NO_BROWSER_DECODER": "",
            "LATENT_EXPLORER_ATLAS_UMAP": "0"}
     with h.streamlit_server("app.py", env=env, timeout=120) as url, h.chromium() as browser:
@@ -64,3 +64,23 @@ def test_the_map_switches_between_training_and_both_and_hovers_a_training_image(
     page.locator(".led-find input").fill(str(TRAIN))
     page.locator(".led-find input").press("Enter")
     page.get_by_text(f"No training image #{TRAIN}: there are {TRAIN}.").wait_for()
+
+
+def test_both_coloured_by_a_score_draws_the_training_images_grey(page: Page) -> None:
+    """Scores exist for the test images only: on Both they take the colour scale and the training images a grey
+    that the legend names."""
+    page.goto(f"{page.base_url}/map?model=mnist-split&split=all&colour=nll")  # type: ignore[attr-defined]
+    page.locator("h1").first.wait_for(timeout=90_000)
+    h.wait_for_app(page, timeout=90_000)
+    h.live_map_ready(page)
+    expect(page.get_by_text("training images: no score", exact=True)).to_be_visible()
+    grey, shades = page.evaluate(f"""() => {{
+      const {{ palette, index }} = globalThis.__latentMap.colours, colour = (i) => palette[index[i]];
+      const test = Array.from({{ length: {TEST} }}, (_, i) => colour(i));
+      return [[{TEST}, {TEST + TRAIN - 1}].map(colour).concat(palette.at(-1)), new Set(test).size];
+    }}""")
+    assert len(set(grey)) == 1 and shades > 5  # every training image grey; the test images along the scale
+    pixels = h.canvas_pixels(page.locator("canvas.led-points"))
+    rgb = {tuple(pixels[i:i + 3]) for i in range(0, len(pixels), 4) if pixels[i + 3]}
+    assert any(max(abs(a - b) for a, b in zip(c, (0xB4, 0xB9, 0xC3), strict=True)) <= 2 for c in rgb), rgb  # drawn
+    page.screenshot(path=str(SHOTS / "both_scored.png"))

@@ -53,6 +53,10 @@ test("points take the plotly palette by class, or a colour scale by value", () =
   assert.equal(scale.palette[scale.index[0]], "#000000");
   assert.equal(scale.palette[scale.index[2]], "#ffffff");
   assert.throws(() => pointColours({ kind: "scale", stops, range: [0, 1] }, labels, new Float32Array(2)), /one value per point/);
+  const some = pointColours({ kind: "scale", stops, range: [0, 10], missing: "no score" }, labels, Float32Array.from([10]));
+  assert.equal(some.palette[some.index[0]], "#ffffff");  // the values cover the first points; the rest are grey
+  assert.equal(some.palette[some.index[1]], some.palette[some.index[2]]);
+  assert.equal(some.palette[some.index[1]], some.palette.at(-1));
 });
 
 test("the drawing goes back to Python in (C, H, W) order", () => {

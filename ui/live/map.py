@@ -58,17 +58,21 @@ def _stops(scale: str | Sequence[tuple[float, str]]) -> list[list[Any]]:
 
 
 def by_value(values: Tensor, owner: Any, title: str, scale: str | Sequence[tuple[float, str]] = "Viridis",
-             value_range: tuple[float, float] | None = None) -> Colouring:
+             value_range: tuple[float, float] | None = None, missing: str | None = None) -> Colouring:
     """Each point coloured by its value along a plotly colour scale, with a colour bar titled `title`.
 
     `owner` (the atlas, say) names the values for the cache: they travel to the browser once.
     The range defaults to the values' 1st to 99th percentile, so a few outliers do not wash out the rest.
+    With `missing` (the legend's words for them), the values may cover only the first points: the others
+    are drawn grey.
     """
     if value_range is None:
         lo, hi = values.float().quantile(0.01).item(), values.float().quantile(0.99).item()
     else:
         lo, hi = value_range
     data = {"kind": "scale", "stops": _stops(scale), "range": finite((lo, hi), "the range"), "title": title}
+    if missing is not None:
+        data["missing"] = missing
     return Colouring(data, runtime.values_of(values.float(), f"colouring:{title}", owner))
 
 
@@ -175,8 +179,9 @@ def live_map(
     colouring = colouring or by_class(points["class_names"])
     specs = {"map": points} if decoder is None else {"decoder": decoder, "map": points}
     if colouring.values is not None:
-        if colouring.values["n"] != points["n"]:
-            raise ValueError(f"a colouring needs one value per point ({points['n']}), got {colouring.values['n']}")
+        n = colouring.values["n"]
+        if not (n == points["n"] or ("missing" in colouring.data and n < points["n"])):  # the first points' values
+            raise ValueError(f"a colouring needs one value per point ({points['n']}), got {n}")
         specs["values"] = colouring.values
     if backdrop is not None:
         specs["picture"] = backdrop.spec()
