@@ -76,7 +76,7 @@ export function resizeLanczos(src, w, h, ow, oh) {
 // vae.datasets.uploads.border_level of the channel mean: the median of the outermost pixels (corners counted
 // twice, as NumPy does). Only the border's pixels are averaged.
 function borderLevel(values, w, h, c) {
-  const mean = (p) => (c === 1 ? values[p] : f32(f32(f32(values[3 * p] + values[3 * p + 1]) + values[3 * p + 2]) / 3));
+  const mean = (p) => (c === 1 ? values[p] : rgbMeanAt(values, p));
   const edge = new Float32Array(2 * (w + h));
   let i = 0;
   for (let x = 0; x < w; x++) {
@@ -92,10 +92,15 @@ function borderLevel(values, w, h, c) {
   return f32(f32(edge[mid - 1] + edge[mid]) / 2);  // an even count
 }
 
+// The mean of pixel p's three channels, as NumPy's float32 mean sums them.
+function rgbMeanAt(values, p) {
+  return f32(f32(f32(values[3 * p] + values[3 * p + 1]) + values[3 * p + 2]) / 3);
+}
+
 // The mean of three channels, pixel by pixel.
 function rgbMean(values, n) {
   const grey = new Float32Array(n);
-  for (let p = 0; p < n; p++) grey[p] = f32(f32(f32(values[3 * p] + values[3 * p + 1]) + values[3 * p + 2]) / 3);
+  for (let p = 0; p < n; p++) grey[p] = rgbMeanAt(values, p);
   return grey;
 }
 
